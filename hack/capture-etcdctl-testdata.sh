@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Produces pkg/transport/exec/testdata/<version>/*: the real output of etcdctl -w json against a real
+# local etcd cluster (3 voters on 127.0.0.1 plain HTTP, one learner added but never started, a
+# small quota so that a NOSPACE alarm can be raised). Each capture is NAME.stdout, NAME.stderr and
+# NAME.code (etcdctl's exit code). Needs the binaries from hack/e2e-tools.sh.
+# Usage: hack/capture-etcdctl-testdata.sh [v3.6.16 v3.7.3]
+set -uo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CACHE=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-etcd/e2e}
+for V in ${*:-v3.6.16 v3.7.3}; do
+  BIN=$CACHE/etcd-$V; OUT=$ROOT/pkg/transport/exec/testdata/$V; TMP=$(mktemp -d)
+  mkdir -p "$OUT"; rm -f "$OUT"/*
+  IC=m1=http://127.0.0.1:23801,m2=http://127.0.0.1:23802,m3=http://127.0.0.1:23803
+  pids=()
+  for i in 1 2 3; do
+    "$BIN/etcd" --name=m$i --data-dir="$TMP/m$i" --listen-client-urls=http://127.0.0.1:2379$i \
+      --advertise-client-urls=http://127.0.0.1:2379$i --listen-peer-urls=http://127.0.0.1:2380$i \
+      --initial-advertise-peer-urls=http://127.0.0.1:2380$i --initial-cluster=$IC \
+      --quota-backend-bytes=$((2*1024*1024)) >"$TMP/m$i.log" 2>&1 &
+    pids+=($!)
+  done
+  E="$BIN/etcdctl --endpoints=http://127.0.0.1:23791"
+  cap() { local name=$1; shift; "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr"; echo $? >"$OUT/$name.code"; }
+  for _ in $(seq 50); do $E endpoint health >/dev/null 2>&1 && break; sleep 0.2; done
+  sleep 6 # etcd refuses member changes for a few seconds after start
+  $E member add learner-1 --learner --peer-urls=http://127.0.0.1:23809 >/dev/null
+  cap endpoint-status $E -w json endpoint status
+  cap endpoint-health $E -w json endpoint health
+  cap member-list $E -w json member list
+  cap alarm-list-empty $E -w json alarm list
+  # fill until NOSPACE
+  v=$(head -c 60000 /dev/urandom | base64 -w0)
+  for i in $(seq 200); do $E put /fill/$i "$v" >/dev/null 2>&1 || break; done
+  cap alarm-list-nospace $E -w json alarm list
+  cap endpoint-health-nospace $E -w json endpoint health
+  cap endpoint-status-nospace $E -w json endpoint status
+  kill "${pids[2]}"; wait "${pids[2]}" 2>/dev/null
+  cap endpoint-status-down $BIN/etcdctl --endpoints=http://127.0.0.1:23793 --dial-timeout=1s --command-timeout=2s -w json endpoint status
+  cap endpoint-health-down $BIN/etcdctl --endpoints=http://127.0.0.1:23793 --dial-timeout=1s --command-timeout=2s -w json endpoint health
+  kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null
+  rm -rf "$TMP"
+  echo "captured $V into $OUT"
+done

@@ -1,0 +1,91 @@
+// Package cmdutil holds what every kubectl-etcd command shares: the global flags, the connection
+// to the members and the mapping of failures to documented exit codes.
+package cmdutil
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
+)
+
+// Exit codes. They are documented in the README; keep both in step.
+const (
+	// ExitOK: the command did what was asked; for status, every member is healthy.
+	ExitOK = 0
+	// ExitError: bad usage, the Kubernetes API unreachable, RBAC denied, or another failure.
+	ExitError = 1
+	// ExitDegraded: the cluster has quorum but some member is unhealthy or unreachable.
+	ExitDegraded = 2
+	// ExitQuorumLost: fewer healthy voters than a quorum, or no member could be reached.
+	ExitQuorumLost = 3
+	// ExitNoPods: no etcd pods match the namespace and selector.
+	ExitNoPods = 4
+)
+
+// ExitError carries an exit code chosen by a command. A nil Err with a non-zero code means the
+// command already printed everything and only the code remains to be returned.
+type CodeError struct {
+	Code int
+	Err  error
+}
+
+func (e *CodeError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit code %d", e.Code)
+	}
+	return e.Err.Error()
+}
+func (e *CodeError) Unwrap() error { return e.Err }
+
+// WithCode wraps err so that main exits with code.
+func WithCode(code int, err error) error { return &CodeError{Code: code, Err: err} }
+
+// UsageError is a problem with the command line; main appends the help hint to it.
+type UsageError struct {
+	Cmd string
+	Err error
+}
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// Usagef builds a UsageError for the command path cmd (e.g. "kubectl etcd status").
+func Usagef(cmd, format string, args ...any) error {
+	return &UsageError{Cmd: cmd, Err: fmt.Errorf(format, args...)}
+}
+
+// ExitCode maps an error to the process exit code.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ce *CodeError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	var np *discovery.NoPodsError
+	if errors.As(err, &np) {
+		return ExitNoPods
+	}
+	if errors.Is(err, etcd.ErrNoMemberReachable) {
+		return ExitQuorumLost
+	}
+	return ExitError
+}
+
+// Message renders an error for stderr the way kubectl does: "error: ...", and for usage errors
+// a hint to the command's help.
+func Message(err error) string {
+	var ce *CodeError
+	if errors.As(err, &ce) && ce.Err == nil {
+		return ""
+	}
+	msg := "error: " + err.Error()
+	var ue *UsageError
+	if errors.As(err, &ue) && ue.Cmd != "" {
+		msg += fmt.Sprintf("\nSee '%s -h' for help and examples", ue.Cmd)
+	}
+	return msg
+}

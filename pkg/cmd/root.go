@@ -1,0 +1,56 @@
+// Package cmd builds the kubectl-etcd command tree.
+package cmd
+
+import (
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/member"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/status"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/version"
+)
+
+// NewCmdRoot builds "kubectl etcd" with its global flags and subcommands.
+func NewCmdRoot(streams genericiooptions.IOStreams) *cobra.Command {
+	return NewCmdRootWithOptions(cmdutil.NewGlobalOptions(), streams)
+}
+
+// NewCmdRootWithOptions is NewCmdRoot with the shared options given (tests inject clients).
+func NewCmdRootWithOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "kubectl-etcd",
+		Short: "Operate the etcd of a kubeadm cluster through the Kubernetes API",
+		Long: templates.LongDesc(`
+			kubectl etcd finds the etcd static pods of a cluster (kubeadm's layout and others),
+			and reaches each member through the Kubernetes API: by running etcdctl in the etcd
+			pod (exec) with the pod's own certificates. It shows status and members, and takes
+			the care that the operations on a cluster's etcd need.`),
+		Annotations: map[string]string{
+			cobra.CommandDisplayNameAnnotation: "kubectl etcd",
+		},
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	g.AddFlags(root)
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.ErrOut)
+
+	root.AddGroup(&cobra.Group{ID: "inspect", Title: "Inspect the cluster:"},
+		&cobra.Group{ID: "other", Title: "Other commands:"})
+	st := status.NewCmdStatus(g, streams)
+	st.GroupID = "inspect"
+	mem := member.NewCmdMember(g, streams)
+	mem.GroupID = "inspect"
+	ver := version.NewCmdVersion(g, streams)
+	ver.GroupID = "other"
+	root.AddCommand(st, mem, ver)
+	root.SetHelpCommandGroupID("other")
+	root.SetCompletionCommandGroupID("other")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &cmdutil.UsageError{Cmd: c.CommandPath(), Err: err}
+	})
+	return root
+}

@@ -1,0 +1,116 @@
+// Package status wires "kubectl etcd status"; pkg/etcd does the work.
+package status
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
+)
+
+var (
+	statusLong = templates.LongDesc(`
+		Show the health and state of every etcd member.
+
+		Every etcd pod is asked in parallel for its status and health; the cluster's member list
+		is joined to the pods, so a member without a pod (a dead or reset node) shows too. The
+		table ends with a summary: how many voting members are healthy, the quorum, and how many
+		more failures the cluster can take.
+
+		Exit codes: 0 every member healthy; 2 degraded but quorate; 3 quorum lost or no member
+		reachable; 4 no etcd pods found; 1 usage and other errors. Per-member errors are printed
+		on stderr after the table.`)
+
+	statusExample = templates.Examples(`
+		# Show the status of the etcd members of the current cluster
+		kubectl etcd status
+
+		# Show every field, including cluster and leader IDs and the storage version
+		kubectl etcd status -o wide
+
+		# Machine-readable status (member IDs are hex strings)
+		kubectl etcd status -o json
+
+		# Only the member on one control-plane node
+		kubectl etcd status --pod etcd-cp-1`)
+)
+
+// Options are the options of "status".
+type Options struct {
+	*cmdutil.GlobalOptions
+	genericiooptions.IOStreams
+	cmdPath string
+}
+
+// NewCmdStatus builds "kubectl etcd status".
+func NewCmdStatus(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{GlobalOptions: g, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:     "status",
+		Short:   "Show the health, leader, raft state and database size of every member",
+		Long:    statusLong,
+		Example: statusExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd, args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	return cmd
+}
+
+// Complete fills in the clients and formats.
+func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
+	o.cmdPath = cmd.CommandPath()
+	return o.GlobalOptions.Complete(o.cmdPath)
+}
+
+// Validate checks the options.
+func (o *Options) Validate() error { return nil }
+
+// Run gathers the status, prints it, and returns an error carrying the exit code.
+func (o *Options) Run(ctx context.Context) error {
+	members, err := o.Discover(ctx)
+	if err != nil {
+		return err
+	}
+	conn, err := o.Connector()
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	st := etcd.Status(ctx, conn, members, etcd.StatusOptions{Timeout: o.Timeout()})
+	if err := printers.PrintStatus(o.Out, o.Format, st); err != nil {
+		return err
+	}
+	for _, m := range members {
+		for _, w := range m.Warnings {
+			fmt.Fprintf(o.ErrOut, "warning: %s: %s\n", m.Pod, w)
+		}
+	}
+	for _, w := range st.Warnings {
+		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
+	}
+	for _, e := range st.Errors() {
+		fmt.Fprintf(o.ErrOut, "error: %s\n", e)
+	}
+	switch st.State {
+	case etcd.StateHealthy:
+		return nil
+	case etcd.StateDegraded:
+		return cmdutil.WithCode(cmdutil.ExitDegraded, nil)
+	default:
+		return cmdutil.WithCode(cmdutil.ExitQuorumLost, nil)
+	}
+}

@@ -1,0 +1,151 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
+)
+
+// MemberInfo is one entry of the cluster's member list joined to its pod.
+type MemberInfo struct {
+	ID         string   `json:"id"`
+	Name       string   `json:"name"`
+	Started    bool     `json:"started"`
+	Learner    bool     `json:"learner"`
+	PeerURLs   []string `json:"peerURLs"`
+	ClientURLs []string `json:"clientURLs"`
+	Pod        string   `json:"pod,omitempty"`
+	Node       string   `json:"node,omitempty"`
+	HasPod     bool     `json:"hasPod"`
+	PodPhase   string   `json:"podPhase,omitempty"`
+	// Problems flag what needs a look: no pod for the member, a member that never started.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// MemberList is the result of "member list".
+type MemberList struct {
+	Transport string `json:"transport"`
+	ClusterID string `json:"clusterID"`
+	// From is the pod whose member answered.
+	From    string       `json:"from"`
+	Members []MemberInfo `json:"members"`
+	// PodsWithoutMember are etcd pods whose member is not in the list.
+	PodsWithoutMember []string `json:"podsWithoutMember,omitempty"`
+}
+
+// ErrNoMemberReachable says that no member answered.
+var ErrNoMemberReachable = errors.New("no etcd member could be reached")
+
+// UnreachableError lists why each member could not be asked.
+type UnreachableError struct {
+	Op      string
+	PerPod  []string
+	Timeout time.Duration
+}
+
+func (e *UnreachableError) Error() string {
+	msg := fmt.Sprintf("%s: no etcd member could be reached", e.Op)
+	for _, p := range e.PerPod {
+		msg += "\n  " + p
+	}
+	return msg
+}
+
+func (e *UnreachableError) Unwrap() error { return ErrNoMemberReachable }
+
+// FetchMemberList asks the members, in order and then in parallel on failure, for the member list
+// and returns the first answer with the pod that gave it.
+func FetchMemberList(ctx context.Context, conn transport.Connector, members []discovery.Member, timeout time.Duration) (*clientv3.MemberListResponse, *discovery.Member, error) {
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	type answer struct {
+		i   int
+		ml  *clientv3.MemberListResponse
+		err error
+	}
+	ch := make(chan answer, len(members))
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for i := range members {
+		go func(i int) {
+			s, err := conn.Connect(cctx, &members[i])
+			if err != nil {
+				ch <- answer{i: i, err: err}
+				return
+			}
+			defer s.Close()
+			ml, err := s.MemberList(cctx)
+			ch <- answer{i: i, ml: ml, err: err}
+		}(i)
+	}
+	var perPod []string
+	for range members {
+		a := <-ch
+		if a.err == nil {
+			return a.ml, &members[a.i], nil
+		}
+		perPod = append(perPod, fmt.Sprintf("%s: %s", members[a.i].Pod, oneLine(a.err)))
+	}
+	sort.Strings(perPod)
+	return nil, nil, &UnreachableError{Op: "member list", PerPod: perPod, Timeout: timeout}
+}
+
+// ListMembers reads the member list and joins it to the etcd pods.
+func ListMembers(ctx context.Context, conn transport.Connector, members []discovery.Member, timeout time.Duration) (*MemberList, error) {
+	ml, from, err := FetchMemberList(ctx, conn, members, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return JoinMembers(ml, members, string(conn.Mode()), from.Pod), nil
+}
+
+// JoinMembers pairs every member of a member list with its pod (by name, then by URL).
+func JoinMembers(ml *clientv3.MemberListResponse, members []discovery.Member, mode, from string) *MemberList {
+	res := &MemberList{Transport: mode, From: from}
+	if ml.Header != nil {
+		res.ClusterID = FormatID(ml.Header.ClusterId)
+	}
+	used := map[int]bool{}
+	noStatus := func(int) *clientv3.StatusResponse { return nil }
+	for _, mm := range ml.Members {
+		mi := MemberInfo{ID: FormatID(mm.ID), Name: mm.Name, Learner: mm.IsLearner,
+			Started: mm.Name != "" && len(mm.ClientURLs) > 0, PeerURLs: mm.PeerURLs, ClientURLs: mm.ClientURLs}
+		if i := matchPod(mm, members, noStatus, used); i >= 0 {
+			used[i] = true
+			mi.Pod, mi.Node, mi.HasPod, mi.PodPhase = members[i].Pod, members[i].Node, true, members[i].Phase
+		}
+		switch {
+		case !mi.Started && !mi.HasPod:
+			mi.Problems = append(mi.Problems, "not started and no etcd pod")
+		case !mi.Started:
+			mi.Problems = append(mi.Problems, "not started")
+		case !mi.HasPod:
+			mi.Problems = append(mi.Problems, "no etcd pod (dead or reset node?)")
+		}
+		res.Members = append(res.Members, mi)
+	}
+	sort.SliceStable(res.Members, func(i, j int) bool {
+		a, b := res.Members[i], res.Members[j]
+		if a.Started != b.Started {
+			return a.Started // members that never started go last
+		}
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		return a.ID < b.ID
+	})
+	for i := range members {
+		if !used[i] {
+			res.PodsWithoutMember = append(res.PodsWithoutMember, members[i].Pod)
+		}
+	}
+	return res
+}

@@ -1,0 +1,428 @@
+package etcd
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
+)
+
+// MemberStatus is everything the plugin learned about one member. IDs are hex strings.
+type MemberStatus struct {
+	Pod      string `json:"pod,omitempty"`
+	Node     string `json:"node,omitempty"`
+	Name     string `json:"name,omitempty"`
+	ID       string `json:"id,omitempty"`
+	Endpoint string `json:"endpoint,omitempty"`
+
+	Reachable bool   `json:"reachable"`
+	Healthy   bool   `json:"healthy"`
+	HealthErr string `json:"healthError,omitempty"`
+	// HealthTook is how long the health probe's read took (as etcdctl reports it).
+	HealthTook string `json:"healthTook,omitempty"`
+	Leader     bool   `json:"leader"`
+	Learner    bool   `json:"learner"`
+	Version    string `json:"version,omitempty"`
+	// StorageVersion is the storage schema version (etcd 3.6 and later).
+	StorageVersion   string   `json:"storageVersion,omitempty"`
+	DBSize           int64    `json:"dbSize"`
+	DBSizeInUse      int64    `json:"dbSizeInUse"`
+	DBSizeQuota      int64    `json:"dbSizeQuota,omitempty"`
+	FragmentationPct float64  `json:"fragmentationPercent"`
+	RaftTerm         uint64   `json:"raftTerm"`
+	RaftIndex        uint64   `json:"raftIndex"`
+	RaftAppliedIndex uint64   `json:"raftAppliedIndex"`
+	Revision         int64    `json:"revision"`
+	LeaderID         string   `json:"leaderID,omitempty"`
+	ClusterID        string   `json:"clusterID,omitempty"`
+	Alarms           []string `json:"alarms,omitempty"`
+	// Errors are errors the member itself reports in its status (etcd's "errors" field).
+	Errors []string `json:"errors,omitempty"`
+
+	// HasPod is false for a member in the member list with no etcd pod (a dead or reset node).
+	HasPod   bool   `json:"hasPod"`
+	PodPhase string `json:"podPhase,omitempty"`
+	PodReady bool   `json:"podReady"`
+	Image    string `json:"image,omitempty"`
+	DataDir  string `json:"dataDir,omitempty"`
+	// PeerURLs and ClientURLs come from the member list.
+	PeerURLs   []string `json:"peerURLs,omitempty"`
+	ClientURLs []string `json:"clientURLs,omitempty"`
+
+	// Problems are the failures met while asking this member (one line each).
+	Problems []string `json:"problems,omitempty"`
+}
+
+// ClusterStatus is the result of "status".
+type ClusterStatus struct {
+	Transport string         `json:"transport"`
+	ClusterID string         `json:"clusterID,omitempty"`
+	Leader    string         `json:"leader,omitempty"`
+	State     ClusterState   `json:"state"`
+	Quorum    Quorum         `json:"quorum"`
+	Members   []MemberStatus `json:"members"`
+	// Alarms are the cluster's active alarms ("<member id>:NOSPACE").
+	Alarms []string `json:"alarms,omitempty"`
+	// Warnings are problems worth an operator's attention that are not member failures.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Errors returns one line per member problem, for printing after the table.
+func (s *ClusterStatus) Errors() []string {
+	var out []string
+	for _, m := range s.Members {
+		who := m.Pod
+		if who == "" {
+			who = "member " + m.Name
+			if m.Name == "" {
+				who = "member " + m.ID
+			}
+		}
+		for _, p := range m.Problems {
+			out = append(out, who+": "+p)
+		}
+	}
+	return out
+}
+
+// StatusOptions tunes Status.
+type StatusOptions struct {
+	// Timeout bounds each call to a member; all members are asked in parallel, so the whole
+	// command takes about one Timeout when a member does not answer.
+	Timeout time.Duration
+}
+
+// Status asks every member, in parallel, for its status and health, reads the member list and
+// the alarms once, and joins it all to the pods. Failures of single members are recorded in the
+// result, never returned: the caller decides what the state means.
+func Status(ctx context.Context, conn transport.Connector, members []discovery.Member, o StatusOptions) *ClusterStatus {
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	type probe struct {
+		session transport.Session
+		status  *clientv3.StatusResponse
+		health  *transport.Health
+		mlist   *clientv3.MemberListResponse
+		alarms  *clientv3.AlarmResponse
+		errs    []string
+	}
+	probes := make([]probe, len(members))
+	var wg sync.WaitGroup
+	for i := range members {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			p := &probes[i]
+			cctx, cancel := context.WithTimeout(ctx, o.Timeout)
+			defer cancel()
+			s, err := conn.Connect(cctx, &members[i])
+			if err != nil {
+				p.errs = append(p.errs, "connect: "+oneLine(err))
+				return
+			}
+			p.session = s
+			var inner sync.WaitGroup
+			var mu sync.Mutex
+			note := func(op string, err error) {
+				mu.Lock()
+				p.errs = append(p.errs, op+": "+oneLine(err))
+				mu.Unlock()
+			}
+			inner.Add(4)
+			go func() {
+				defer inner.Done()
+				st, err := s.Status(cctx)
+				if err != nil {
+					note("status", err)
+				}
+				p.status = st
+			}()
+			go func() {
+				defer inner.Done()
+				h, err := s.Health(cctx)
+				if err != nil {
+					note("health", err)
+				}
+				p.health = h
+			}()
+			go func() {
+				defer inner.Done()
+				ml, err := s.MemberList(cctx)
+				if err == nil {
+					p.mlist = ml
+				}
+			}()
+			go func() {
+				defer inner.Done()
+				al, err := s.AlarmList(cctx)
+				if err == nil {
+					p.alarms = al
+				}
+			}()
+			inner.Wait()
+		}(i)
+	}
+	wg.Wait()
+	defer func() {
+		for _, p := range probes {
+			if p.session != nil {
+				_ = p.session.Close()
+			}
+		}
+	}()
+
+	res := &ClusterStatus{Transport: string(conn.Mode())}
+	// The member list and alarms come from a reachable member, the leader's view preferred.
+	var mlist *clientv3.MemberListResponse
+	var alarms *clientv3.AlarmResponse
+	for _, p := range probes {
+		if p.mlist != nil && (mlist == nil || (p.status != nil && p.status.Leader == p.status.Header.GetMemberId())) {
+			mlist = p.mlist
+		}
+		if p.alarms != nil && alarms == nil {
+			alarms = p.alarms
+		}
+	}
+	alarmsByMember := map[uint64][]string{}
+	if alarms != nil {
+		for _, a := range alarms.Alarms {
+			if a.Alarm == etcdserverpb.AlarmType_NONE {
+				continue
+			}
+			alarmsByMember[a.MemberID] = append(alarmsByMember[a.MemberID], a.Alarm.String())
+			res.Alarms = append(res.Alarms, FormatID(a.MemberID)+":"+a.Alarm.String())
+		}
+	}
+
+	usedPod := map[int]bool{}
+	var leaderID uint64
+	for _, p := range probes {
+		if p.status != nil && p.status.Leader != 0 {
+			leaderID = p.status.Leader
+			if res.ClusterID == "" && p.status.Header != nil {
+				res.ClusterID = FormatID(p.status.Header.ClusterId)
+			}
+		}
+	}
+
+	fill := func(ms *MemberStatus, i int) {
+		m := &members[i]
+		p := &probes[i]
+		ms.Pod, ms.Node, ms.HasPod = m.Pod, m.Node, true
+		ms.PodPhase, ms.PodReady, ms.Image, ms.DataDir = m.Phase, m.Ready, m.Image, m.DataDir
+		if ms.Name == "" {
+			ms.Name = m.Name
+		}
+		ms.Endpoint = m.LocalClientURL
+		if p.session != nil {
+			ms.Endpoint = p.session.Endpoint()
+		}
+		if st := p.status; st != nil {
+			ms.Reachable = true
+			if st.Header != nil {
+				ms.ID = FormatID(st.Header.MemberId)
+				ms.ClusterID = FormatID(st.Header.ClusterId)
+				ms.Revision = st.Header.Revision
+				ms.Leader = st.Leader != 0 && st.Leader == st.Header.MemberId
+			}
+			ms.Learner = ms.Learner || st.IsLearner
+			ms.Version = st.Version
+			ms.StorageVersion = st.StorageVersion
+			ms.DBSize, ms.DBSizeInUse, ms.DBSizeQuota = st.DbSize, st.DbSizeInUse, st.DbSizeQuota
+			if ms.DBSizeQuota == 0 {
+				ms.DBSizeQuota = m.QuotaBackendBytes
+			}
+			ms.FragmentationPct = Fragmentation(st.DbSize, st.DbSizeInUse)
+			ms.RaftTerm, ms.RaftIndex, ms.RaftAppliedIndex = st.RaftTerm, st.RaftIndex, st.RaftAppliedIndex
+			if st.Leader != 0 {
+				ms.LeaderID = FormatID(st.Leader)
+			}
+			ms.Errors = st.Errors
+		}
+		if h := p.health; h != nil {
+			ms.Reachable = ms.Reachable || h.Error == "" || h.Healthy
+			ms.Healthy = h.Healthy
+			ms.HealthErr = h.Error
+			if h.Took > 0 {
+				ms.HealthTook = h.Took.Round(time.Microsecond).String()
+			}
+		}
+		if !m.Running() {
+			ms.Problems = append(ms.Problems, fmt.Sprintf("pod is %s, not Running", orUnknown(m.Phase)))
+		}
+		ms.Problems = append(ms.Problems, p.errs...)
+		if h := p.health; h != nil && !h.Healthy && h.Error != "" && !containsPrefix(p.errs, "health") {
+			ms.Problems = append(ms.Problems, "unhealthy: "+h.Error)
+		}
+	}
+
+	statusOf := func(i int) *clientv3.StatusResponse { return probes[i].status }
+	if mlist != nil {
+		for _, mm := range mlist.Members {
+			ms := MemberStatus{ID: FormatID(mm.ID), Name: mm.Name, Learner: mm.IsLearner,
+				PeerURLs: mm.PeerURLs, ClientURLs: mm.ClientURLs, Leader: mm.ID == leaderID && leaderID != 0}
+			i := matchPod(mm, members, statusOf, usedPod)
+			if i >= 0 {
+				usedPod[i] = true
+				fill(&ms, i)
+			} else if mm.Name == "" {
+				ms.Problems = append(ms.Problems, "member has not started yet (no name or client URLs); no etcd pod runs it")
+			} else {
+				ms.Problems = append(ms.Problems, "no etcd pod found for this member (dead node, reset node or a pod outside the selector?)")
+			}
+			ms.Alarms = alarmsByMember[mm.ID]
+			res.Members = append(res.Members, ms)
+		}
+	}
+	// Pods whose member is not in the list (unreachable, or not yet a member) still get a row.
+	for i := range members {
+		if usedPod[i] {
+			continue
+		}
+		ms := MemberStatus{}
+		fill(&ms, i)
+		if mlist != nil && ms.ID != "" {
+			ms.Problems = append(ms.Problems, "member "+ms.ID+" answers but is not in the cluster's member list")
+		}
+		res.Members = append(res.Members, ms)
+	}
+	sort.SliceStable(res.Members, func(i, j int) bool { return sortKey(res.Members[i]) < sortKey(res.Members[j]) })
+
+	voters, healthy, learners := 0, 0, 0
+	if mlist != nil {
+		for _, ms := range res.Members {
+			if ms.ID == "" || !inList(mlist, ms.ID) {
+				continue
+			}
+			if ms.Learner {
+				learners++
+				continue
+			}
+			voters++
+			if ms.Healthy {
+				healthy++
+			}
+		}
+	} else {
+		// No member answered with a member list: count pods as voters; none is healthy enough
+		// to tell us otherwise.
+		for _, ms := range res.Members {
+			voters++
+			if ms.Healthy && !ms.Learner {
+				healthy++
+			}
+		}
+	}
+	res.Quorum = NewQuorum(voters, healthy, learners)
+	if leaderID != 0 {
+		res.Leader = FormatID(leaderID)
+	}
+	allHealthy := len(res.Members) > 0
+	for _, ms := range res.Members {
+		if !ms.Healthy || len(ms.Problems) > 0 {
+			allHealthy = false
+		}
+	}
+	switch {
+	case !res.Quorum.HasQuorum():
+		res.State = StateQuorumLost
+	case allHealthy:
+		res.State = StateHealthy
+	default:
+		res.State = StateDegraded
+	}
+	if voters > 0 && voters%2 == 0 {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("%d voting members: an even count tolerates no more failures than %d; etcd recommends 3 or 5", voters, voters-1))
+	}
+	return res
+}
+
+// matchPod finds the pod that runs member mm: by the member ID the pod's endpoint reported, then
+// by member name, then by a shared client or peer URL. Pods already matched are skipped.
+func matchPod(mm *etcdserverpb.Member, members []discovery.Member, status func(int) *clientv3.StatusResponse, used map[int]bool) int {
+	for i := range members {
+		if st := status(i); !used[i] && st != nil && st.Header != nil && st.Header.MemberId == mm.ID {
+			return i
+		}
+	}
+	if mm.Name != "" {
+		for i := range members {
+			if !used[i] && status(i) == nil && members[i].Name == mm.Name {
+				return i
+			}
+		}
+	}
+	for i := range members {
+		if used[i] || status(i) != nil {
+			continue
+		}
+		if overlaps(mm.ClientURLs, members[i].ClientURLs()) || overlaps(mm.PeerURLs, members[i].InitialAdvertisePeerURLs) {
+			return i
+		}
+	}
+	return -1
+}
+
+func overlaps(a, b []string) bool {
+	for _, x := range a {
+		for _, y := range b {
+			if strings.TrimRight(x, "/") == strings.TrimRight(y, "/") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func inList(ml *clientv3.MemberListResponse, hexID string) bool {
+	for _, m := range ml.Members {
+		if FormatID(m.ID) == hexID {
+			return true
+		}
+	}
+	return false
+}
+
+func sortKey(m MemberStatus) string {
+	if m.Pod != "" {
+		return "0" + m.Pod
+	}
+	return "1" + m.Name + "/" + m.ID
+}
+
+// Fragmentation is the share of the database file not in use, in percent.
+func Fragmentation(size, inUse int64) float64 {
+	if size <= 0 || inUse > size {
+		return 0
+	}
+	return float64(size-inUse) * 100 / float64(size)
+}
+
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "Unknown"
+	}
+	return s
+}
+
+func containsPrefix(list []string, prefix string) bool {
+	for _, s := range list {
+		if strings.HasPrefix(s, prefix) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,124 @@
+package printers
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
+)
+
+var statusHeaders = []string{"POD", "NODE", "MEMBER", "ID", "ENDPOINT", "HEALTH", "LEADER", "LEARNER",
+	"VERSION", "DB", "IN-USE", "FRAG", "TERM", "INDEX", "APPLIED", "ALARMS", "ERRORS"}
+var statusWideHeaders = []string{"CLUSTER-ID", "LEADER-ID", "REVISION", "QUOTA", "STORAGE", "TOOK", "POD-PHASE", "IMAGE"}
+
+// PrintStatus renders a cluster status in the given format. In table formats it ends with a
+// summary line; per-member errors are not printed here (callers print them to stderr).
+func PrintStatus(w io.Writer, f Format, s *etcd.ClusterStatus) error {
+	if f.Structured() {
+		return PrintStructured(w, f, s)
+	}
+	headers := statusHeaders
+	if f == Wide {
+		headers = append(append([]string{}, statusHeaders...), statusWideHeaders...)
+	}
+	var rows [][]string
+	for _, m := range s.Members {
+		health := "unknown"
+		switch {
+		case m.Healthy:
+			health = "healthy"
+		case m.Reachable:
+			health = "unhealthy"
+		case !m.HasPod:
+			health = "no-pod"
+		default:
+			health = "unreachable"
+		}
+		var size, inUse, frag, term, index, applied, version string
+		if m.Reachable && m.Version != "" {
+			size, inUse = Bytes(m.DBSize), Bytes(m.DBSizeInUse)
+			frag = fmt.Sprintf("%.0f%%", m.FragmentationPct)
+			term, index, applied = u64(m.RaftTerm), u64(m.RaftIndex), u64(m.RaftAppliedIndex)
+			version = m.Version
+		}
+		errs := "-"
+		if n := len(m.Problems); n > 0 {
+			errs = strconv.Itoa(n)
+		}
+		row := []string{OrDash(m.Pod), OrDash(m.Node), OrDash(m.Name), OrDash(m.ID), OrDash(m.Endpoint), health,
+			Bool(m.Leader), Bool(m.Learner), OrDash(version), OrDash(size), OrDash(inUse), OrDash(frag),
+			OrDash(term), OrDash(index), OrDash(applied), OrDash(strings.Join(m.Alarms, ",")), errs}
+		if f == Wide {
+			quota := ""
+			if m.DBSizeQuota > 0 {
+				quota = Bytes(m.DBSizeQuota)
+			}
+			rev := ""
+			if m.Revision > 0 {
+				rev = strconv.FormatInt(m.Revision, 10)
+			}
+			row = append(row, OrDash(m.ClusterID), OrDash(m.LeaderID), OrDash(rev), OrDash(quota),
+				OrDash(m.StorageVersion), OrDash(m.HealthTook), OrDash(m.PodPhase), OrDash(m.Image))
+		}
+		rows = append(rows, row)
+	}
+	if err := PrintTable(w, headers, rows); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w, StatusSummary(s))
+	return err
+}
+
+// StatusSummary is the one-line verdict printed under the status table.
+func StatusSummary(s *etcd.ClusterStatus) string {
+	q := s.Quorum
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d of %d voting members healthy, quorum %d", s.State, q.HealthyVoters, q.Voters, q.Needed)
+	switch {
+	case q.FailuresLeft >= 0:
+		fmt.Fprintf(&b, ", can lose %d more (fault tolerance %d)", q.FailuresLeft, q.FaultTolerance)
+	default:
+		fmt.Fprintf(&b, ", quorum lost (%d more healthy voter(s) needed)", -q.FailuresLeft)
+	}
+	if q.Learners > 0 {
+		fmt.Fprintf(&b, "; %d learner(s)", q.Learners)
+	}
+	if s.Leader != "" {
+		fmt.Fprintf(&b, "; leader %s", s.Leader)
+	} else {
+		b.WriteString("; no leader")
+	}
+	fmt.Fprintf(&b, "; transport %s", s.Transport)
+	return b.String()
+}
+
+var memberHeaders = []string{"ID", "NAME", "STATUS", "LEARNER", "PEER-URLS", "CLIENT-URLS", "POD", "NODE", "PROBLEMS"}
+
+// PrintMemberList renders a member list in the given format.
+func PrintMemberList(w io.Writer, f Format, l *etcd.MemberList) error {
+	if f.Structured() {
+		return PrintStructured(w, f, l)
+	}
+	headers := memberHeaders
+	if f == Wide {
+		headers = append(append([]string{}, memberHeaders...), "POD-PHASE")
+	}
+	var rows [][]string
+	for _, m := range l.Members {
+		status := "started"
+		if !m.Started {
+			status = "unstarted"
+		}
+		row := []string{m.ID, OrDash(m.Name), status, Bool(m.Learner), OrDash(strings.Join(m.PeerURLs, ",")),
+			OrDash(strings.Join(m.ClientURLs, ",")), OrDash(m.Pod), OrDash(m.Node), OrDash(strings.Join(m.Problems, "; "))}
+		if f == Wide {
+			row = append(row, OrDash(m.PodPhase))
+		}
+		rows = append(rows, row)
+	}
+	return PrintTable(w, headers, rows)
+}
+
+func u64(v uint64) string { return strconv.FormatUint(v, 10) }

@@ -1,0 +1,83 @@
+package exec
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
+)
+
+// etcdctl -w json marshals etcd's protobuf response structs with encoding/json, so its uint64
+// fields are plain JSON numbers. Decoding them into the same typed structs keeps every bit;
+// decoding into interface{} would round them through float64 and corrupt member IDs.
+
+func decodeStrict(data []byte, v any) error {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 {
+		return fmt.Errorf("etcdctl printed nothing")
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("cannot decode etcdctl output: %w", err)
+	}
+	return nil
+}
+
+// DecodeEndpointStatus decodes "etcdctl endpoint status -w json" for a single endpoint.
+func DecodeEndpointStatus(data []byte) (*clientv3.StatusResponse, error) {
+	var out []struct {
+		Endpoint string
+		Status   *clientv3.StatusResponse
+	}
+	if err := decodeStrict(data, &out); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 || out[0].Status == nil {
+		return nil, fmt.Errorf("etcdctl endpoint status returned no status")
+	}
+	return out[0].Status, nil
+}
+
+// DecodeEndpointHealth decodes "etcdctl endpoint health -w json" for a single endpoint.
+func DecodeEndpointHealth(data []byte) (*transport.Health, error) {
+	var out []struct {
+		Endpoint string `json:"endpoint"`
+		Health   bool   `json:"health"`
+		Took     string `json:"took"`
+		Error    string `json:"error"`
+	}
+	if err := decodeStrict(data, &out); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("etcdctl endpoint health returned no result")
+	}
+	h := &transport.Health{Healthy: out[0].Health, Error: out[0].Error}
+	if out[0].Took != "" {
+		if d, err := time.ParseDuration(out[0].Took); err == nil {
+			h.Took = d
+		}
+	}
+	return h, nil
+}
+
+// DecodeMemberList decodes "etcdctl member list -w json".
+func DecodeMemberList(data []byte) (*clientv3.MemberListResponse, error) {
+	var out clientv3.MemberListResponse
+	if err := decodeStrict(data, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DecodeAlarmList decodes "etcdctl alarm list -w json".
+func DecodeAlarmList(data []byte) (*clientv3.AlarmResponse, error) {
+	var out clientv3.AlarmResponse
+	if err := decodeStrict(data, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

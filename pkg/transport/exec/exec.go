@@ -1,0 +1,196 @@
+// Package exec reaches etcd members by running etcdctl inside their own pods through the
+// Kubernetes API, with the endpoint and certificate paths read from each pod's etcd flags.
+// The etcd image is distroless, so only argv is ever sent: no shell, no pipes.
+package exec
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
+)
+
+// DefaultEtcdctl is the etcdctl that etcd images carry on their PATH.
+const DefaultEtcdctl = "etcdctl"
+
+// defaultCommandTimeout bounds an etcdctl call when the caller's context has no deadline.
+const defaultCommandTimeout = 30 * time.Second
+
+// Connector opens exec sessions.
+type Connector struct {
+	Executor Executor
+	// Etcdctl is the etcdctl binary to run in the container (default "etcdctl").
+	Etcdctl string
+}
+
+// Mode implements transport.Connector.
+func (c *Connector) Mode() transport.Mode { return transport.ModeExec }
+
+// Connect implements transport.Connector. Nothing is opened until the first call.
+func (c *Connector) Connect(_ context.Context, m *discovery.Member) (transport.Session, error) {
+	if m.LocalClientURL == "" {
+		return nil, fmt.Errorf("%s: no client URL in the etcd flags", m)
+	}
+	bin := c.Etcdctl
+	if bin == "" {
+		bin = DefaultEtcdctl
+	}
+	return &Session{member: m, exec: c.Executor, etcdctl: bin}, nil
+}
+
+// Close implements transport.Connector.
+func (c *Connector) Close() error { return nil }
+
+// Session runs etcdctl in one member's pod.
+type Session struct {
+	member  *discovery.Member
+	exec    Executor
+	etcdctl string
+}
+
+var _ transport.Session = (*Session)(nil)
+
+func (s *Session) Member() *discovery.Member { return s.member }
+func (s *Session) Mode() transport.Mode      { return transport.ModeExec }
+func (s *Session) Endpoint() string          { return s.member.LocalClientURL }
+func (s *Session) Close() error              { return nil }
+
+// Argv builds the etcdctl command line for this member: its in-pod endpoint, the certificate
+// paths from its own flags, JSON output and timeouts derived from ctx.
+func (s *Session) Argv(ctx context.Context, args ...string) []string {
+	m := s.member
+	timeout := defaultCommandTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		// Leave etcdctl a little less than the caller so that its own error, which says what
+		// timed out, arrives before the exec stream is cut.
+		timeout = time.Until(dl) - 500*time.Millisecond
+		if timeout < time.Second {
+			timeout = time.Second
+		}
+	}
+	dial := timeout
+	if dial > 5*time.Second {
+		dial = 5 * time.Second
+	}
+	argv := []string{s.etcdctl, "--endpoints=" + m.LocalClientURL}
+	if strings.HasPrefix(m.LocalClientURL, "https://") || strings.HasPrefix(m.LocalClientURL, "unixs://") {
+		if m.TrustedCAFile != "" {
+			argv = append(argv, "--cacert="+m.TrustedCAFile)
+		}
+		if m.CertFile != "" && m.KeyFile != "" {
+			argv = append(argv, "--cert="+m.CertFile, "--key="+m.KeyFile)
+		}
+	}
+	argv = append(argv,
+		"--dial-timeout="+dial.Round(time.Millisecond).String(),
+		"--command-timeout="+timeout.Round(time.Millisecond).String(),
+		"-w", "json")
+	return append(argv, args...)
+}
+
+// run executes etcdctl with args and returns its stdout. A non-zero exit becomes an error that
+// carries etcdctl's own message; stdout is returned too, since some commands print JSON and
+// still exit non-zero (an unhealthy endpoint health).
+func (s *Session) run(ctx context.Context, args ...string) ([]byte, error) {
+	var stdout, stderr bytes.Buffer
+	argv := s.Argv(ctx, args...)
+	err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, &stdout, &stderr)
+	if err != nil {
+		var ee *ExitError
+		if errors.As(err, &ee) {
+			msg := etcdctlMessage(stderr.String())
+			if msg == "" {
+				msg = "no message on stderr"
+			}
+			return stdout.Bytes(), fmt.Errorf("etcdctl %s exited with code %d: %s", strings.Join(args, " "), ee.Code, msg)
+		}
+		if ctx.Err() != nil {
+			return stdout.Bytes(), fmt.Errorf("etcdctl %s: %w", strings.Join(args, " "), ctx.Err())
+		}
+		return stdout.Bytes(), err
+	}
+	return stdout.Bytes(), nil
+}
+
+// etcdctlMessage extracts the human part of etcdctl's stderr: its "Error: ..." line, or else the
+// last line that is not one of its structured (JSON) log lines.
+func etcdctlMessage(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	var last string
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		if l == "" {
+			continue
+		}
+		if strings.HasPrefix(l, "Error: ") {
+			return strings.TrimPrefix(l, "Error: ")
+		}
+		if last == "" && !strings.HasPrefix(l, "{") {
+			last = l
+		}
+	}
+	if last != "" {
+		return last
+	}
+	// Only structured logs: report the message and error of the last one.
+	for i := len(lines) - 1; i >= 0; i-- {
+		var entry struct {
+			Msg   string `json:"msg"`
+			Error string `json:"error"`
+		}
+		if json.Unmarshal([]byte(lines[i]), &entry) == nil && entry.Msg != "" {
+			if entry.Error != "" {
+				return entry.Msg + ": " + entry.Error
+			}
+			return entry.Msg
+		}
+	}
+	return ""
+}
+
+// Status implements transport.Session with "etcdctl endpoint status".
+func (s *Session) Status(ctx context.Context) (*clientv3.StatusResponse, error) {
+	out, err := s.run(ctx, "endpoint", "status")
+	if err != nil {
+		return nil, err
+	}
+	return DecodeEndpointStatus(out)
+}
+
+// Health implements transport.Session with "etcdctl endpoint health".
+func (s *Session) Health(ctx context.Context) (*transport.Health, error) {
+	out, err := s.run(ctx, "endpoint", "health")
+	if h, derr := DecodeEndpointHealth(out); derr == nil {
+		return h, nil // etcdctl exits 1 for an unhealthy endpoint but still reports it
+	}
+	if err != nil {
+		return nil, err
+	}
+	return DecodeEndpointHealth(out)
+}
+
+// MemberList implements transport.Session with "etcdctl member list".
+func (s *Session) MemberList(ctx context.Context) (*clientv3.MemberListResponse, error) {
+	out, err := s.run(ctx, "member", "list")
+	if err != nil {
+		return nil, err
+	}
+	return DecodeMemberList(out)
+}
+
+// AlarmList implements transport.Session with "etcdctl alarm list".
+func (s *Session) AlarmList(ctx context.Context) (*clientv3.AlarmResponse, error) {
+	out, err := s.run(ctx, "alarm", "list")
+	if err != nil {
+		return nil, err
+	}
+	return DecodeAlarmList(out)
+}

@@ -1,0 +1,246 @@
+package exec
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+)
+
+// The files under testdata/<version>/ are real etcdctl output, produced by
+// hack/capture-etcdctl-testdata.sh against a real local etcd cluster of that version.
+var versions = []string{"v3.6.16", "v3.7.3"}
+
+type capture struct {
+	stdout, stderr string
+	code           int
+}
+
+func load(t *testing.T, version, name string) capture {
+	t.Helper()
+	read := func(ext string) string {
+		b, err := os.ReadFile(filepath.Join("testdata", version, name+"."+ext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(read("code")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return capture{read("stdout"), read("stderr"), code}
+}
+
+// recorder is a fake Executor: it records every call and answers with a capture.
+type recorder struct {
+	calls  [][]string
+	target []string // namespace, pod, container of the last call
+	answer func(argv []string) capture
+}
+
+func (r *recorder) Exec(_ context.Context, ns, pod, container string, argv []string, stdout, stderr io.Writer) error {
+	r.calls = append(r.calls, argv)
+	r.target = []string{ns, pod, container}
+	c := r.answer(argv)
+	_, _ = io.WriteString(stdout, c.stdout)
+	_, _ = io.WriteString(stderr, c.stderr)
+	if c.code != 0 {
+		return &ExitError{Code: c.code, Err: fmt.Errorf("command terminated with exit code %d", c.code)}
+	}
+	return nil
+}
+
+func rke2Member() *discovery.Member {
+	return &discovery.Member{
+		Namespace: "kube-system", Pod: "etcd-server-a", Container: "etcd-main",
+		LocalClientURL: "https://127.0.0.1:2379",
+		TrustedCAFile:  "/var/lib/rancher/rke2/server/tls/etcd/server-ca.crt",
+		CertFile:       "/var/lib/rancher/rke2/server/tls/etcd/server-client.crt",
+		KeyFile:        "/var/lib/rancher/rke2/server/tls/etcd/server-client.key",
+	}
+}
+
+func TestArgvUsesPodPathsAndNoShell(t *testing.T) {
+	rec := &recorder{answer: func([]string) capture { return load(t, "v3.6.16", "endpoint-status") }}
+	conn := &Connector{Executor: rec}
+	s, err := conn.Connect(context.Background(), rke2Member())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	if _, err := s.Status(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rec.target, "/"); got != "kube-system/etcd-server-a/etcd-main" {
+		t.Errorf("exec target %s", got)
+	}
+	argv := rec.calls[0]
+	if argv[0] != "etcdctl" {
+		t.Errorf("argv[0] = %q, want etcdctl", argv[0])
+	}
+	for _, a := range argv {
+		if a == "sh" || a == "-c" || a == "/bin/sh" || strings.ContainsAny(a, "|;&$`") {
+			t.Errorf("argv must be plain words for a distroless image, found %q in %q", a, argv)
+		}
+	}
+	joined := strings.Join(argv, " ")
+	for _, want := range []string{
+		"--endpoints=https://127.0.0.1:2379",
+		"--cacert=/var/lib/rancher/rke2/server/tls/etcd/server-ca.crt",
+		"--cert=/var/lib/rancher/rke2/server/tls/etcd/server-client.crt",
+		"--key=/var/lib/rancher/rke2/server/tls/etcd/server-client.key",
+		"-w json", "endpoint status",
+	} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("argv %q lacks %q", joined, want)
+		}
+	}
+	// The command timeout follows the caller's deadline, a little shorter.
+	if !strings.Contains(joined, "--command-timeout=7.") {
+		t.Errorf("command timeout not derived from the 8s deadline: %s", joined)
+	}
+}
+
+func TestArgvPlainHTTPHasNoCerts(t *testing.T) {
+	m := rke2Member()
+	m.LocalClientURL = "http://127.0.0.1:2379"
+	s := &Session{member: m, etcdctl: "etcdctl"}
+	if joined := strings.Join(s.Argv(context.Background(), "member", "list"), " "); strings.Contains(joined, "--cacert") {
+		t.Errorf("certs passed for plain HTTP: %s", joined)
+	}
+}
+
+func TestDecodeCapturedOutput(t *testing.T) {
+	for _, v := range versions {
+		t.Run(v, func(t *testing.T) {
+			st, err := DecodeEndpointStatus([]byte(load(t, v, "endpoint-status").stdout))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The IDs are larger than 2^53: any float64 step would change their low bits.
+			if st.Header.ClusterId != 17300438976491492131 {
+				t.Errorf("cluster id %d", st.Header.ClusterId)
+			}
+			if st.Header.MemberId != 13668033151171901709 {
+				t.Errorf("member id %d", st.Header.MemberId)
+			}
+			if st.Leader == 0 || st.DbSize == 0 || st.RaftIndex == 0 || !strings.HasPrefix(st.Version, strings.TrimPrefix(v, "v")) {
+				t.Errorf("status fields missing: %+v", st)
+			}
+
+			ml, err := DecodeMemberList([]byte(load(t, v, "member-list").stdout))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ml.Members) != 4 {
+				t.Fatalf("members %d", len(ml.Members))
+			}
+			learners, unstarted := 0, 0
+			for _, m := range ml.Members {
+				if m.IsLearner {
+					learners++
+				}
+				if m.Name == "" {
+					unstarted++
+				}
+			}
+			if learners != 1 || unstarted != 1 {
+				t.Errorf("learners %d unstarted %d", learners, unstarted)
+			}
+			found := false
+			for _, m := range ml.Members {
+				if m.ID == 13668033151171901709 && m.Name == "m1" {
+					found = true
+				}
+			}
+			if !found {
+				t.Error("member m1 with its exact 64-bit ID not found")
+			}
+
+			al, err := DecodeAlarmList([]byte(load(t, v, "alarm-list-empty").stdout))
+			if err != nil || len(al.Alarms) != 0 {
+				t.Errorf("empty alarms: %v %v", al, err)
+			}
+			al, err = DecodeAlarmList([]byte(load(t, v, "alarm-list-nospace").stdout))
+			if err != nil || len(al.Alarms) == 0 || al.Alarms[0].Alarm.String() != "NOSPACE" {
+				t.Errorf("nospace alarms: %v %v", al, err)
+			}
+			h, err := DecodeEndpointHealth([]byte(load(t, v, "endpoint-health").stdout))
+			if err != nil || !h.Healthy || h.Took <= 0 {
+				t.Errorf("health %+v %v", h, err)
+			}
+		})
+	}
+}
+
+func sessionAnswering(t *testing.T, version string, byCmd map[string]string) (*Session, *recorder) {
+	rec := &recorder{answer: func(argv []string) capture {
+		cmd := strings.Join(argv[len(argv)-2:], " ")
+		name, ok := byCmd[cmd]
+		if !ok {
+			t.Fatalf("unexpected etcdctl %s", cmd)
+		}
+		return load(t, version, name)
+	}}
+	return &Session{member: rke2Member(), exec: rec, etcdctl: "etcdctl"}, rec
+}
+
+func TestUnhealthyHealthIsAResultNotAnError(t *testing.T) {
+	for _, v := range versions {
+		s, _ := sessionAnswering(t, v, map[string]string{"endpoint health": "endpoint-health-nospace"})
+		h, err := s.Health(context.Background())
+		if err != nil {
+			t.Fatalf("%s: %v", v, err)
+		}
+		if h.Healthy || !strings.Contains(h.Error, "NOSPACE") {
+			t.Errorf("%s: %+v", v, h)
+		}
+		s, _ = sessionAnswering(t, v, map[string]string{"endpoint health": "endpoint-health-down"})
+		h, err = s.Health(context.Background())
+		if err != nil || h.Healthy || h.Error != "context deadline exceeded" {
+			t.Errorf("%s down: %+v %v", v, h, err)
+		}
+	}
+}
+
+func TestEtcdctlFailureBecomesClearError(t *testing.T) {
+	for _, v := range versions {
+		s, _ := sessionAnswering(t, v, map[string]string{"endpoint status": "endpoint-status-down"})
+		_, err := s.Status(context.Background())
+		if err == nil {
+			t.Fatalf("%s: want error", v)
+		}
+		msg := err.Error()
+		for _, want := range []string{"etcdctl endpoint status exited with code 1", "Failed to get the status of endpoint", "context deadline exceeded"} {
+			if !strings.Contains(msg, want) {
+				t.Errorf("%s: %q lacks %q", v, msg, want)
+			}
+		}
+		if strings.Contains(msg, `"level"`) {
+			t.Errorf("%s: structured log leaked into the message: %q", v, msg)
+		}
+	}
+}
+
+func TestEtcdctlMessage(t *testing.T) {
+	cases := map[string]string{
+		"Error: etcdserver: member not found\n":                        "etcdserver: member not found",
+		`{"level":"warn","msg":"x"}` + "\nError: unhealthy cluster\n": "unhealthy cluster",
+		`{"level":"warn","msg":"retrying","error":"rpc error: boom"}`:  "retrying: rpc error: boom",
+		"": "",
+	}
+	for in, want := range cases {
+		if got := etcdctlMessage(in); got != want {
+			t.Errorf("etcdctlMessage(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,71 @@
+// Package transport defines how the plugin reaches one etcd member through the Kubernetes API.
+// The operations in pkg/etcd use only the Session interface, so exec (etcdctl inside the pod) and
+// port-forward (gRPC through a forwarded port) are interchangeable and produce the same results.
+package transport
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+)
+
+// Mode names a way of reaching the members.
+type Mode string
+
+const (
+	ModeAuto        Mode = "auto"
+	ModeExec        Mode = "exec"
+	ModePortForward Mode = "port-forward"
+	ModeMetricsOnly Mode = "metrics-only"
+)
+
+// Modes lists the values --transport accepts.
+var Modes = []Mode{ModeAuto, ModeExec, ModePortForward}
+
+// Health is the result of a health probe against one member, with etcdctl's "endpoint health"
+// meaning: a linearizable read succeeds and the cluster has no active alarm.
+type Health struct {
+	Healthy bool          `json:"healthy"`
+	Took    time.Duration `json:"took"`
+	Error   string        `json:"error,omitempty"`
+}
+
+// Session talks to one etcd member. Results are etcd's own client types, decoded exactly
+// (uint64 IDs are never routed through float64). Every method honours ctx's deadline.
+type Session interface {
+	// Member is the discovered pod this session reaches.
+	Member() *discovery.Member
+	// Mode says how the member is reached.
+	Mode() Mode
+	// Endpoint is the member URL the session talks to, as the transport sees it.
+	Endpoint() string
+
+	Status(ctx context.Context) (*clientv3.StatusResponse, error)
+	Health(ctx context.Context) (*Health, error)
+	MemberList(ctx context.Context) (*clientv3.MemberListResponse, error)
+	AlarmList(ctx context.Context) (*clientv3.AlarmResponse, error)
+
+	// Close releases what the session holds (forwarded ports, gRPC connections).
+	Close() error
+}
+
+// Connector opens sessions to members. One connector serves a whole command run.
+type Connector interface {
+	Mode() Mode
+	Connect(ctx context.Context, m *discovery.Member) (Session, error)
+	Close() error
+}
+
+// MemberError is a failure that concerns one member only; the others' results still count.
+type MemberError struct {
+	Pod string
+	Op  string
+	Err error
+}
+
+func (e *MemberError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Pod, e.Op, e.Err) }
+func (e *MemberError) Unwrap() error { return e.Err }
