@@ -33,6 +33,7 @@ func NewCmdRootWithOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IO
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	g.LogOut = streams.ErrOut
 	g.AddFlags(root)
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)

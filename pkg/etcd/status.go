@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"sort"
 	"strings"
@@ -57,6 +58,12 @@ type MemberStatus struct {
 	PeerURLs   []string `json:"peerURLs,omitempty"`
 	ClientURLs []string `json:"clientURLs,omitempty"`
 
+	// ServerCertNotAfter is when the member's serving certificate expires (RFC 3339), where the
+	// transport could read it from a TLS handshake.
+	ServerCertNotAfter string `json:"serverCertNotAfter,omitempty"`
+	// ServerCertDaysLeft is the number of whole days until then.
+	ServerCertDaysLeft *int `json:"serverCertDaysLeft,omitempty"`
+
 	// Problems are the failures met while asking this member (one line each).
 	Problems []string `json:"problems,omitempty"`
 }
@@ -73,7 +80,12 @@ type ClusterStatus struct {
 	Alarms []string `json:"alarms,omitempty"`
 	// Warnings are problems worth an operator's attention that are not member failures.
 	Warnings []string `json:"warnings,omitempty"`
+	// Unavailable names the fields the transport could not fill (metrics-only mode).
+	Unavailable []string `json:"unavailable,omitempty"`
 }
+
+// CertExpiryWarning is how close to expiry a serving certificate must be for a warning.
+const CertExpiryWarning = 30 * 24 * time.Hour
 
 // Errors returns one line per member problem, for printing after the table.
 func (s *ClusterStatus) Errors() []string {
@@ -113,6 +125,7 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 		health  *transport.Health
 		mlist   *clientv3.MemberListResponse
 		alarms  *clientv3.AlarmResponse
+		cert    *x509.Certificate
 		errs    []string
 	}
 	probes := make([]probe, len(members))
@@ -136,6 +149,15 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 				mu.Lock()
 				p.errs = append(p.errs, op+": "+oneLine(err))
 				mu.Unlock()
+			}
+			if ci, ok := s.(transport.CertInspector); ok {
+				inner.Add(1)
+				go func() {
+					defer inner.Done()
+					if c, err := ci.ServerCertificate(cctx); err == nil {
+						p.cert = c
+					}
+				}()
 			}
 			inner.Add(4)
 			go func() {
@@ -208,7 +230,7 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 	for _, p := range probes {
 		if p.status != nil && p.status.Leader != 0 {
 			leaderID = p.status.Leader
-			if res.ClusterID == "" && p.status.Header != nil {
+			if res.ClusterID == "" && p.status.Header != nil && p.status.Header.ClusterId != 0 {
 				res.ClusterID = FormatID(p.status.Header.ClusterId)
 			}
 		}
@@ -229,8 +251,12 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 		if st := p.status; st != nil {
 			ms.Reachable = true
 			if st.Header != nil {
-				ms.ID = FormatID(st.Header.MemberId)
-				ms.ClusterID = FormatID(st.Header.ClusterId)
+				if st.Header.MemberId != 0 {
+					ms.ID = FormatID(st.Header.MemberId)
+				}
+				if st.Header.ClusterId != 0 {
+					ms.ClusterID = FormatID(st.Header.ClusterId)
+				}
 				ms.Revision = st.Header.Revision
 				ms.Leader = st.Leader != 0 && st.Leader == st.Header.MemberId
 			}
@@ -247,6 +273,11 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 				ms.LeaderID = FormatID(st.Leader)
 			}
 			ms.Errors = st.Errors
+		}
+		if c := p.cert; c != nil {
+			ms.ServerCertNotAfter = c.NotAfter.UTC().Format(time.RFC3339)
+			days := int(time.Until(c.NotAfter).Hours() / 24)
+			ms.ServerCertDaysLeft = &days
 		}
 		if h := p.health; h != nil {
 			ms.Reachable = ms.Reachable || h.Error == "" || h.Healthy
@@ -316,8 +347,12 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 		// No member answered with a member list: count pods as voters; none is healthy enough
 		// to tell us otherwise.
 		for _, ms := range res.Members {
+			if ms.Learner {
+				learners++
+				continue
+			}
 			voters++
-			if ms.Healthy && !ms.Learner {
+			if ms.Healthy {
 				healthy++
 			}
 		}
@@ -339,6 +374,15 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 		res.State = StateHealthy
 	default:
 		res.State = StateDegraded
+	}
+	if l, ok := conn.(transport.Limited); ok {
+		res.Unavailable = l.Unavailable()
+	}
+	for _, ms := range res.Members {
+		if ms.ServerCertDaysLeft != nil && time.Until(mustTime(ms.ServerCertNotAfter)) < CertExpiryWarning {
+			res.Warnings = append(res.Warnings, fmt.Sprintf("the serving certificate of %s expires %s (%d days); renew it (kubeadm certs renew etcd-server)",
+				orUnknown(ms.Pod), ms.ServerCertNotAfter, *ms.ServerCertDaysLeft))
+		}
 	}
 	if voters > 0 && voters%2 == 0 {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%d voting members: an even count tolerates no more failures than %d; etcd recommends 3 or 5", voters, voters-1))
@@ -405,6 +449,11 @@ func Fragmentation(size, inUse int64) float64 {
 		return 0
 	}
 	return float64(size-inUse) * 100 / float64(size)
+}
+
+func mustTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339, s)
+	return t
 }
 
 func oneLine(err error) string {

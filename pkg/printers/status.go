@@ -11,7 +11,7 @@ import (
 
 var statusHeaders = []string{"POD", "NODE", "MEMBER", "ID", "ENDPOINT", "HEALTH", "LEADER", "LEARNER",
 	"VERSION", "DB", "IN-USE", "FRAG", "TERM", "INDEX", "APPLIED", "ALARMS", "ERRORS"}
-var statusWideHeaders = []string{"CLUSTER-ID", "LEADER-ID", "REVISION", "QUOTA", "STORAGE", "TOOK", "POD-PHASE", "IMAGE"}
+var statusWideHeaders = []string{"CLUSTER-ID", "LEADER-ID", "REVISION", "QUOTA", "STORAGE", "TOOK", "CERT-EXPIRES", "POD-PHASE", "IMAGE"}
 
 // PrintStatus renders a cluster status in the given format. In table formats it ends with a
 // summary line; per-member errors are not printed here (callers print them to stderr).
@@ -60,7 +60,7 @@ func PrintStatus(w io.Writer, f Format, s *etcd.ClusterStatus) error {
 				rev = strconv.FormatInt(m.Revision, 10)
 			}
 			row = append(row, OrDash(m.ClusterID), OrDash(m.LeaderID), OrDash(rev), OrDash(quota),
-				OrDash(m.StorageVersion), OrDash(m.HealthTook), OrDash(m.PodPhase), OrDash(m.Image))
+				OrDash(m.StorageVersion), OrDash(m.HealthTook), certExpiry(m), OrDash(m.PodPhase), OrDash(m.Image))
 		}
 		rows = append(rows, row)
 	}
@@ -119,6 +119,13 @@ func PrintMemberList(w io.Writer, f Format, l *etcd.MemberList) error {
 		rows = append(rows, row)
 	}
 	return PrintTable(w, headers, rows)
+}
+
+func certExpiry(m etcd.MemberStatus) string {
+	if m.ServerCertDaysLeft == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s(%dd)", m.ServerCertNotAfter[:10], *m.ServerCertDaysLeft)
 }
 
 func u64(v uint64) string { return strconv.FormatUint(v, 10) }

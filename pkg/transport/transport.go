@@ -5,6 +5,8 @@ package transport
 
 import (
 	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"time"
 
@@ -69,3 +71,17 @@ type MemberError struct {
 
 func (e *MemberError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Pod, e.Op, e.Err) }
 func (e *MemberError) Unwrap() error { return e.Err }
+
+// ErrUnsupported is returned by a transport for what it cannot do (metrics-only has no member list).
+var ErrUnsupported = errors.New("not supported by this transport")
+
+// CertInspector is implemented by sessions that can read the member's serving certificate.
+type CertInspector interface {
+	ServerCertificate(ctx context.Context) (*x509.Certificate, error)
+}
+
+// Limited is implemented by connectors that cannot fill every status field.
+type Limited interface {
+	// Unavailable names the fields this transport leaves empty.
+	Unavailable() []string
+}

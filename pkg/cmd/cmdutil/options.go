@@ -3,18 +3,24 @@ package cmdutil
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
+
+	authorizationv1 "k8s.io/api/authorization/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/certs"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	transportexec "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/exec"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport/portforward"
 )
 
 // DefaultTimeout bounds each call to a member when --request-timeout is not set.
@@ -29,6 +35,17 @@ type GlobalOptions struct {
 	Output    string
 	Transport string
 	Etcdctl   string
+	Verbosity int
+
+	// Client certificates for the port-forward transport.
+	CACert, Cert, Key string
+	CertSecret        string
+	TLSServerName     string
+	// KubeadmPKIDir is where kubeadm keeps the etcd PKI on a control-plane node.
+	KubeadmPKIDir string
+
+	// LogOut receives -v messages (stderr).
+	LogOut io.Writer
 
 	// Set by Complete.
 	Namespace  string
@@ -39,15 +56,24 @@ type GlobalOptions struct {
 
 	// NewConnector, when set, replaces the transport (tests).
 	NewConnector func(mode transport.Mode) (transport.Connector, error)
+
+	// chosen by Connector, for -v and messages
+	certs *certs.Bundle
 }
 
 // NewGlobalOptions returns the defaults.
 func NewGlobalOptions() *GlobalOptions {
+	cf := genericclioptions.NewConfigFlags(true)
+	// --tls-server-name names the etcd server certificate here (etcdctl's meaning); the API
+	// server's TLS server name still comes from the kubeconfig.
+	cf.TLSServerName = nil
 	return &GlobalOptions{
-		ConfigFlags: genericclioptions.NewConfigFlags(true),
-		Selector:    discovery.DefaultSelector,
-		Output:      string(printers.Table),
-		Transport:   string(transport.ModeAuto),
+		ConfigFlags:   cf,
+		KubeadmPKIDir: certs.DefaultKubeadmDir,
+		LogOut:        io.Discard,
+		Selector:      discovery.DefaultSelector,
+		Output:        string(printers.Table),
+		Transport:     string(transport.ModeAuto),
 	}
 }
 
@@ -61,6 +87,14 @@ func (g *GlobalOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&g.Transport, "transport", g.Transport, "How to reach the members: auto, exec or port-forward")
 	f.StringVar(&g.Etcdctl, "etcdctl", transportexec.DefaultEtcdctl, "The etcdctl binary inside the etcd container (exec transport)")
 	_ = f.MarkHidden("etcdctl")
+	f.StringVar(&g.CACert, "cacert", "", "CA bundle that signed the etcd server certificates (port-forward transport)")
+	f.StringVar(&g.Cert, "cert", "", "Client certificate for etcd (port-forward transport)")
+	f.StringVar(&g.Key, "key", "", "Client key for etcd; must not be readable by group or others (port-forward transport)")
+	f.StringVar(&g.CertSecret, "cert-secret", "", "NAMESPACE/NAME of a Secret with ca.crt, tls.crt and tls.key for etcd (port-forward transport)")
+	f.StringVar(&g.TLSServerName, "tls-server-name", "", "Name to verify the etcd server certificate against (default: the forwarded address, 127.0.0.1)")
+	f.StringVar(&g.KubeadmPKIDir, "kubeadm-pki-dir", g.KubeadmPKIDir, "Where to look for kubeadm's etcd certificates on this machine")
+	_ = f.MarkHidden("kubeadm-pki-dir")
+	f.IntVarP(&g.Verbosity, "v", "v", 0, "Verbosity: 1 says which transport and certificates are used")
 }
 
 // Complete resolves the namespace, output format, transport mode and Kubernetes clients.
@@ -71,13 +105,11 @@ func (g *GlobalOptions) Complete(cmdPath string) error {
 		return &UsageError{Cmd: cmdPath, Err: err}
 	}
 	g.Format = format
-	switch transport.Mode(g.Transport) {
-	case transport.ModeAuto, transport.ModeExec:
-		g.Mode = transport.ModeExec
-	case transport.ModePortForward:
-		return &UsageError{Cmd: cmdPath, Err: fmt.Errorf("--transport=port-forward is not available in this version; use exec or auto")}
+	switch m := transport.Mode(g.Transport); m {
+	case transport.ModeAuto, transport.ModeExec, transport.ModePortForward, transport.ModeMetricsOnly:
+		g.Mode = m
 	default:
-		return Usagef(cmdPath, "invalid --transport %q: want auto, exec or port-forward", g.Transport)
+		return Usagef(cmdPath, "invalid --transport %q: want auto, exec, port-forward or metrics-only", g.Transport)
 	}
 	g.Namespace = discovery.DefaultNamespace
 	if g.ConfigFlags.Namespace != nil && *g.ConfigFlags.Namespace != "" {
@@ -119,17 +151,87 @@ func (g *GlobalOptions) Discover(ctx context.Context) ([]discovery.Member, error
 	return discovery.Discover(ctx, g.Client, discovery.Options{Namespace: g.Namespace, Selector: g.Selector, Pods: g.Pods})
 }
 
-// Connector returns the transport chosen by --transport.
-func (g *GlobalOptions) Connector() (transport.Connector, error) {
+// Logf prints a -v message of the given level on stderr.
+func (g *GlobalOptions) Logf(level int, format string, args ...any) {
+	if g.Verbosity >= level {
+		fmt.Fprintf(g.LogOut, format+"\n", args...)
+	}
+}
+
+// Connector returns the transport chosen by --transport. With auto: port-forward when client
+// certificates are available, else exec when RBAC allows pods/exec, else metrics-only.
+func (g *GlobalOptions) Connector(ctx context.Context) (transport.Connector, error) {
 	if g.NewConnector != nil {
 		return g.NewConnector(g.Mode)
 	}
-	switch g.Mode {
+	mode := g.Mode
+	var bundle *certs.Bundle
+	if mode == transport.ModeAuto || mode == transport.ModePortForward {
+		b, notes, err := certs.Find(ctx, certs.Options{CACert: g.CACert, Cert: g.Cert, Key: g.Key,
+			KubeadmDir: g.KubeadmPKIDir, Secret: g.CertSecret, Client: g.Client})
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range notes {
+			g.Logf(2, "certificates: %s", n)
+		}
+		bundle = b
+		if b == nil && mode == transport.ModePortForward {
+			return nil, fmt.Errorf("--transport=port-forward needs etcd client certificates and none were found (%s); give --cacert/--cert/--key or --cert-secret",
+				strings.Join(notes, "; "))
+		}
+	}
+	if mode == transport.ModeAuto {
+		switch {
+		case bundle != nil:
+			mode = transport.ModePortForward
+		case g.canExec(ctx):
+			mode = transport.ModeExec
+		default:
+			mode = transport.ModeMetricsOnly
+		}
+	}
+	g.Mode = mode
+	switch mode {
 	case transport.ModeExec:
+		g.Logf(1, "transport: exec (etcdctl in the etcd pods, with the pods' own certificates)")
 		return &transportexec.Connector{
 			Executor: &transportexec.APIExecutor{Config: g.RESTConfig, Client: g.Client},
 			Etcdctl:  g.Etcdctl,
 		}, nil
+	case transport.ModePortForward:
+		tlsCfg, err := bundle.TLSConfig(g.TLSServerName)
+		if err != nil {
+			return nil, err
+		}
+		g.certs = bundle
+		g.Logf(1, "transport: port-forward (gRPC through pods/portforward; client certificates from %s)", bundle.Source)
+		return &portforward.Connector{
+			Forwarder:   &portforward.APIForwarder{Config: g.RESTConfig, Client: g.Client},
+			TLS:         tlsCfg,
+			DialTimeout: g.Timeout(),
+		}, nil
+	case transport.ModeMetricsOnly:
+		g.Logf(1, "transport: metrics-only (no client certificates and no pods/exec; reading the plain-HTTP metrics port)")
+		return &portforward.MetricsConnector{Connector: portforward.Connector{
+			Forwarder: &portforward.APIForwarder{Config: g.RESTConfig, Client: g.Client},
+		}}, nil
 	}
-	return nil, fmt.Errorf("transport %s is not available", g.Mode)
+	return nil, fmt.Errorf("transport %s is not available", mode)
+}
+
+// canExec asks the API server whether the user may create pods/exec in the namespace.
+func (g *GlobalOptions) canExec(ctx context.Context) bool {
+	review := &authorizationv1.SelfSubjectAccessReview{Spec: authorizationv1.SelfSubjectAccessReviewSpec{
+		ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: g.Namespace, Verb: "create", Resource: "pods", Subresource: "exec"},
+	}}
+	res, err := g.Client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, review, metav1.CreateOptions{})
+	if err != nil {
+		g.Logf(1, "cannot check whether pods/exec is allowed (%v); trying exec", err)
+		return true
+	}
+	if !res.Status.Allowed {
+		g.Logf(1, "RBAC does not allow create pods/exec in namespace %q", g.Namespace)
+	}
+	return res.Status.Allowed
 }

@@ -88,7 +88,7 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := o.Connector()
+	conn, err := o.Connector(ctx)
 	if err != nil {
 		return err
 	}

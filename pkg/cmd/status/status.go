@@ -4,6 +4,7 @@ package status
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -85,7 +86,7 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := o.Connector()
+	conn, err := o.Connector(ctx)
 	if err != nil {
 		return err
 	}
@@ -98,6 +99,10 @@ func (o *Options) Run(ctx context.Context) error {
 		for _, w := range m.Warnings {
 			fmt.Fprintf(o.ErrOut, "warning: %s: %s\n", m.Pod, w)
 		}
+	}
+	if len(st.Unavailable) > 0 {
+		fmt.Fprintf(o.ErrOut, "warning: transport %s cannot fill: %s; give etcd client certificates (--cacert/--cert/--key or --cert-secret) or allow pods/exec for the full status\n",
+			st.Transport, strings.Join(st.Unavailable, ", "))
 	}
 	for _, w := range st.Warnings {
 		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)

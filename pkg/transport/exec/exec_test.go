@@ -233,9 +233,9 @@ func TestEtcdctlFailureBecomesClearError(t *testing.T) {
 
 func TestEtcdctlMessage(t *testing.T) {
 	cases := map[string]string{
-		"Error: etcdserver: member not found\n":                        "etcdserver: member not found",
+		"Error: etcdserver: member not found\n":                       "etcdserver: member not found",
 		`{"level":"warn","msg":"x"}` + "\nError: unhealthy cluster\n": "unhealthy cluster",
-		`{"level":"warn","msg":"retrying","error":"rpc error: boom"}`:  "retrying: rpc error: boom",
+		`{"level":"warn","msg":"retrying","error":"rpc error: boom"}`: "retrying: rpc error: boom",
 		"": "",
 	}
 	for in, want := range cases {

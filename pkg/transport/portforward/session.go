@@ -1,0 +1,310 @@
+package portforward
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
+)
+
+// Connector opens gRPC sessions over port-forwards. Forwards are opened once per member and
+// reused by every session of the command; Close stops them all.
+type Connector struct {
+	Forwarder Forwarder
+	// TLS is the client configuration (CA, client pair, server name).
+	TLS *tls.Config
+	// DialTimeout bounds the gRPC connection set-up.
+	DialTimeout time.Duration
+
+	mu       sync.Mutex
+	forwards map[string]*Forward
+}
+
+// Mode implements transport.Connector.
+func (c *Connector) Mode() transport.Mode { return transport.ModePortForward }
+
+// Connect opens (or reuses) the forward to the member's client port.
+func (c *Connector) Connect(ctx context.Context, m *discovery.Member) (transport.Session, error) {
+	port, err := memberPort(m.LocalClientURL)
+	if err != nil {
+		return nil, fmt.Errorf("%s: client URL %q: %w", m, m.LocalClientURL, err)
+	}
+	if !strings.HasPrefix(m.LocalClientURL, "https://") {
+		return nil, fmt.Errorf("%s: client URL %s is not https; the port-forward transport speaks TLS only (use --transport exec)", m, m.LocalClientURL)
+	}
+	s := &Session{conn: c, member: m, port: port}
+	if _, _, err := s.ensure(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// forward returns a live forward to pod:port, opening a new one when there is none or the last
+// one ended.
+func (c *Connector) forward(ctx context.Context, m *discovery.Member, port int) (*Forward, error) {
+	key := m.Namespace + "/" + m.Pod + ":" + strconv.Itoa(port)
+	c.mu.Lock()
+	f := c.forwards[key]
+	c.mu.Unlock()
+	if f != nil && f.Alive() {
+		return f, nil
+	}
+	nf, err := c.Forwarder.Forward(ctx, m.Namespace, m.Pod, port)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.forwards == nil {
+		c.forwards = map[string]*Forward{}
+	}
+	if old := c.forwards[key]; old != nil && old != f && old.Alive() {
+		nf.Close() // another session opened one meanwhile
+		return old, nil
+	}
+	c.forwards[key] = nf
+	return nf, nil
+}
+
+// Close stops every forward.
+func (c *Connector) Close() error {
+	c.mu.Lock()
+	fs := c.forwards
+	c.forwards = nil
+	c.mu.Unlock()
+	for _, f := range fs {
+		f.Close()
+	}
+	return nil
+}
+
+// Session is a gRPC client to one member through a forward.
+type Session struct {
+	conn   *Connector
+	member *discovery.Member
+	port   int
+
+	mu  sync.Mutex
+	fwd *Forward
+	cli *clientv3.Client
+}
+
+var _ transport.Session = (*Session)(nil)
+
+func (s *Session) Member() *discovery.Member { return s.member }
+func (s *Session) Mode() transport.Mode      { return transport.ModePortForward }
+
+// Endpoint is the member's URL as the pod sees it; the forward's local port is an implementation detail.
+func (s *Session) Endpoint() string { return s.member.LocalClientURL }
+
+// Close closes the gRPC client; the forward stays for other sessions until the connector closes.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cli != nil {
+		err := s.cli.Close()
+		s.cli = nil
+		return err
+	}
+	return nil
+}
+
+// ensure returns a client over a live forward, re-opening both when the forward ended.
+func (s *Session) ensure(ctx context.Context) (*clientv3.Client, *Forward, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cli != nil && s.fwd != nil && s.fwd.Alive() {
+		return s.cli, s.fwd, nil
+	}
+	if s.cli != nil {
+		_ = s.cli.Close()
+		s.cli = nil
+	}
+	f, err := s.conn.forward(ctx, s.member, s.port)
+	if err != nil {
+		return nil, nil, err
+	}
+	dial := s.conn.DialTimeout
+	if dial <= 0 {
+		dial = 5 * time.Second
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:            []string{"https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(f.LocalPort))},
+		TLS:                  s.conn.TLS.Clone(),
+		DialTimeout:          dial,
+		DialKeepAliveTime:    30 * time.Second,
+		DialKeepAliveTimeout: 10 * time.Second,
+		Logger:               zap.NewNop(),
+		// The forwarded address is the only way in: never learn the members' own URLs.
+		AutoSyncInterval:   0,
+		MaxCallRecvMsgSize: 64 << 20,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: etcd client: %w", s.member, err)
+	}
+	s.cli, s.fwd = cli, f
+	return cli, f, nil
+}
+
+// call runs op with a context that is cancelled when the forward drops, so a lost forward is an
+// error on this member at once instead of a wait for the deadline.
+func (s *Session) call(ctx context.Context, op func(ctx context.Context, cli *clientv3.Client) error) error {
+	cli, f, err := s.ensure(ctx)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-f.Done():
+			cancel()
+		case <-cctx.Done():
+		}
+	}()
+	err = op(cctx, cli)
+	if err != nil {
+		if !f.Alive() && ctx.Err() == nil {
+			return f.Err()
+		}
+		return describeGRPCError(err, f)
+	}
+	return nil
+}
+
+// describeGRPCError adds what the forward saw to a gRPC failure (the member refused the
+// connection, a TLS problem) so that the cause is named rather than a bare deadline.
+func describeGRPCError(err error, f *Forward) error {
+	if p := f.Problems(); len(p) > 0 && (errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "DeadlineExceeded") || strings.Contains(err.Error(), "Unavailable")) {
+		return fmt.Errorf("%w (port-forward: %s)", err, strings.Join(p, "; "))
+	}
+	return err
+}
+
+func (s *Session) Status(ctx context.Context) (*clientv3.StatusResponse, error) {
+	var out *clientv3.StatusResponse
+	err := s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		var err error
+		out, err = cli.Status(ctx, cli.Endpoints()[0])
+		return err
+	})
+	return out, err
+}
+
+// Health follows etcdctl's "endpoint health": a linearizable read (permission denied still
+// proves the member serves) and no active alarm.
+func (s *Session) Health(ctx context.Context) (*transport.Health, error) {
+	h := &transport.Health{}
+	err := s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		start := time.Now()
+		_, err := cli.Get(ctx, "health")
+		h.Took = time.Since(start)
+		if err != nil && !errors.Is(err, rpctypes.ErrPermissionDenied) {
+			h.Error = err.Error()
+			return nil
+		}
+		al, err := cli.AlarmList(ctx)
+		if err != nil {
+			h.Error = "unable to fetch the alarm list: " + err.Error()
+			return nil
+		}
+		if len(al.Alarms) > 0 {
+			var names []string
+			for _, a := range al.Alarms {
+				names = append(names, a.Alarm.String())
+			}
+			h.Error = "Active Alarm(s): " + strings.Join(names, " ")
+			return nil
+		}
+		h.Healthy = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (s *Session) MemberList(ctx context.Context) (*clientv3.MemberListResponse, error) {
+	var out *clientv3.MemberListResponse
+	err := s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		var err error
+		out, err = cli.MemberList(ctx)
+		return err
+	})
+	return out, err
+}
+
+func (s *Session) AlarmList(ctx context.Context) (*clientv3.AlarmResponse, error) {
+	var out *clientv3.AlarmResponse
+	err := s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		var err error
+		out, err = cli.AlarmList(ctx)
+		return err
+	})
+	return out, err
+}
+
+// ServerCertificate reads the member's serving certificate from a TLS handshake through the
+// forward. No client certificate is needed to see it.
+func (s *Session) ServerCertificate(ctx context.Context) (*x509.Certificate, error) {
+	_, f, err := s.ensure(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return peekServerCert(ctx, f.LocalPort)
+}
+
+func peekServerCert(ctx context.Context, localPort int) (*x509.Certificate, error) {
+	var leaf *x509.Certificate
+	cfg := &tls.Config{
+		// Only reading the certificate, trusting nothing it says: verification is skipped here and
+		// done for real by the gRPC client.
+		InsecureSkipVerify: true, //nolint:gosec // see above
+		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) > 0 {
+				if c, err := x509.ParseCertificate(raw[0]); err == nil {
+					leaf = c
+				}
+			}
+			return nil
+		},
+	}
+	d := tls.Dialer{Config: cfg}
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(localPort)))
+	if conn != nil {
+		_ = conn.Close()
+	}
+	if leaf != nil {
+		return leaf, nil
+	}
+	if err == nil {
+		err = errors.New("no certificate presented")
+	}
+	return nil, fmt.Errorf("reading the server certificate: %w", err)
+}
+
+func memberPort(raw string) (int, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return 0, err
+	}
+	if u.Host == "" {
+		return 0, errors.New("no host")
+	}
+	return discovery.URLPort(raw)
+}
