@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Produces pkg/transport/exec/testdata/<version>/*: the real output of etcdctl -w json against a real
 # local etcd cluster (3 voters on 127.0.0.1 plain HTTP, one learner added but never started, a
-# small quota so that a NOSPACE alarm can be raised). Each capture is NAME.stdout, NAME.stderr and
+# small quota so that a NOSPACE alarm can be raised), and the HTTP metrics listener's /health,
+# /readyz, /livez and /metrics. Each capture is NAME.stdout, NAME.stderr and
 # NAME.code (etcdctl's exit code). Needs the binaries from hack/e2e-tools.sh.
 # Usage: hack/capture-etcdctl-testdata.sh [v3.6.16 v3.7.3]
 set -uo pipefail
@@ -16,6 +17,7 @@ for V in ${*:-v3.6.16 v3.7.3}; do
     "$BIN/etcd" --name=m$i --data-dir="$TMP/m$i" --listen-client-urls=http://127.0.0.1:2379$i \
       --advertise-client-urls=http://127.0.0.1:2379$i --listen-peer-urls=http://127.0.0.1:2380$i \
       --initial-advertise-peer-urls=http://127.0.0.1:2380$i --initial-cluster=$IC \
+      --listen-metrics-urls=http://127.0.0.1:2381$i \
       --quota-backend-bytes=$((2*1024*1024)) >"$TMP/m$i.log" 2>&1 &
     pids+=($!)
   done
@@ -28,6 +30,8 @@ for V in ${*:-v3.6.16 v3.7.3}; do
   cap endpoint-health $E -w json endpoint health
   cap member-list $E -w json member list
   cap alarm-list-empty $E -w json alarm list
+  # the plain-HTTP metrics listener, as the metrics-only transport reads it
+  for p in health readyz livez metrics; do cap http-$p curl -sS http://127.0.0.1:23811/$p; done
   # fill until NOSPACE
   v=$(head -c 60000 /dev/urandom | base64 -w0)
   for i in $(seq 200); do $E put /fill/$i "$v" >/dev/null 2>&1 || break; done
