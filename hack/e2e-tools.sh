@@ -73,4 +73,5 @@ for w in $what; do
     *) echo "unknown tool $w (want etcd, k8s or kwok)" >&2; exit 1 ;;
   esac
 done
+log "total: $SECONDS s ($what)"
 echo "$CACHE"

@@ -42,6 +42,8 @@ type Options struct {
 	Keep bool
 }
 
+const runDirPrefix = "kubectl-etcd-e2e-"
+
 const (
 	ModeNetns    = "netns"
 	ModeLoopback = "loopback"
@@ -165,7 +167,7 @@ func newCluster(opts Options, tb testing.TB) (_ *Cluster, err error) {
 	if err := findTools(c); err != nil {
 		return nil, err
 	}
-	if c.Dir, err = os.MkdirTemp("", "kubectl-etcd-e2e-"); err != nil {
+	if c.Dir, err = os.MkdirTemp("", runDirPrefix); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Join(c.Dir, "logs"), 0o755); err != nil {
@@ -203,7 +205,7 @@ func (c *Cluster) logPath(name string) string { return filepath.Join(c.Dir, "log
 func (c *Cluster) start(ctx context.Context) error {
 	apiIP := net.IPv4(127, 0, 0, 1).To4()
 	if c.Mode == ModeNetns {
-		n, err := setupNetwork(ctx)
+		n, err := setupNetwork(ctx, c.Dir)
 		if err != nil {
 			return fmt.Errorf("network: %w", err)
 		}
@@ -224,7 +226,7 @@ func (c *Cluster) start(ctx context.Context) error {
 	apiErr := make(chan error, 1)
 	go func() { apiErr <- c.startAPIServer(ctx, apiIP) }()
 
-	names := make([]string, opts(c).Members)
+	names := make([]string, c.opts.Members)
 	for i := range names {
 		names[i] = fmt.Sprintf("cp-%d", i+1)
 	}
@@ -272,8 +274,6 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	return c.writeEnvFile()
 }
-
-func opts(c *Cluster) Options { return c.opts }
 
 func (c *Cluster) clientTLS() (*tls.Config, error) {
 	cert, err := tls.LoadX509KeyPair(filepath.Join(c.PKIDir, "healthcheck-client.crt"), filepath.Join(c.PKIDir, "healthcheck-client.key"))

@@ -2,7 +2,6 @@ package harness
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -59,26 +58,71 @@ func netnsUsable() bool {
 	return err == nil
 }
 
-func pidAlive(pid int) bool {
+// procStart returns the start time (clock ticks since boot) of a live, non-zombie process, or ""
+// when there is none.
+func procStart(pid int) string {
 	if pid <= 0 {
-		return false
+		return ""
 	}
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	// Fields after the parenthesized comm: state is the 1st, starttime the 20th.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return ""
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return ""
+	}
+	return f[19]
 }
 
-func claimOwner(path string) int {
+// A claim file holds "<pid> <start time> <run dir>" of its owner.
+type claimInfo struct {
+	pid   int
+	start string
+	dir   string
+}
+
+func readClaim(path string) claimInfo {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0
+		return claimInfo{}
 	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
+	f := strings.Fields(string(b))
+	var ci claimInfo
+	if len(f) > 0 {
+		ci.pid, _ = strconv.Atoi(f[0])
+	}
+	if len(f) > 1 {
+		ci.start = f[1]
+	}
+	if len(f) > 2 {
+		ci.dir = f[2]
+	}
+	return ci
+}
+
+func (ci claimInfo) alive() bool {
+	st := procStart(ci.pid)
+	return st != "" && st == ci.start
 }
 
 // setupNetwork sweeps resources of dead runs, claims a free index and creates the bridge.
-func setupNetwork(ctx context.Context) (*network, error) {
+func setupNetwork(ctx context.Context, runDir string) (*network, error) {
 	if err := os.MkdirAll(claimDir, 0o755); err != nil {
+		return nil, err
+	}
+	// Sweeping and claiming are serialized between concurrent runs.
+	lock, err := os.OpenFile(filepath.Join(claimDir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Close() // releases the flock
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return nil, err
 	}
 	sweepStale(ctx)
@@ -93,7 +137,7 @@ func setupNetwork(ctx context.Context) (*network, error) {
 		if err != nil {
 			continue // claimed by a live run (dead ones were swept)
 		}
-		fmt.Fprintf(f, "%d\n", os.Getpid())
+		fmt.Fprintf(f, "%d %s %s\n", os.Getpid(), procStart(os.Getpid()), runDir)
 		f.Close()
 		cleanupIndex(ctx, i) // leftovers without a claim file (e.g. claim dir wiped)
 		if _, err := run(ctx, "ip", "link", "add", n.bridge, "type", "bridge"); err != nil {
@@ -157,10 +201,12 @@ func sweepStale(ctx context.Context) {
 	}
 	for i := range indexes {
 		claim := filepath.Join(claimDir, fmt.Sprintf("kh%d.pid", i))
-		if pidAlive(claimOwner(claim)) {
+		ci := readClaim(claim)
+		if ci.alive() {
 			continue
 		}
 		cleanupIndex(ctx, i)
+		// The dead run's dir (ci.dir) is left for post-mortem; it holds only files.
 		os.Remove(claim)
 	}
 }
@@ -195,6 +241,19 @@ func cleanupIndex(ctx context.Context, i int) {
 			}
 		}
 		_, _ = run(ctx, "ip", "netns", "del", ns)
+	}
+	// Host ends of veth pairs whose namespace is gone may linger for a moment.
+	if out, err := run(ctx, "ip", "-o", "link", "show"); err == nil {
+		vethPrefix := fmt.Sprintf("kh%dv", i)
+		for _, line := range strings.Split(out, "\n") {
+			f := strings.Fields(line)
+			if len(f) > 1 {
+				name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
+				if rest, ok := strings.CutPrefix(name, vethPrefix); ok && rest != "" && strings.Trim(rest, "0123456789") == "" {
+					_, _ = run(ctx, "ip", "link", "del", name)
+				}
+			}
+		}
 	}
 	_, _ = run(ctx, "ip", "link", "del", fmt.Sprintf("kh%dbr", i))
 }

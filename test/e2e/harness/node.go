@@ -39,9 +39,13 @@ type node struct {
 	memberID uint64
 }
 
-func (n *node) host() string       { return n.ip.String() }
-func (n *node) clientURL() string  { return "https://" + net.JoinHostPort(n.host(), strconv.Itoa(n.clientPort)) }
-func (n *node) peerURL() string    { return "https://" + net.JoinHostPort(n.host(), strconv.Itoa(n.peerPort)) }
+func (n *node) host() string { return n.ip.String() }
+func (n *node) clientURL() string {
+	return "https://" + net.JoinHostPort(n.host(), strconv.Itoa(n.clientPort))
+}
+func (n *node) peerURL() string {
+	return "https://" + net.JoinHostPort(n.host(), strconv.Itoa(n.peerPort))
+}
 func (n *node) metricsURL() string { return "http://127.0.0.1:" + strconv.Itoa(n.metricsPort) }
 
 // podPKIDir and podDataDir are the paths as the etcd process (and an exec'd command) sees them.
@@ -393,7 +397,7 @@ func (c *Cluster) createNode(ctx context.Context, n *node) error {
 		ObjectMeta: metav1.ObjectMeta{
 			Name: n.name,
 			Annotations: map[string]string{
-				"kwok.x-k8s.io/node": "fake",
+				"kwok.x-k8s.io/node":                     "fake",
 				"kubeadm.alpha.kubernetes.io/cri-socket": "unix:///run/containerd/containerd.sock",
 			},
 			Labels: map[string]string{
@@ -469,10 +473,10 @@ func (c *Cluster) etcdPod(n *node) *corev1.Pod {
 			Labels:    map[string]string{"component": "etcd", "tier": "control-plane"},
 			Annotations: map[string]string{
 				"kubeadm.kubernetes.io/etcd.advertise-client-urls": n.clientURL(),
-				"kubernetes.io/config.hash":                         hash,
-				"kubernetes.io/config.mirror":                       hash,
-				"kubernetes.io/config.seen":                         time.Now().UTC().Format(time.RFC3339Nano),
-				"kubernetes.io/config.source":                       "file",
+				"kubernetes.io/config.hash":                        hash,
+				"kubernetes.io/config.mirror":                      hash,
+				"kubernetes.io/config.seen":                        time.Now().UTC().Format(time.RFC3339Nano),
+				"kubernetes.io/config.source":                      "file",
 			},
 		},
 		Spec: corev1.PodSpec{
@@ -563,5 +567,3 @@ func podReady(p *corev1.Pod) bool {
 	}
 	return false
 }
-
-

@@ -75,6 +75,7 @@ func (p *proc) signal(sig syscall.Signal) {
 }
 
 // stop sends sig to the group, waits up to grace, then SIGKILLs the group and waits for exit.
+// Signals go to the group only while its leader has not been reaped, so the group id is ours.
 func (p *proc) stop(sig syscall.Signal, grace time.Duration) {
 	p.signal(sig)
 	select {
@@ -83,8 +84,6 @@ func (p *proc) stop(sig syscall.Signal, grace time.Duration) {
 		p.signal(syscall.SIGKILL)
 		<-p.done
 	}
-	// Stragglers in the group (children that outlived the leader) are killed too.
-	_ = syscall.Kill(-p.pid(), syscall.SIGKILL)
 }
 
 // tail returns the last n bytes of a log file, for error messages.
