@@ -25,7 +25,14 @@ for V in ${*:-v3.6.16 v3.7.3}; do
   cap() { local name=$1; shift; "$@" >"$OUT/$name.stdout" 2>"$OUT/$name.stderr"; echo $? >"$OUT/$name.code"; }
   for _ in $(seq 50); do $E endpoint health >/dev/null 2>&1 && break; sleep 0.2; done
   sleep 6 # etcd refuses member changes for a few seconds after start
-  $E member add learner-1 --learner --peer-urls=http://127.0.0.1:23809 >/dev/null
+  cap member-add-learner $E -w json member add learner-1 --learner --peer-urls=http://127.0.0.1:23809
+  cap member-add-too-many $E -w json member add learner-2 --learner --peer-urls=http://127.0.0.1:23808
+  hexid() { python3 -c 'import json,sys; print([format(m["ID"],"x") for m in json.load(sys.stdin)["members"] if m.get("name","")==sys.argv[1]][0])' "$1"; }
+  LID=$($E -w json member list | hexid "")
+  VID=$($E -w json member list | hexid m2)
+  cap member-promote-not-in-sync $E -w json member promote "$LID"
+  cap member-promote-voter $E -w json member promote "$VID"
+  cap member-remove-not-found $E -w json member remove deadbeef
   cap endpoint-status $E -w json endpoint status
   cap endpoint-health $E -w json endpoint health
   cap member-list $E -w json member list
@@ -38,6 +45,8 @@ for V in ${*:-v3.6.16 v3.7.3}; do
   cap alarm-list-nospace $E -w json alarm list
   cap endpoint-health-nospace $E -w json endpoint health
   cap endpoint-status-nospace $E -w json endpoint status
+  cap member-remove-learner $E -w json member remove "$LID"
+  $E member add learner-1 --learner --peer-urls=http://127.0.0.1:23809 >/dev/null
   kill "${pids[2]}"; wait "${pids[2]}" 2>/dev/null
   cap endpoint-status-down $BIN/etcdctl --endpoints=http://127.0.0.1:23793 --dial-timeout=1s --command-timeout=2s -w json endpoint status
   cap endpoint-health-down $BIN/etcdctl --endpoints=http://127.0.0.1:23793 --dial-timeout=1s --command-timeout=2s -w json endpoint health

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/member"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/promote"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/status"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/version"
 )
@@ -35,19 +36,23 @@ func NewCmdRootWithOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IO
 	}
 	g.LogOut = streams.ErrOut
 	g.AddFlags(root)
+	g.RouteKlog()
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
 
 	root.AddGroup(&cobra.Group{ID: "inspect", Title: "Inspect the cluster:"},
+		&cobra.Group{ID: "change", Title: "Change the cluster:"},
 		&cobra.Group{ID: "other", Title: "Other commands:"})
 	st := status.NewCmdStatus(g, streams)
 	st.GroupID = "inspect"
 	mem := member.NewCmdMember(g, streams)
 	mem.GroupID = "inspect"
+	pro := promote.NewCmdPromote(g, streams)
+	pro.GroupID = "change"
 	ver := version.NewCmdVersion(g, streams)
 	ver.GroupID = "other"
-	root.AddCommand(st, mem, ver)
+	root.AddCommand(st, mem, pro, ver)
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

@@ -60,6 +60,8 @@ type Member struct {
 	PeerKeyFile       string `json:"peerKeyFile,omitempty"`
 	DataDir           string `json:"dataDir,omitempty"`
 	QuotaBackendBytes int64  `json:"quotaBackendBytes,omitempty"`
+	// MaxLearners is --max-learners (etcd's default is 1).
+	MaxLearners int `json:"maxLearners,omitempty"`
 
 	// LocalClientURL is the client URL to use from inside the pod's network namespace (exec) or as
 	// the target of a port-forward: a loopback listener when there is one.
@@ -221,6 +223,11 @@ func FromPod(p *corev1.Pod) (*Member, error) {
 	if q := a.get("quota-backend-bytes"); q != "" {
 		if n, err := strconv.ParseInt(q, 10, 64); err == nil {
 			m.QuotaBackendBytes = n
+		}
+	}
+	if v := a.get("max-learners"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			m.MaxLearners = n
 		}
 	}
 	if m.Name == "" {

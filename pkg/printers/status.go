@@ -40,7 +40,9 @@ func PrintStatus(w io.Writer, f Format, s *etcd.ClusterStatus) error {
 		if m.Reachable && m.Version != "" {
 			size, inUse = Bytes(m.DBSize), Bytes(m.DBSizeInUse)
 			frag = fmt.Sprintf("%.0f%%", m.FragmentationPct)
-			term, index, applied = u64(m.RaftTerm), u64(m.RaftIndex), u64(m.RaftAppliedIndex)
+			if m.RaftTerm > 0 { // zero: the transport could not read raft state (metrics-only)
+				term, index, applied = u64(m.RaftTerm), u64(m.RaftIndex), u64(m.RaftAppliedIndex)
+			}
 			version = m.Version
 		}
 		errs := "-"

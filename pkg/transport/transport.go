@@ -51,6 +51,12 @@ type Session interface {
 	MemberList(ctx context.Context) (*clientv3.MemberListResponse, error)
 	AlarmList(ctx context.Context) (*clientv3.AlarmResponse, error)
 
+	// MemberAdd adds a member (as a learner when learner is set). name only matters to etcdctl,
+	// which echoes it in its next-step hints; etcd learns the name when the member starts.
+	MemberAdd(ctx context.Context, name string, peerURLs []string, learner bool) (*clientv3.MemberAddResponse, error)
+	MemberRemove(ctx context.Context, id uint64) (*clientv3.MemberRemoveResponse, error)
+	MemberPromote(ctx context.Context, id uint64) (*clientv3.MemberPromoteResponse, error)
+
 	// Close releases what the session holds (forwarded ports, gRPC connections).
 	Close() error
 }

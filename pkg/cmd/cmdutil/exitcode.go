@@ -22,6 +22,13 @@ const (
 	ExitQuorumLost = 3
 	// ExitNoPods: no etcd pods match the namespace and selector.
 	ExitNoPods = 4
+	// ExitRefused: a safety check refused the change (quorum, health, learner limit), or the
+	// operator declined the confirmation; nothing was changed.
+	ExitRefused = 5
+	// ExitNotReady: waited for a learner (or the cluster) and it did not become ready in time.
+	ExitNotReady = 6
+	// ExitNotFound: the named member does not exist.
+	ExitNotFound = 7
 )
 
 // ExitError carries an exit code chosen by a command. A nil Err with a non-zero code means the
@@ -69,8 +76,15 @@ func ExitCode(err error) int {
 	if errors.As(err, &np) {
 		return ExitNoPods
 	}
-	if errors.Is(err, etcd.ErrNoMemberReachable) {
+	switch {
+	case errors.Is(err, etcd.ErrNoMemberReachable):
 		return ExitQuorumLost
+	case errors.Is(err, etcd.ErrRefused):
+		return ExitRefused
+	case errors.Is(err, etcd.ErrNotReady):
+		return ExitNotReady
+	case errors.Is(err, etcd.ErrNotFound):
+		return ExitNotFound
 	}
 	return ExitError
 }

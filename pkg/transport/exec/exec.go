@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -193,4 +194,38 @@ func (s *Session) AlarmList(ctx context.Context) (*clientv3.AlarmResponse, error
 		return nil, err
 	}
 	return DecodeAlarmList(out)
+}
+
+// MemberAdd implements transport.Session with "etcdctl member add".
+func (s *Session) MemberAdd(ctx context.Context, name string, peerURLs []string, learner bool) (*clientv3.MemberAddResponse, error) {
+	args := []string{"member", "add", name, "--peer-urls=" + strings.Join(peerURLs, ",")}
+	if learner {
+		args = append(args, "--learner")
+	}
+	out, err := s.run(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	var resp clientv3.MemberAddResponse
+	return &resp, decodeStrict(out, &resp)
+}
+
+// MemberRemove implements transport.Session with "etcdctl member remove".
+func (s *Session) MemberRemove(ctx context.Context, id uint64) (*clientv3.MemberRemoveResponse, error) {
+	out, err := s.run(ctx, "member", "remove", strconv.FormatUint(id, 16))
+	if err != nil {
+		return nil, err
+	}
+	var resp clientv3.MemberRemoveResponse
+	return &resp, decodeStrict(out, &resp)
+}
+
+// MemberPromote implements transport.Session with "etcdctl member promote".
+func (s *Session) MemberPromote(ctx context.Context, id uint64) (*clientv3.MemberPromoteResponse, error) {
+	out, err := s.run(ctx, "member", "promote", strconv.FormatUint(id, 16))
+	if err != nil {
+		return nil, err
+	}
+	var resp clientv3.MemberPromoteResponse
+	return &resp, decodeStrict(out, &resp)
 }

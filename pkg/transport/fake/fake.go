@@ -29,6 +29,8 @@ type Member struct {
 	PeerURLs  []string
 	// ClientURLs of the member; empty for a member that never started.
 	ClientURLs []string
+	// InSync says whether a learner has caught up enough to be promoted.
+	InSync bool
 }
 
 // Cluster is a scripted etcd cluster; pods map to members by pod name.
@@ -40,6 +42,15 @@ type Cluster struct {
 	PodMember map[string]uint64
 	Alarms    []*etcdserverpb.AlarmMember
 	Calls     []string
+	// MaxLearners is etcd's --max-learners (default 1).
+	MaxLearners int
+	// BeforePromote, when set, runs inside MemberPromote before the change; a non-nil error is
+	// returned instead of applying it.
+	BeforePromote func(c *Cluster, id uint64) error
+	// AfterPromote, when set, runs after the change is applied; a non-nil error is returned as
+	// if the response had been lost (the change stays applied).
+	AfterPromote func(c *Cluster, id uint64) error
+	nextID       uint64
 }
 
 // Connector returns a transport.Connector over this cluster.
@@ -97,6 +108,8 @@ func (s *session) Status(context.Context) (*clientv3.StatusResponse, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
 	return &clientv3.StatusResponse{Header: s.header(mem), Version: mem.Version, DbSize: mem.DBSize,
 		DbSizeInUse: mem.InUse, Leader: s.c.LeaderID, RaftIndex: mem.RaftIndex, RaftTerm: 2,
 		RaftAppliedIndex: mem.RaftIndex, IsLearner: mem.Learner}, nil
@@ -119,6 +132,8 @@ func (s *session) MemberList(context.Context) (*clientv3.MemberListResponse, err
 		return nil, err
 	}
 	out := &clientv3.MemberListResponse{Header: s.header(mem)}
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
 	for _, m := range s.c.Members {
 		out.Members = append(out.Members, &etcdserverpb.Member{ID: m.ID, Name: m.Name, IsLearner: m.Learner,
 			PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs})
@@ -133,3 +148,96 @@ func (s *session) AlarmList(context.Context) (*clientv3.AlarmResponse, error) {
 	}
 	return &clientv3.AlarmResponse{Header: s.header(mem), Alarms: s.c.Alarms}, nil
 }
+
+func (s *session) MemberAdd(_ context.Context, name string, peerURLs []string, learner bool) (*clientv3.MemberAddResponse, error) {
+	mem, err := s.self("member add " + name)
+	if err != nil {
+		return nil, err
+	}
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	max := s.c.MaxLearners
+	if max == 0 {
+		max = 1
+	}
+	n := 0
+	for _, m := range s.c.Members {
+		if m.Learner {
+			n++
+		}
+		for _, u := range m.PeerURLs {
+			for _, p := range peerURLs {
+				if u == p {
+					return nil, fmt.Errorf("etcdserver: peerURL exists")
+				}
+			}
+		}
+	}
+	if learner && n >= max {
+		return nil, fmt.Errorf("etcdserver: too many learner members in cluster")
+	}
+	s.c.nextID++
+	nm := &Member{ID: 0x1000 + s.c.nextID, Learner: learner, PeerURLs: peerURLs}
+	s.c.Members = append(s.c.Members, nm)
+	resp := &clientv3.MemberAddResponse{Header: s.header(mem), Member: &etcdserverpb.Member{ID: nm.ID, PeerURLs: peerURLs, IsLearner: learner}}
+	for _, m := range s.c.Members {
+		resp.Members = append(resp.Members, &etcdserverpb.Member{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs, IsLearner: m.Learner})
+	}
+	return resp, nil
+}
+
+func (s *session) MemberRemove(_ context.Context, id uint64) (*clientv3.MemberRemoveResponse, error) {
+	mem, err := s.self(fmt.Sprintf("member remove %x", id))
+	if err != nil {
+		return nil, err
+	}
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	for i, m := range s.c.Members {
+		if m.ID == id {
+			s.c.Members = append(s.c.Members[:i], s.c.Members[i+1:]...)
+			return &clientv3.MemberRemoveResponse{Header: s.header(mem)}, nil
+		}
+	}
+	return nil, fmt.Errorf("etcdserver: member not found")
+}
+
+func (s *session) MemberPromote(_ context.Context, id uint64) (*clientv3.MemberPromoteResponse, error) {
+	mem, err := s.self(fmt.Sprintf("member promote %x", id))
+	if err != nil {
+		return nil, err
+	}
+	if s.c.BeforePromote != nil {
+		if err := s.c.BeforePromote(s.c, id); err != nil {
+			return nil, err
+		}
+	}
+	s.c.mu.Lock()
+	target := s.c.member(id)
+	switch {
+	case target == nil:
+		s.c.mu.Unlock()
+		return nil, fmt.Errorf("etcdserver: member not found")
+	case !target.Learner:
+		s.c.mu.Unlock()
+		return nil, fmt.Errorf("etcdserver: can only promote a learner member")
+	case !target.InSync:
+		s.c.mu.Unlock()
+		return nil, fmt.Errorf("etcdserver: can only promote a learner member which is in sync with leader")
+	}
+	target.Learner = false
+	s.c.mu.Unlock()
+	if s.c.AfterPromote != nil {
+		if err := s.c.AfterPromote(s.c, id); err != nil {
+			return nil, err
+		}
+	}
+	return &clientv3.MemberPromoteResponse{Header: s.header(mem)}, nil
+}
+
+// Lock and Unlock guard scripted changes made by test hooks while sessions run.
+func (c *Cluster) Lock()   { c.mu.Lock() }
+func (c *Cluster) Unlock() { c.mu.Unlock() }
+
+// Find returns the scripted member with this ID.
+func (c *Cluster) Find(id uint64) *Member { return c.member(id) }

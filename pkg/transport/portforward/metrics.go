@@ -287,3 +287,15 @@ func splitLabels(s string) []string {
 	}
 	return out
 }
+
+func (s *MetricsSession) MemberAdd(context.Context, string, []string, bool) (*clientv3.MemberAddResponse, error) {
+	return nil, fmt.Errorf("member add: %w", ErrNeedsCertificates)
+}
+
+func (s *MetricsSession) MemberRemove(context.Context, uint64) (*clientv3.MemberRemoveResponse, error) {
+	return nil, fmt.Errorf("member remove: %w", ErrNeedsCertificates)
+}
+
+func (s *MetricsSession) MemberPromote(context.Context, uint64) (*clientv3.MemberPromoteResponse, error) {
+	return nil, fmt.Errorf("member promote: %w", ErrNeedsCertificates)
+}

@@ -308,3 +308,37 @@ func memberPort(raw string) (int, error) {
 	}
 	return discovery.URLPort(raw)
 }
+
+func (s *Session) MemberAdd(ctx context.Context, _ string, peerURLs []string, learner bool) (*clientv3.MemberAddResponse, error) {
+	var out *clientv3.MemberAddResponse
+	err := s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		var err error
+		if learner {
+			out, err = cli.MemberAddAsLearner(ctx, peerURLs)
+		} else {
+			out, err = cli.MemberAdd(ctx, peerURLs)
+		}
+		return err
+	})
+	return out, err
+}
+
+func (s *Session) MemberRemove(ctx context.Context, id uint64) (*clientv3.MemberRemoveResponse, error) {
+	var out *clientv3.MemberRemoveResponse
+	err := s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		var err error
+		out, err = cli.MemberRemove(ctx, id)
+		return err
+	})
+	return out, err
+}
+
+func (s *Session) MemberPromote(ctx context.Context, id uint64) (*clientv3.MemberPromoteResponse, error) {
+	var out *clientv3.MemberPromoteResponse
+	err := s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		var err error
+		out, err = cli.MemberPromote(ctx, id)
+		return err
+	})
+	return out, err
+}

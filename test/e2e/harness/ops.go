@@ -220,6 +220,9 @@ type AddOptions struct {
 	// never started (member list shows it without name and client URLs), while its Node and pod
 	// exist (and are Ready, kwok does not probe). StartMember starts it later.
 	NoStart bool
+	// Add, when set, performs the "member add" instead of the harness (e.g. the plugin under
+	// test): it gets the new member's peer URL and returns its ID.
+	Add func(ctx context.Context, peerURL string) (uint64, error)
 }
 
 // AddLearner adds node name as a learner the way kubeadm join does: member add --learner (retried
@@ -236,7 +239,29 @@ func (c *Cluster) AddMember(ctx context.Context, name string, o AddOptions) (mem
 		return 0, err
 	}
 	var resp *clientv3.MemberAddResponse
+	if o.Add != nil {
+		id, err := o.Add(ctx, n.peerURL())
+		if err != nil {
+			return 0, fmt.Errorf("member add %s (by the caller): %w", name, err)
+		}
+		ml, err := c.etcd.MemberList(ctx)
+		if err != nil {
+			return id, fmt.Errorf("member list after adding %s: %w", name, err)
+		}
+		resp = &clientv3.MemberAddResponse{Header: ml.Header, Members: ml.Members}
+		for _, m := range ml.Members {
+			if m.ID == id {
+				resp.Member = m
+			}
+		}
+		if resp.Member == nil {
+			return id, fmt.Errorf("member %x added for %s is not in the member list", id, name)
+		}
+	}
 	err = poll(ctx, "member add "+name, nil, 500*time.Millisecond, func(ctx context.Context) error {
+		if resp != nil {
+			return nil
+		}
 		var err error
 		if o.Voter {
 			resp, err = c.etcd.MemberAdd(ctx, []string{n.peerURL()})

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Builds the release archives locally with the pinned goreleaser (nothing is published) and renders
+# the krew manifest from .krew.yaml with the archives' sha256.
+#
+# Usage: hack/dist.sh [vX.Y.Z]        (or VERSION=vX.Y.Z hack/dist.sh)
+#
+# Release mode, when a version is given or HEAD carries a vX.Y.Z tag:
+#   dist/kubectl-etcd_<v>_<os>_<arch>.tar.gz|.zip, dist/kubectl-etcd_<v>_checksums.txt, and the manifest
+#   in dist/etcd.yaml and plugins/etcd.yaml; the binaries report <v>.
+# Snapshot mode, otherwise: <v> is the next patch version after the last vX.Y.Z tag (v0.0.0 when
+#   there is none), since krew takes only a vX.Y.Z version; the binaries report <v>-snapshot+<commit>,
+#   and only dist/etcd.yaml is written.
+# The manifest's URIs are the GitHub release URLs; only the sha256 come from the local archives.
+# hack/krew-install-test.sh installs dist/etcd.yaml with krew.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+log() { printf '[dist %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "FAILED: $*"; exit 1; }
+is_semver() { [[ $1 =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]]; }
+
+VERSION=${1:-${VERSION:-}}
+mode=release
+if [ -n "$VERSION" ]; then
+  is_semver "$VERSION" || die "version \"$VERSION\" is not of the form vX.Y.Z that krew requires"
+else
+  exact=$(git tag --points-at HEAD --list 'v*' 2>/dev/null | grep -E '^v[0-9]+\.[0-9]+\.[0-9]+$' | sort -V | tail -n1 || true)
+  if [ -n "$exact" ]; then
+    VERSION=$exact
+  else
+    mode=snapshot
+    last=$(git describe --tags --abbrev=0 --match 'v[0-9]*.[0-9]*.[0-9]*' 2>/dev/null || true)
+    if is_semver "$last"; then
+      IFS=. read -r major minor patch <<<"${last#v}"
+      VERSION=v$major.$minor.$((patch + 1))
+    else
+      VERSION=v0.0.0
+    fi
+  fi
+fi
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ "$mode" = release ]; then
+  binary_version=$VERSION
+else
+  binary_version=$VERSION-snapshot+$commit
+fi
+
+start=$SECONDS
+TOOLS=$(hack/tools/release/build.sh) || die "building the release tools (hack/tools/release/build.sh)"
+
+log "goreleaser: $mode $VERSION (binaries report $binary_version)"
+# GORELEASER_CURRENT_TAG names the archives; --snapshot keeps goreleaser from publishing and from
+# requiring that the tag exists.
+gr_log=$(mktemp)
+trap 'rm -f "$gr_log"' EXIT
+GORELEASER_CURRENT_TAG=$VERSION KUBECTL_ETCD_VERSION=$binary_version \
+  "$TOOLS/goreleaser" release --snapshot --clean >"$gr_log" 2>&1 || {
+  cat "$gr_log" >&2; die "goreleaser release --snapshot (its output is above)"; }
+cp "$gr_log" dist/goreleaser.log
+
+for os in linux darwin windows; do
+  for arch in amd64 arm64; do
+    ext=tar.gz; [ "$os" = windows ] && ext=zip
+    f=dist/kubectl-etcd_${VERSION}_${os}_${arch}.$ext
+    [ -f "$f" ] || die "goreleaser did not produce $f (see dist/goreleaser.log)"
+  done
+done
+(cd dist && sha256sum -c --quiet "kubectl-etcd_${VERSION}_checksums.txt") || die "dist/kubectl-etcd_${VERSION}_checksums.txt does not match the archives"
+
+"$TOOLS/render-krew-manifest" -template .krew.yaml -tag "$VERSION" -dist dist -o dist/etcd.yaml ||
+  die "rendering .krew.yaml into dist/etcd.yaml"
+if [ "$mode" = release ]; then
+  mkdir -p plugins
+  cp dist/etcd.yaml plugins/etcd.yaml
+  log "wrote plugins/etcd.yaml for $VERSION"
+fi
+
+ls -l dist/kubectl-etcd_"${VERSION}"_* >&2
+log "done in $((SECONDS - start)) s: dist/etcd.yaml ($mode $VERSION); check it with hack/krew-install-test.sh"

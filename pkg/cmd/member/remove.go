@@ -1,0 +1,193 @@
+package member
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
+)
+
+var (
+	removeLong = templates.LongDesc(`
+		Remove a member from the cluster, after a preview and a quorum check.
+
+		MEMBER is a member name, an etcd pod, a node or a hex member ID. The preview shows the
+		member, its pod, node and health, and what the removal does to the quorum: voting members
+		and fault tolerance before and after. Without --force the command refuses a removal that
+		would lose quorum or leave the cluster able to survive fewer failures than now (for
+		example removing a healthy member of three while another is down). Learners do not vote
+		and are removed without that check.
+
+		It asks for confirmation unless --yes is given; --dry-run prints the plan and changes
+		nothing. After the removal, stop etcd on that node and wipe its data directory before it
+		ever joins again.`)
+
+	removeExample = templates.Examples(`
+		# Preview the removal of the member on node cp-3
+		kubectl etcd member remove cp-3 --dry-run
+
+		# Remove a failed member by its hex ID, without the prompt
+		kubectl etcd member remove fd422379fda50e48 --yes
+
+		# Remove even though the cluster loses fault tolerance
+		kubectl etcd member remove cp-3 --force --yes`)
+)
+
+// RemoveOptions are the options of "member remove".
+type RemoveOptions struct {
+	*cmdutil.GlobalOptions
+	genericiooptions.IOStreams
+
+	Target string
+	Force  bool
+	Yes    bool
+	DryRun bool
+}
+
+// NewCmdRemove builds "kubectl etcd member remove".
+func NewCmdRemove(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &RemoveOptions{GlobalOptions: g, IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:     "remove MEMBER",
+		Aliases: []string{"rm"},
+		Short:   "Remove a member after a preview and a quorum check",
+		Long:    removeLong,
+		Example: removeExample,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd, args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVar(&o.Force, "force", false, "Remove even if the cluster loses quorum or fault tolerance")
+	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for confirmation")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
+	return cmd
+}
+
+// Complete reads the argument and fills in the clients.
+func (o *RemoveOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.Target = args[0]
+	return o.GlobalOptions.Complete(cmd.CommandPath())
+}
+
+// Validate checks the options.
+func (o *RemoveOptions) Validate() error { return nil }
+
+// Run previews, checks, confirms and removes.
+func (o *RemoveOptions) Run(ctx context.Context) error {
+	pods, err := o.Discover(ctx)
+	if err != nil {
+		return err
+	}
+	conn, err := o.Connector(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout()})
+	if st.Quorum.Voters == 0 || len(st.Members) == 0 {
+		return fmt.Errorf("%w: cannot read the member list from any member", etcd.ErrNoMemberReachable)
+	}
+	target, err := etcd.FindStatusMember(st, o.Target)
+	if err != nil {
+		return err
+	}
+	plan := etcd.PlanRemove(st, *target)
+	if o.Format.Structured() {
+		if err := printers.PrintStructured(o.Out, o.Format, plan); err != nil {
+			return err
+		}
+	} else {
+		printPlan(o.Out, plan)
+	}
+	for _, w := range plan.Warnings {
+		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
+	}
+	if len(plan.Refusals) > 0 && !o.Force {
+		return fmt.Errorf("%w: removing %s: %s; pass --force to remove it anyway", etcd.ErrRefused, describe(*target), strings.Join(plan.Refusals, "; "))
+	}
+	if o.DryRun {
+		fmt.Fprintln(o.ErrOut, "dry run: nothing was changed")
+		return nil
+	}
+	if !o.Yes {
+		if err := cmdutil.Confirm(o.In, o.ErrOut, fmt.Sprintf("Remove %s from the cluster?", describe(*target))); err != nil {
+			return err
+		}
+	}
+	id, err := etcd.ParseID(target.ID)
+	if err != nil {
+		return err
+	}
+	if err := etcd.RemoveMember(ctx, conn, pods, id, o.GlobalOptions.Timeout()); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.ErrOut, "Removed %s.\n", describe(*target))
+	if target.Node != "" {
+		fmt.Fprintf(o.ErrOut, "Next: on node %s stop etcd (move /etc/kubernetes/manifests/etcd.yaml away) and wipe its data directory %s before it joins again.\n",
+			target.Node, orDefault(target.DataDir, "/var/lib/etcd"))
+	}
+	return nil
+}
+
+func printPlan(w interface{ Write([]byte) (int, error) }, p *etcd.RemovePlan) {
+	m := p.Member
+	health := "unhealthy"
+	if m.Healthy {
+		health = "healthy"
+	}
+	role := "voter"
+	if p.Learner {
+		role = "learner"
+	}
+	fmt.Fprintf(w, "Member:   %s\n", describe(m))
+	fmt.Fprintf(w, "Pod:      %s (node %s)\n", printers.OrDash(m.Pod), printers.OrDash(m.Node))
+	fmt.Fprintf(w, "State:    %s %s%s\n", health, role, leaderNote(m))
+	if p.Learner {
+		fmt.Fprintln(w, "Quorum:   unchanged (learners do not vote)")
+	} else {
+		fmt.Fprintf(w, "Quorum:   before: %d voters (%d healthy), quorum %d, can lose %d more\n",
+			p.Before.Voters, p.Before.HealthyVoters, p.Before.Needed, max(p.Before.FailuresLeft, 0))
+		fmt.Fprintf(w, "          after:  %d voters (%d healthy), quorum %d, can lose %d more\n",
+			p.After.Voters, p.After.HealthyVoters, p.After.Needed, max(p.After.FailuresLeft, 0))
+	}
+	if len(p.Refusals) == 0 {
+		fmt.Fprintln(w, "Verdict:  safe to remove")
+	} else {
+		fmt.Fprintf(w, "Verdict:  needs --force: %s\n", strings.Join(p.Refusals, "; "))
+	}
+}
+
+func leaderNote(m etcd.MemberStatus) string {
+	if m.Leader {
+		return " (leader)"
+	}
+	return ""
+}
+
+func describe(m etcd.MemberStatus) string {
+	if m.Name == "" {
+		return fmt.Sprintf("unstarted member %s", m.ID)
+	}
+	return fmt.Sprintf("member %s (%s)", m.Name, m.ID)
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
