@@ -9,6 +9,7 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/member"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/promote"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/snapshot"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/status"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/version"
 )
@@ -42,7 +43,7 @@ func NewCmdRootWithOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IO
 	root.SetErr(streams.ErrOut)
 
 	root.AddGroup(&cobra.Group{ID: "inspect", Title: "Inspect the cluster:"},
-		&cobra.Group{ID: "change", Title: "Change the cluster:"},
+		&cobra.Group{ID: "change", Title: "Change and back up the cluster:"},
 		&cobra.Group{ID: "other", Title: "Other commands:"})
 	st := status.NewCmdStatus(g, streams)
 	st.GroupID = "inspect"
@@ -50,9 +51,11 @@ func NewCmdRootWithOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IO
 	mem.GroupID = "inspect"
 	pro := promote.NewCmdPromote(g, streams)
 	pro.GroupID = "change"
+	snp := snapshot.NewCmdSnapshot(g, streams)
+	snp.GroupID = "change"
 	ver := version.NewCmdVersion(g, streams)
 	ver.GroupID = "other"
-	root.AddCommand(st, mem, pro, ver)
+	root.AddCommand(st, mem, pro, snp, ver)
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

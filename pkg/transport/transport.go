@@ -57,6 +57,10 @@ type Session interface {
 	MemberRemove(ctx context.Context, id uint64) (*clientv3.MemberRemoveResponse, error)
 	MemberPromote(ctx context.Context, id uint64) (*clientv3.MemberPromoteResponse, error)
 
+	// Snapshot opens the member's snapshot stream (database followed by its sha256). Only the
+	// port-forward transport can stream it; exec saves snapshots on the node instead.
+	Snapshot(ctx context.Context) (*clientv3.SnapshotResponse, error)
+
 	// Close releases what the session holds (forwarded ports, gRPC connections).
 	Close() error
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 )
 
 // Exit codes. They are documented in the README; keep both in step.
@@ -29,6 +30,8 @@ const (
 	ExitNotReady = 6
 	// ExitNotFound: the named member does not exist.
 	ExitNotFound = 7
+	// ExitIntegrity: data failed an integrity check (a corrupt snapshot, members whose data differ).
+	ExitIntegrity = 8
 )
 
 // ExitError carries an exit code chosen by a command. A nil Err with a non-zero code means the
@@ -85,6 +88,10 @@ func ExitCode(err error) int {
 		return ExitNotReady
 	case errors.Is(err, etcd.ErrNotFound):
 		return ExitNotFound
+	case errors.Is(err, snapshot.ErrIntegrity):
+		return ExitIntegrity
+	case errors.Is(err, snapshot.ErrExists):
+		return ExitRefused
 	}
 	return ExitError
 }

@@ -235,3 +235,29 @@ func (g *GlobalOptions) canExec(ctx context.Context) bool {
 	}
 	return res.Status.Allowed
 }
+
+// ExecConnector returns the exec transport whatever --transport says (for work that only exec
+// can do, such as saving a snapshot on the node).
+func (g *GlobalOptions) ExecConnector() transport.Connector {
+	if g.NewConnector != nil {
+		if c, err := g.NewConnector(transport.ModeExec); err == nil {
+			return c
+		}
+	}
+	return &transportexec.Connector{
+		Executor: &transportexec.APIExecutor{Config: g.RESTConfig, Client: g.Client},
+		Etcdctl:  g.Etcdctl,
+	}
+}
+
+// KubernetesVersion asks the API server for its version ("" when it cannot tell).
+func (g *GlobalOptions) KubernetesVersion() string {
+	if g.Client == nil {
+		return ""
+	}
+	v, err := g.Client.Discovery().ServerVersion()
+	if err != nil {
+		return ""
+	}
+	return v.GitVersion
+}

@@ -2,8 +2,10 @@
 package fake
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"sync"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -31,6 +33,8 @@ type Member struct {
 	ClientURLs []string
 	// InSync says whether a learner has caught up enough to be promoted.
 	InSync bool
+	// SnapshotData is what Snapshot streams (database plus trailer).
+	SnapshotData []byte
 }
 
 // Cluster is a scripted etcd cluster; pods map to members by pod name.
@@ -241,3 +245,12 @@ func (c *Cluster) Unlock() { c.mu.Unlock() }
 
 // Find returns the scripted member with this ID.
 func (c *Cluster) Find(id uint64) *Member { return c.member(id) }
+
+func (s *session) Snapshot(context.Context) (*clientv3.SnapshotResponse, error) {
+	mem, err := s.self("snapshot")
+	if err != nil {
+		return nil, err
+	}
+	return &clientv3.SnapshotResponse{Header: s.header(mem), Version: mem.Version,
+		Snapshot: io.NopCloser(bytes.NewReader(mem.SnapshotData))}, nil
+}

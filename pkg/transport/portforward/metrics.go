@@ -299,3 +299,7 @@ func (s *MetricsSession) MemberRemove(context.Context, uint64) (*clientv3.Member
 func (s *MetricsSession) MemberPromote(context.Context, uint64) (*clientv3.MemberPromoteResponse, error) {
 	return nil, fmt.Errorf("member promote: %w", ErrNeedsCertificates)
 }
+
+func (s *MetricsSession) Snapshot(context.Context) (*clientv3.SnapshotResponse, error) {
+	return nil, fmt.Errorf("snapshot: %w", ErrNeedsCertificates)
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"strconv"
@@ -341,4 +342,51 @@ func (s *Session) MemberPromote(ctx context.Context, id uint64) (*clientv3.Membe
 		return err
 	})
 	return out, err
+}
+
+// Snapshot opens the member's snapshot stream. The stream ends with ctx or the forward: a dropped
+// forward cancels it at once rather than leaving a reader waiting.
+func (s *Session) Snapshot(ctx context.Context) (*clientv3.SnapshotResponse, error) {
+	cli, f, err := s.ensure(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-f.Done():
+			cancel()
+		case <-cctx.Done():
+		}
+	}()
+	resp, err := cli.SnapshotWithVersion(cctx)
+	if err != nil {
+		cancel()
+		if !f.Alive() {
+			return nil, f.Err()
+		}
+		return nil, describeGRPCError(err, f)
+	}
+	resp.Snapshot = &forwardedStream{ReadCloser: resp.Snapshot, fwd: f, cancel: cancel}
+	return resp, nil
+}
+
+// forwardedStream names the forward when the stream breaks because the forward dropped.
+type forwardedStream struct {
+	io.ReadCloser
+	fwd    *Forward
+	cancel context.CancelFunc
+}
+
+func (r *forwardedStream) Read(p []byte) (int, error) {
+	n, err := r.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && !r.fwd.Alive() {
+		return n, r.fwd.Err()
+	}
+	return n, err
+}
+
+func (r *forwardedStream) Close() error {
+	r.cancel()
+	return r.ReadCloser.Close()
 }

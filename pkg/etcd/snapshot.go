@@ -1,0 +1,333 @@
+package etcd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
+)
+
+// SnapshotMetadata is written next to a snapshot as FILE.json.
+type SnapshotMetadata struct {
+	File              string `json:"file"`
+	Size              int64  `json:"size"`
+	SHA256            string `json:"sha256"`
+	DBSHA256          string `json:"dbSHA256"`
+	ClusterID         string `json:"clusterID"`
+	MemberID          string `json:"memberID"`
+	MemberName        string `json:"memberName"`
+	Pod               string `json:"pod"`
+	Node              string `json:"node,omitempty"`
+	Revision          int64  `json:"revision"`
+	EtcdVersion       string `json:"etcdVersion"`
+	StorageVersion    string `json:"storageVersion,omitempty"`
+	DBSize            int64  `json:"dbSize"`
+	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
+	Time              string `json:"time"`
+	Took              string `json:"took"`
+	PluginVersion     string `json:"pluginVersion"`
+}
+
+// SnapshotOptions tune SaveSnapshot.
+type SnapshotOptions struct {
+	Path   string
+	Member string
+	Force  bool
+	// Timeout bounds the whole stream; zero means none (a large database takes minutes).
+	Timeout           time.Duration
+	CallTimeout       time.Duration
+	KubernetesVersion string
+	PluginVersion     string
+	// Progress is told the bytes written and the database size.
+	Progress func(written, total int64)
+	// Chosen is told which member was picked before the stream starts.
+	Chosen func(MemberStatus)
+}
+
+// DefaultSnapshotName is etcd-snapshot-<cluster id>-<UTC time>.db.
+func DefaultSnapshotName(clusterID string, t time.Time) string {
+	return fmt.Sprintf("etcd-snapshot-%s-%s.db", clusterID, t.UTC().Format("20060102T150405Z"))
+}
+
+// PickSnapshotMember chooses where to take a snapshot from: the named member, else a healthy
+// follower (the leader is spared the extra load), else the healthy leader.
+func PickSnapshotMember(st *ClusterStatus, arg string) (*MemberStatus, error) {
+	if arg != "" {
+		m, err := FindStatusMember(st, arg)
+		if err != nil {
+			return nil, err
+		}
+		if !m.HasPod {
+			return nil, fmt.Errorf("%w: member %s has no etcd pod to stream from", ErrRefused, m.ID)
+		}
+		if !m.Reachable {
+			return nil, fmt.Errorf("%w: member %s (%s) does not answer: %s", ErrRefused, orUnknown(m.Name), m.ID, strings.Join(m.Problems, "; "))
+		}
+		return m, nil
+	}
+	var cands []MemberStatus
+	for _, m := range st.Members {
+		if m.HasPod && m.Healthy && !m.Learner {
+			cands = append(cands, m)
+		}
+	}
+	if len(cands) == 0 {
+		return nil, fmt.Errorf("%w: no healthy voting member to take a snapshot from", ErrNoMemberReachable)
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return !cands[i].Leader && cands[j].Leader })
+	return &cands[0], nil
+}
+
+// SaveSnapshot streams a snapshot from one member into a verified local file and writes the
+// metadata sidecar next to it.
+func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discovery.Member, o SnapshotOptions) (*SnapshotMetadata, error) {
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = 10 * time.Second
+	}
+	if o.Path != "" && !o.Force {
+		if _, err := os.Lstat(o.Path); err == nil {
+			return nil, fmt.Errorf("%w: %s already exists; choose another name or pass --force to replace it", snapshot.ErrExists, o.Path)
+		}
+	}
+	st := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
+	m, err := PickSnapshotMember(st, o.Member)
+	if err != nil {
+		return nil, err
+	}
+	if o.Path == "" {
+		o.Path = DefaultSnapshotName(orUnknown(st.ClusterID), time.Now())
+	}
+	if o.Chosen != nil {
+		o.Chosen(*m)
+	}
+	var pod *discovery.Member
+	for i := range pods {
+		if pods[i].Pod == m.Pod {
+			pod = &pods[i]
+		}
+	}
+	if pod == nil {
+		return nil, fmt.Errorf("pod %s vanished", m.Pod)
+	}
+	sctx := ctx
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		sctx, cancel = context.WithTimeout(ctx, o.Timeout)
+		defer cancel()
+	}
+	s, err := conn.Connect(sctx, pod)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	start := time.Now()
+	resp, err := s.Snapshot(sctx)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot from %s: %w", pod, err)
+	}
+	defer resp.Snapshot.Close()
+	w, err := snapshot.Write(resp.Snapshot, o.Path, snapshot.WriteOptions{Force: o.Force, Progress: func(n int64) {
+		if o.Progress != nil {
+			o.Progress(n, m.DBSize)
+		}
+	}})
+	if err != nil {
+		if errors.Is(sctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("snapshot from %s did not finish within --timeout %s: %w", pod, o.Timeout, err)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("snapshot from %s interrupted (%v); nothing was kept: %w", pod, ctx.Err(), err)
+		}
+		return nil, fmt.Errorf("snapshot from %s failed; nothing was kept: %w", pod, err)
+	}
+	md := &SnapshotMetadata{
+		File: w.Path, Size: w.Size, SHA256: w.SHA256, DBSHA256: w.DBSHA256,
+		ClusterID: st.ClusterID, MemberID: m.ID, MemberName: m.Name, Pod: m.Pod, Node: m.Node,
+		EtcdVersion: m.Version, StorageVersion: resp.Version, DBSize: w.Size - snapshot.TrailerSize, Revision: m.Revision,
+		KubernetesVersion: o.KubernetesVersion, PluginVersion: o.PluginVersion,
+		Time: start.UTC().Format(time.RFC3339), Took: time.Since(start).Round(time.Millisecond).String(),
+	}
+	if resp.Header != nil {
+		if resp.Header.Revision != 0 {
+			md.Revision = resp.Header.Revision
+		}
+		if md.ClusterID == "" {
+			md.ClusterID = FormatID(resp.Header.ClusterId)
+		}
+	}
+	data, _ := json.MarshalIndent(md, "", "  ")
+	if err := snapshot.WriteFileAtomic(w.Path+".json", append(data, '\n')); err != nil {
+		return md, fmt.Errorf("the snapshot %s is saved and verified, but its metadata could not be written: %w", w.Path, err)
+	}
+	return md, nil
+}
+
+// OnNodeResult is the result of a snapshot saved on a node through exec.
+type OnNodeResult struct {
+	Pod        string `json:"pod"`
+	Node       string `json:"node"`
+	MemberID   string `json:"memberID,omitempty"`
+	MemberName string `json:"memberName,omitempty"`
+	// Path is the path inside the pod; HostPath the same file on the node.
+	Path           string `json:"path"`
+	HostPath       string `json:"hostPath"`
+	Hash           uint32 `json:"hash"`
+	Revision       int64  `json:"revision"`
+	TotalKeys      int    `json:"totalKeys"`
+	TotalSize      int64  `json:"totalSize"`
+	StorageVersion string `json:"storageVersion,omitempty"`
+}
+
+// HostPathFor maps a path inside the etcd container to the node's path, when it lies in a
+// hostPath mount; it refuses paths inside the member's own data ("member" directory).
+func HostPathFor(m *discovery.Member, p string) (string, error) {
+	if !path.IsAbs(p) {
+		return "", fmt.Errorf("--on-node path %q must be absolute", p)
+	}
+	p = path.Clean(p)
+	if m.DataDir != "" && (p == path.Join(m.DataDir, "member") || strings.HasPrefix(p, path.Join(m.DataDir, "member")+"/")) {
+		return "", fmt.Errorf("--on-node path %s is inside the member's live data (%s/member); use another directory, e.g. %s",
+			p, m.DataDir, path.Join(m.DataDir, "snapshot.db"))
+	}
+	best := ""
+	for mount := range m.HostPaths {
+		if (p == mount || strings.HasPrefix(p, strings.TrimSuffix(mount, "/")+"/")) && len(mount) > len(best) {
+			best = mount
+		}
+	}
+	if best == "" || p == best {
+		var mounts []string
+		for mount := range m.HostPaths {
+			mounts = append(mounts, mount)
+		}
+		sort.Strings(mounts)
+		return "", fmt.Errorf("--on-node path %s is not a file under a hostPath mount of %s, so it would not reach the node's disk; mounted: %s",
+			p, m, strings.Join(mounts, ", "))
+	}
+	return path.Join(m.HostPaths[best], strings.TrimPrefix(p, best)), nil
+}
+
+// ---- restore plan ----
+
+// RestoreStep is one node's part of a restore.
+type RestoreStep struct {
+	Node        string   `json:"node"`
+	Pod         string   `json:"pod"`
+	Name        string   `json:"name"`
+	PeerURLs    []string `json:"peerURLs"`
+	DataDir     string   `json:"dataDir"`
+	RestoreDir  string   `json:"restoreDir"`
+	Command     []string `json:"command"`
+	CommandLine string   `json:"commandLine"`
+}
+
+// RestorePlan is the whole procedure for the current member list.
+type RestorePlan struct {
+	Snapshot       string        `json:"snapshot"`
+	SnapshotOnNode string        `json:"snapshotOnNode"`
+	InitialCluster string        `json:"initialCluster"`
+	BumpRevision   int64         `json:"bumpRevision"`
+	Nodes          []RestoreStep `json:"nodes"`
+	Steps          []string      `json:"steps"`
+	Warnings       []string      `json:"warnings,omitempty"`
+}
+
+// RestorePlanOptions tune PlanRestore.
+type RestorePlanOptions struct {
+	Snapshot string
+	// SnapshotOnNode is where the file will be on each node (default /var/tmp/<base name>).
+	SnapshotOnNode string
+	// BumpRevision is added to the revision so that clients' watches see every key as changed.
+	BumpRevision int64
+	// Suffix names the new data directory: <data-dir>-<suffix>.
+	Suffix string
+}
+
+// PlanRestore writes the per-node etcdutl commands and the steps around them for the members
+// of ml. It runs nothing.
+func PlanRestore(ml *MemberList, pods []discovery.Member, o RestorePlanOptions) *RestorePlan {
+	if o.SnapshotOnNode == "" {
+		o.SnapshotOnNode = path.Join("/var/tmp", path.Base(o.Snapshot))
+	}
+	if o.BumpRevision == 0 {
+		o.BumpRevision = 1000000000
+	}
+	if o.Suffix == "" {
+		o.Suffix = "restored"
+	}
+	p := &RestorePlan{Snapshot: o.Snapshot, SnapshotOnNode: o.SnapshotOnNode, BumpRevision: o.BumpRevision}
+	var ic []string
+	for _, m := range ml.Members {
+		if m.Learner {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("learner %s (%s) is left out: restore voting members only and add learners again afterwards", nameOrUnstarted(m.Name), m.ID))
+			continue
+		}
+		if !m.Started {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("member %s never started and is left out", m.ID))
+			continue
+		}
+		for _, u := range m.PeerURLs {
+			ic = append(ic, m.Name+"="+u)
+		}
+	}
+	p.InitialCluster = strings.Join(ic, ",")
+	byPod := map[string]*discovery.Member{}
+	for i := range pods {
+		byPod[pods[i].Pod] = &pods[i]
+	}
+	for _, m := range ml.Members {
+		if m.Learner || !m.Started {
+			continue
+		}
+		dataDir := "/var/lib/etcd"
+		if pm := byPod[m.Pod]; pm != nil && pm.DataDir != "" {
+			dataDir = pm.DataDir
+		}
+		if !m.HasPod {
+			p.Warnings = append(p.Warnings, fmt.Sprintf("member %s (%s) has no pod; its node and data directory are guessed (%s)", m.Name, m.ID, dataDir))
+		}
+		restoreDir := strings.TrimSuffix(dataDir, "/") + "-" + o.Suffix
+		cmd := []string{"etcdutl", "snapshot", "restore", o.SnapshotOnNode,
+			"--name", m.Name,
+			"--initial-cluster", p.InitialCluster,
+			"--initial-advertise-peer-urls", strings.Join(m.PeerURLs, ","),
+			"--data-dir", restoreDir,
+			"--bump-revision", fmt.Sprint(o.BumpRevision),
+			"--mark-compacted"}
+		p.Nodes = append(p.Nodes, RestoreStep{Node: orUnknown(m.Node), Pod: m.Pod, Name: m.Name, PeerURLs: m.PeerURLs,
+			DataDir: dataDir, RestoreDir: restoreDir, Command: cmd, CommandLine: shellJoin(cmd)})
+	}
+	p.Steps = []string{
+		fmt.Sprintf("Check the snapshot first: kubectl etcd snapshot status %s", o.Snapshot),
+		fmt.Sprintf("Copy %s to %s on every control-plane node listed below.", o.Snapshot, o.SnapshotOnNode),
+		"Stop every kube-apiserver: on each control-plane node move /etc/kubernetes/manifests/kube-apiserver.yaml out of the manifests directory (e.g. to /etc/kubernetes/), and wait until the API server container is gone.",
+		"Stop etcd on every node the same way: move /etc/kubernetes/manifests/etcd.yaml out, and wait until the etcd container is gone.",
+		"On each node run its etcdutl snapshot restore command below (it creates the new data directory; it must not exist yet).",
+		"On each node swap the data directories: move the old data directory aside (keep it until the cluster is back) and move the restored one into its place, or point the etcd manifest's data-dir flag and hostPath at the restored directory.",
+		"Move etcd.yaml back into /etc/kubernetes/manifests on every node and wait until kubectl etcd status (or etcdctl) shows all members healthy.",
+		"Move kube-apiserver.yaml back on every node.",
+		"Restart kube-controller-manager, kube-scheduler and the kubelets (the Kubernetes docs recommend it so that no component acts on stale cached state).",
+		"Verify: kubectl etcd status, kubectl get nodes, and your workloads.",
+	}
+	return p
+}
+
+func shellJoin(argv []string) string {
+	var out []string
+	for _, a := range argv {
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`;&|<>*?()[]{}!#~") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out = append(out, a)
+	}
+	return strings.Join(out, " ")
+}

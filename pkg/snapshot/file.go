@@ -1,0 +1,197 @@
+// Package snapshot writes etcd snapshot streams to disk safely and inspects snapshot files with
+// etcd's own libraries (etcdutl's snapshot package and bbolt).
+//
+// An etcd snapshot stream is the bbolt database followed by the sha256 of that database (32
+// bytes). The file keeps the trailer, as etcdctl's does, so that "etcdutl snapshot restore" can
+// check it again.
+package snapshot
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"syscall"
+)
+
+// TrailerSize is the size of the sha256 trailer etcd appends to a snapshot stream.
+const TrailerSize = sha256.Size
+
+// ErrExists says the target file exists and --force was not given.
+var ErrExists = errors.New("file exists")
+
+// ErrIntegrity marks a snapshot whose content does not verify.
+var ErrIntegrity = errors.New("snapshot integrity check failed")
+
+// Written describes a snapshot file that was written and verified.
+type Written struct {
+	Path string `json:"path"`
+	Size int64  `json:"size"`
+	// SHA256 is the sha256 of the whole file (database and trailer), for comparing copies.
+	SHA256 string `json:"sha256"`
+	// DBSHA256 is the sha256 of the database part, as carried in the trailer and verified.
+	DBSHA256 string `json:"dbSHA256"`
+}
+
+// WriteOptions tune Write.
+type WriteOptions struct {
+	// Force replaces an existing file (atomically, by rename).
+	Force bool
+	// Progress, when set, is told the byte count so far after every chunk.
+	Progress func(written int64)
+}
+
+// PartPath is where a snapshot is written before it is verified.
+func PartPath(path string) string { return path + ".part" }
+
+// Write streams r to path: first into path.part (created exclusively, mode 0600), hashing as it
+// goes; at the end it checks the sha256 trailer against the data received, fsyncs, and renames.
+// On any failure the .part file is removed and path is left as it was. Memory use does not
+// depend on the snapshot size.
+func Write(r io.Reader, path string, o WriteOptions) (*Written, error) {
+	if _, err := os.Lstat(path); err == nil && !o.Force {
+		return nil, fmt.Errorf("%w: %s already exists; choose another name or pass --force to replace it", ErrExists, path)
+	}
+	part := PartPath(path)
+	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("%s exists: another snapshot may be writing it, or a failed run left it; remove it and retry", part)
+		}
+		return nil, fmt.Errorf("cannot create %s: %w", part, unwrapPath(err))
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			_ = f.Close()
+			_ = os.Remove(part)
+		}
+	}()
+
+	v := newVerifier()
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			if _, err := f.Write(buf[:k]); err != nil {
+				return nil, fmt.Errorf("writing %s: %w", part, unwrapPath(err))
+			}
+			v.Write(buf[:k])
+			n += int64(k)
+			if o.Progress != nil {
+				o.Progress(n)
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			return nil, fmt.Errorf("snapshot stream broke after %d bytes: %w", n, rerr)
+		}
+	}
+	dbSum, err := v.verify(n)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		return nil, fmt.Errorf("fsync %s: %w", part, unwrapPath(err))
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("closing %s: %w", part, unwrapPath(err))
+	}
+	if err := os.Rename(part, path); err != nil {
+		return nil, fmt.Errorf("renaming %s to %s: %w", part, path, unwrapPath(err))
+	}
+	ok = true
+	syncDir(filepath.Dir(path))
+	return &Written{Path: path, Size: n, SHA256: hex.EncodeToString(v.whole.Sum(nil)), DBSHA256: hex.EncodeToString(dbSum)}, nil
+}
+
+// WriteFileAtomic writes small data (the metadata sidecar) the same careful way.
+func WriteFileAtomic(path string, data []byte) error {
+	part := PartPath(path)
+	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("cannot create %s: %w", part, unwrapPath(err))
+	}
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(part, path)
+	}
+	if err != nil {
+		_ = os.Remove(part)
+		return fmt.Errorf("writing %s: %w", path, unwrapPath(err))
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
+
+// verifier hashes a stream whose last TrailerSize bytes are the sha256 of everything before.
+// It holds back the last TrailerSize bytes seen, so only the data part enters the db hash.
+type verifier struct {
+	db, whole hash.Hash
+	tail      []byte
+}
+
+func newVerifier() *verifier {
+	return &verifier{db: sha256.New(), whole: sha256.New(), tail: make([]byte, 0, 2*TrailerSize)}
+}
+
+func (v *verifier) Write(p []byte) {
+	v.whole.Write(p)
+	if len(p) >= TrailerSize {
+		v.db.Write(v.tail)
+		v.db.Write(p[:len(p)-TrailerSize])
+		v.tail = append(v.tail[:0], p[len(p)-TrailerSize:]...)
+		return
+	}
+	v.tail = append(v.tail, p...)
+	if extra := len(v.tail) - TrailerSize; extra > 0 {
+		v.db.Write(v.tail[:extra])
+		v.tail = append(v.tail[:0], v.tail[extra:]...)
+	}
+}
+
+// verify checks the size shape and the trailer; it returns the verified db hash.
+func (v *verifier) verify(size int64) ([]byte, error) {
+	if size < TrailerSize || (size-TrailerSize)%512 != 0 {
+		return nil, fmt.Errorf("%w: the stream ended after %d bytes without a sha256 trailer (truncated?)", ErrIntegrity, size)
+	}
+	sum := v.db.Sum(nil)
+	if !bytes.Equal(sum, v.tail) {
+		return nil, fmt.Errorf("%w: the sha256 trailer %x does not match the data received (%x): corrupted in transit",
+			ErrIntegrity, v.tail, sum)
+	}
+	return sum, nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}
+
+// unwrapPath drops the op/path prefix of a *PathError when the message already names the file.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		if errors.Is(pe.Err, syscall.ENOSPC) {
+			return fmt.Errorf("disk full: %w", pe.Err)
+		}
+		return pe.Err
+	}
+	return err
+}

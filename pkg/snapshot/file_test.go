@@ -1,0 +1,131 @@
+package snapshot
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+// stream builds a snapshot-shaped stream: n*512 bytes of data followed by their sha256.
+func stream(n int) []byte {
+	data := bytes.Repeat([]byte("etcd-snapshot-data-"), n*512/19+1)[:n*512]
+	sum := sha256.Sum256(data)
+	return append(data, sum[:]...)
+}
+
+func TestWriteVerifiesAndRenames(t *testing.T) {
+	for _, chunk := range []int{1, 7, 31, 32, 33, 4096, 1 << 20} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "snap.db")
+		in := stream(64)
+		r := io.Reader(bytes.NewReader(in))
+		if chunk < len(in) {
+			r = iotest.HalfReader(&chunked{data: in, n: chunk})
+		}
+		var last int64
+		w, err := Write(r, path, WriteOptions{Progress: func(n int64) { last = n }})
+		if err != nil {
+			t.Fatalf("chunk %d: %v", chunk, err)
+		}
+		got, _ := os.ReadFile(path)
+		if !bytes.Equal(got, in) || w.Size != int64(len(in)) || last != w.Size {
+			t.Fatalf("chunk %d: content or size differ", chunk)
+		}
+		st, _ := os.Stat(path)
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("mode %v", st.Mode())
+		}
+		if _, err := os.Stat(PartPath(path)); !os.IsNotExist(err) {
+			t.Error(".part left behind")
+		}
+	}
+}
+
+type chunked struct {
+	data []byte
+	n    int
+}
+
+func (c *chunked) Read(p []byte) (int, error) {
+	if len(c.data) == 0 {
+		return 0, io.EOF
+	}
+	k := min(c.n, len(p), len(c.data))
+	copy(p, c.data[:k])
+	c.data = c.data[k:]
+	return k, nil
+}
+
+func TestWriteFailuresLeaveNothing(t *testing.T) {
+	good := stream(16)
+	flipped := append([]byte{}, good...)
+	flipped[100] ^= 0xff
+	cases := []struct {
+		name string
+		r    io.Reader
+		want string
+		is   error
+	}{
+		{"truncated", bytes.NewReader(good[:len(good)-100]), "without a sha256 trailer", ErrIntegrity},
+		{"flipped byte", bytes.NewReader(flipped), "does not match the data received", ErrIntegrity},
+		{"stream broke", io.MultiReader(bytes.NewReader(good[:3000]), iotest.ErrReader(errors.New("lost connection to pod"))), "snapshot stream broke after 3000 bytes: lost connection to pod", nil},
+	}
+	for _, c := range cases {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "snap.db")
+		_, err := Write(c.r, path, WriteOptions{})
+		if err == nil || !strings.Contains(err.Error(), c.want) || (c.is != nil && !errors.Is(err, c.is)) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		entries, _ := os.ReadDir(dir)
+		if len(entries) != 0 {
+			t.Errorf("%s: left %v", c.name, entries)
+		}
+	}
+}
+
+func TestWriteDoesNotOverwrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "snap.db")
+	_ = os.WriteFile(path, []byte("precious"), 0o600)
+	if _, err := Write(bytes.NewReader(stream(4)), path, WriteOptions{}); !errors.Is(err, ErrExists) {
+		t.Fatalf("want ErrExists, got %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "precious" {
+		t.Error("existing file changed")
+	}
+	if _, err := Write(bytes.NewReader(stream(4)), path, WriteOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	// A .part from another writer is never clobbered.
+	_ = os.WriteFile(PartPath(path), []byte("busy"), 0o600)
+	if _, err := Write(bytes.NewReader(stream(4)), path, WriteOptions{Force: true}); err == nil || !strings.Contains(err.Error(), "another snapshot may be writing it") {
+		t.Errorf("existing .part: %v", err)
+	}
+	if b, _ := os.ReadFile(PartPath(path)); string(b) != "busy" {
+		t.Error("someone else's .part was touched")
+	}
+}
+
+func TestInspectVerdicts(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "not-bolt.db")
+	_ = os.WriteFile(path, stream(16), 0o600)
+	r, err := Inspect(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A valid trailer over data that is no bbolt database is still corrupt.
+	if r.Trailer != "valid" || r.Verdict != VerdictCorrupt || !strings.Contains(r.Bolt, "cannot open") {
+		t.Errorf("%+v", r)
+	}
+	if _, err := Inspect(filepath.Join(dir, "absent.db")); err == nil || !strings.Contains(err.Error(), "absent.db") {
+		t.Errorf("missing file: %v", err)
+	}
+}
