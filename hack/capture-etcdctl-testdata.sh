@@ -45,6 +45,15 @@ for V in ${*:-v3.6.16 v3.7.3}; do
   cap alarm-list-nospace $E -w json alarm list
   cap endpoint-health-nospace $E -w json endpoint health
   cap endpoint-status-nospace $E -w json endpoint status
+  cap endpoint-hashkv $E -w json endpoint hashkv --rev=5
+  cap compaction $E -w json compaction 5 --physical
+  cap defrag $E -w json defrag
+  cap alarm-disarm $E -w json alarm disarm
+  L2=$($E -w json member list | hexid m2)
+  cap move-leader-not-leader $BIN/etcdctl --endpoints=http://127.0.0.1:23792 -w json move-leader "$VID"
+  LEADER=$($E -w json endpoint status --cluster | python3 -c 'import json,sys; d=json.load(sys.stdin); print([e["Endpoint"] for e in d if e["Status"]["leader"]==e["Status"]["header"]["member_id"]][0])')
+  TARGET=$($E -w json endpoint status --cluster | python3 -c 'import json,sys; d=json.load(sys.stdin); print([format(e["Status"]["header"]["member_id"],"x") for e in d if e["Status"]["leader"]!=e["Status"]["header"]["member_id"]][0])')
+  cap move-leader $BIN/etcdctl --endpoints=$LEADER -w json move-leader "$TARGET"
   cap member-remove-learner $E -w json member remove "$LID"
   $E member add learner-1 --learner --peer-urls=http://127.0.0.1:23809 >/dev/null
   kill "${pids[2]}"; wait "${pids[2]}" 2>/dev/null

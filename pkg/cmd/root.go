@@ -6,8 +6,12 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
 
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/alarm"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/check"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/defrag"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/member"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/moveleader"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/promote"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/snapshot"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/status"
@@ -53,9 +57,17 @@ func NewCmdRootWithOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IO
 	pro.GroupID = "change"
 	snp := snapshot.NewCmdSnapshot(g, streams)
 	snp.GroupID = "change"
+	dfr := defrag.NewCmdDefrag(g, streams)
+	dfr.GroupID = "change"
+	alm := alarm.NewCmdAlarm(g, streams)
+	alm.GroupID = "change"
+	mvl := moveleader.NewCmdMoveLeader(g, streams)
+	mvl.GroupID = "change"
+	chk := check.NewCmdCheck(g, streams)
+	chk.GroupID = "inspect"
 	ver := version.NewCmdVersion(g, streams)
 	ver.GroupID = "other"
-	root.AddCommand(st, mem, pro, snp, ver)
+	root.AddCommand(st, mem, chk, pro, snp, dfr, alm, mvl, ver)
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

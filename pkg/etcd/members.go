@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -52,13 +53,82 @@ type UnreachableError struct {
 
 func (e *UnreachableError) Error() string {
 	msg := fmt.Sprintf("%s: no etcd member could be reached", e.Op)
-	for _, p := range e.PerPod {
-		msg += "\n  " + p
+	if len(e.PerPod) == 0 {
+		return msg
 	}
-	return msg
+	// One line: the first pod's reason, and the others' only where they differ.
+	first := e.PerPod[0]
+	same := true
+	for _, p := range e.PerPod[1:] {
+		if genericReason(p) != genericReason(first) {
+			same = false
+		}
+	}
+	if same {
+		if len(e.PerPod) > 1 {
+			return fmt.Sprintf("%s; %s (the other %d pods fail the same way)", msg, first, len(e.PerPod)-1)
+		}
+		return msg + "; " + first
+	}
+	return msg + "; " + strings.Join(e.PerPod, "; ")
 }
 
-func (e *UnreachableError) Unwrap() error { return ErrNoMemberReachable }
+// genericReason drops pod and node names so that equal failures compare equal.
+func genericReason(s string) string {
+	_, rest, ok := strings.Cut(s, ": ")
+	if !ok {
+		return s
+	}
+	if i := strings.Index(rest, "): "); strings.HasPrefix(rest, "pod ") && i > 0 {
+		rest = rest[i+3:]
+	}
+	return rest
+}
+
+// Unwrap says why: when every member failed on access (RBAC or TLS), that is a setup problem of
+// the caller (exit 1), not a cluster without quorum.
+func (e *UnreachableError) Unwrap() error {
+	if len(e.PerPod) > 0 && allAccessProblems(e.PerPod) {
+		return ErrAccess
+	}
+	return ErrNoMemberReachable
+}
+
+// ErrAccess says the plugin was not allowed in: RBAC denied the API call, or etcd's TLS refused
+// the certificates. The cluster itself may be fine.
+var ErrAccess = errors.New("access denied")
+
+// isAccessProblem recognises the messages of RBAC denials and TLS failures.
+func isAccessProblem(s string) bool {
+	return strings.Contains(s, "RBAC denied") || strings.Contains(s, ": TLS") || strings.Contains(s, "TLS handshake failed")
+}
+
+func allAccessProblems(list []string) bool {
+	for _, p := range list {
+		if !isAccessProblem(p) {
+			return false
+		}
+	}
+	return true
+}
+
+// AccessError returns an error when no member could be asked because every attempt was denied
+// (RBAC or TLS): the caller's setup is wrong, which is not the same as a cluster without quorum.
+func (s *ClusterStatus) AccessError() error {
+	var all []string
+	for _, m := range s.Members {
+		if m.Reachable {
+			return nil
+		}
+		if m.HasPod {
+			all = append(all, m.Problems...)
+		}
+	}
+	if len(all) == 0 || !allAccessProblems(all) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrAccess, all[0])
+}
 
 // FetchMemberList asks the members, in order and then in parallel on failure, for the member list
 // and returns the first answer with the pod that gave it.

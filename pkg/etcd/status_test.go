@@ -2,6 +2,7 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -158,8 +159,11 @@ func TestListMembersAllDown(t *testing.T) {
 		m.Down = true
 	}
 	_, err := ListMembers(context.Background(), cl.Connector(), pods("cp-1", "cp-2", "cp-3"), 0)
-	if err == nil || !strings.Contains(err.Error(), "etcd-cp-3: context deadline exceeded") {
-		t.Fatalf("want per-pod reasons, got %v", err)
+	if err == nil || !strings.Contains(err.Error(), "etcd-cp-1: context deadline exceeded (the other 2 pods fail the same way)") {
+		t.Fatalf("want the reason in one line, got %v", err)
+	}
+	if !errors.Is(err, ErrNoMemberReachable) {
+		t.Errorf("not ErrNoMemberReachable: %v", err)
 	}
 }
 

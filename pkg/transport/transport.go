@@ -57,6 +57,17 @@ type Session interface {
 	MemberRemove(ctx context.Context, id uint64) (*clientv3.MemberRemoveResponse, error)
 	MemberPromote(ctx context.Context, id uint64) (*clientv3.MemberPromoteResponse, error)
 
+	// Defragment defragments this member's backend (it blocks the member meanwhile).
+	Defragment(ctx context.Context) error
+	// AlarmDisarm disarms every active alarm of the cluster.
+	AlarmDisarm(ctx context.Context) (*clientv3.AlarmResponse, error)
+	// MoveLeader hands leadership to transferee; the session must be the leader's.
+	MoveLeader(ctx context.Context, transferee uint64) error
+	// HashKV hashes this member's keyspace up to rev.
+	HashKV(ctx context.Context, rev int64) (*clientv3.HashKVResponse, error)
+	// Compact compacts the keyspace up to rev (physically).
+	Compact(ctx context.Context, rev int64) error
+
 	// Snapshot opens the member's snapshot stream (database followed by its sha256). Only the
 	// port-forward transport can stream it; exec saves snapshots on the node instead.
 	Snapshot(ctx context.Context) (*clientv3.SnapshotResponse, error)

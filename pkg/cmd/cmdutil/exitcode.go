@@ -80,6 +80,8 @@ func ExitCode(err error) int {
 		return ExitNoPods
 	}
 	switch {
+	case errors.Is(err, etcd.ErrAccess):
+		return ExitError
 	case errors.Is(err, etcd.ErrNoMemberReachable):
 		return ExitQuorumLost
 	case errors.Is(err, etcd.ErrRefused):

@@ -210,6 +210,7 @@ func (g *GlobalOptions) Connector(ctx context.Context) (transport.Connector, err
 			Forwarder:   &portforward.APIForwarder{Config: g.RESTConfig, Client: g.Client},
 			TLS:         tlsCfg,
 			DialTimeout: g.Timeout(),
+			CertSource:  bundle.Source,
 		}, nil
 	case transport.ModeMetricsOnly:
 		g.Logf(1, "transport: metrics-only (no client certificates and no pods/exec; reading the plain-HTTP metrics port)")

@@ -110,6 +110,9 @@ func (o *Options) Run(ctx context.Context) error {
 	for _, e := range st.Errors() {
 		fmt.Fprintf(o.ErrOut, "error: %s\n", e)
 	}
+	if err := st.AccessError(); err != nil {
+		return cmdutil.WithCode(cmdutil.ExitError, nil) // every member refused us: a setup problem, not lost quorum
+	}
 	switch st.State {
 	case etcd.StateHealthy:
 		return nil

@@ -81,3 +81,18 @@ func DecodeAlarmList(data []byte) (*clientv3.AlarmResponse, error) {
 	}
 	return &out, nil
 }
+
+// DecodeHashKV decodes "etcdctl endpoint hashkv -w json" for a single endpoint.
+func DecodeHashKV(data []byte) (*clientv3.HashKVResponse, error) {
+	var out []struct {
+		Endpoint string
+		HashKV   *clientv3.HashKVResponse
+	}
+	if err := decodeStrict(data, &out); err != nil {
+		return nil, err
+	}
+	if len(out) == 0 || out[0].HashKV == nil {
+		return nil, fmt.Errorf("etcdctl endpoint hashkv returned no hash")
+	}
+	return out[0].HashKV, nil
+}

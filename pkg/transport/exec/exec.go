@@ -273,3 +273,39 @@ func (s *Session) etcdutl() string {
 	}
 	return "etcdutl"
 }
+
+// Defragment implements transport.Session with "etcdctl defrag".
+func (s *Session) Defragment(ctx context.Context) error {
+	_, err := s.run(ctx, "defrag")
+	return err
+}
+
+// AlarmDisarm implements transport.Session with "etcdctl alarm disarm".
+func (s *Session) AlarmDisarm(ctx context.Context) (*clientv3.AlarmResponse, error) {
+	out, err := s.run(ctx, "alarm", "disarm")
+	if err != nil {
+		return nil, err
+	}
+	return DecodeAlarmList(out)
+}
+
+// MoveLeader implements transport.Session with "etcdctl move-leader" against this (leader) member.
+func (s *Session) MoveLeader(ctx context.Context, transferee uint64) error {
+	_, err := s.run(ctx, "move-leader", strconv.FormatUint(transferee, 16))
+	return err
+}
+
+// HashKV implements transport.Session with "etcdctl endpoint hashkv".
+func (s *Session) HashKV(ctx context.Context, rev int64) (*clientv3.HashKVResponse, error) {
+	out, err := s.run(ctx, "endpoint", "hashkv", "--rev="+strconv.FormatInt(rev, 10))
+	if err != nil {
+		return nil, err
+	}
+	return DecodeHashKV(out)
+}
+
+// Compact implements transport.Session with "etcdctl compaction --physical".
+func (s *Session) Compact(ctx context.Context, rev int64) error {
+	_, err := s.run(ctx, "compaction", strconv.FormatInt(rev, 10), "--physical")
+	return err
+}

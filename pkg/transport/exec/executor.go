@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -89,7 +90,7 @@ func classifyExecError(err error, namespace, pod string) error {
 	if errors.As(err, &exitErr) {
 		return &ExitError{Code: exitErr.ExitStatus(), Err: err}
 	}
-	if apierrors.IsForbidden(err) {
+	if apierrors.IsForbidden(err) || strings.Contains(err.Error(), "is forbidden") {
 		return fmt.Errorf("RBAC denied create pods/exec on pod %s in namespace %q (exec needs get and create on pods/exec): %w", pod, namespace, err)
 	}
 	return fmt.Errorf("exec into pod %s: %w", pod, err)

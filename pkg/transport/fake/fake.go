@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -35,6 +36,10 @@ type Member struct {
 	InSync bool
 	// SnapshotData is what Snapshot streams (database plus trailer).
 	SnapshotData []byte
+	// KVHash is what HashKV reports (members with different values are inconsistent).
+	KVHash uint32
+	// Revision is the member's current revision.
+	Revision int64
 }
 
 // Cluster is a scripted etcd cluster; pods map to members by pod name.
@@ -54,7 +59,13 @@ type Cluster struct {
 	// AfterPromote, when set, runs after the change is applied; a non-nil error is returned as
 	// if the response had been lost (the change stays applied).
 	AfterPromote func(c *Cluster, id uint64) error
-	nextID       uint64
+	// OnDefrag, when set, runs before a member is defragmented; an error fails that defrag.
+	OnDefrag func(c *Cluster, id uint64) error
+	// Defragged records the members defragmented, in order.
+	Defragged []uint64
+	// LeaderMoves records leadership transfers.
+	LeaderMoves []uint64
+	nextID      uint64
 }
 
 // Connector returns a transport.Connector over this cluster.
@@ -114,7 +125,9 @@ func (s *session) Status(context.Context) (*clientv3.StatusResponse, error) {
 	}
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
-	return &clientv3.StatusResponse{Header: s.header(mem), Version: mem.Version, DbSize: mem.DBSize,
+	h := s.header(mem)
+	h.Revision = mem.Revision
+	return &clientv3.StatusResponse{Header: h, Version: mem.Version, DbSize: mem.DBSize,
 		DbSizeInUse: mem.InUse, Leader: s.c.LeaderID, RaftIndex: mem.RaftIndex, RaftTerm: 2,
 		RaftAppliedIndex: mem.RaftIndex, IsLearner: mem.Learner}, nil
 }
@@ -253,4 +266,70 @@ func (s *session) Snapshot(context.Context) (*clientv3.SnapshotResponse, error) 
 	}
 	return &clientv3.SnapshotResponse{Header: s.header(mem), Version: mem.Version,
 		Snapshot: io.NopCloser(bytes.NewReader(mem.SnapshotData))}, nil
+}
+
+func (s *session) Defragment(context.Context) error {
+	mem, err := s.self("defrag")
+	if err != nil {
+		return err
+	}
+	if s.c.OnDefrag != nil {
+		if err := s.c.OnDefrag(s.c, mem.ID); err != nil {
+			return err
+		}
+	}
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	mem.DBSize = mem.InUse
+	s.c.Defragged = append(s.c.Defragged, mem.ID)
+	return nil
+}
+
+func (s *session) AlarmDisarm(context.Context) (*clientv3.AlarmResponse, error) {
+	mem, err := s.self("alarm disarm")
+	if err != nil {
+		return nil, err
+	}
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	resp := &clientv3.AlarmResponse{Header: s.header(mem), Alarms: s.c.Alarms}
+	s.c.Alarms = nil
+	for _, m := range s.c.Members {
+		if m.Unhealthy != "" && strings.Contains(m.Unhealthy, "NOSPACE") {
+			m.Unhealthy = ""
+		}
+	}
+	return resp, nil
+}
+
+func (s *session) MoveLeader(_ context.Context, to uint64) error {
+	mem, err := s.self(fmt.Sprintf("move-leader %x", to))
+	if err != nil {
+		return err
+	}
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	if s.c.LeaderID != mem.ID {
+		return fmt.Errorf("etcdserver: not leader")
+	}
+	t := s.c.member(to)
+	if t == nil || t.Learner || t.Down {
+		return fmt.Errorf("etcdserver: bad leader transferee")
+	}
+	s.c.LeaderID = to
+	s.c.LeaderMoves = append(s.c.LeaderMoves, to)
+	return nil
+}
+
+func (s *session) HashKV(_ context.Context, rev int64) (*clientv3.HashKVResponse, error) {
+	mem, err := s.self(fmt.Sprintf("hashkv %d", rev))
+	if err != nil {
+		return nil, err
+	}
+	return &clientv3.HashKVResponse{Header: s.header(mem), Hash: mem.KVHash, HashRevision: rev}, nil
+}
+
+func (s *session) Compact(_ context.Context, rev int64) error {
+	_, err := s.self(fmt.Sprintf("compact %d", rev))
+	return err
 }

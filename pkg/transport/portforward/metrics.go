@@ -303,3 +303,23 @@ func (s *MetricsSession) MemberPromote(context.Context, uint64) (*clientv3.Membe
 func (s *MetricsSession) Snapshot(context.Context) (*clientv3.SnapshotResponse, error) {
 	return nil, fmt.Errorf("snapshot: %w", ErrNeedsCertificates)
 }
+
+func (s *MetricsSession) Defragment(context.Context) error {
+	return fmt.Errorf("defrag: %w", ErrNeedsCertificates)
+}
+
+func (s *MetricsSession) AlarmDisarm(context.Context) (*clientv3.AlarmResponse, error) {
+	return nil, fmt.Errorf("alarm disarm: %w", ErrNeedsCertificates)
+}
+
+func (s *MetricsSession) MoveLeader(context.Context, uint64) error {
+	return fmt.Errorf("move-leader: %w", ErrNeedsCertificates)
+}
+
+func (s *MetricsSession) HashKV(context.Context, int64) (*clientv3.HashKVResponse, error) {
+	return nil, fmt.Errorf("hashkv: %w", ErrNeedsCertificates)
+}
+
+func (s *MetricsSession) Compact(context.Context, int64) error {
+	return fmt.Errorf("compaction: %w", ErrNeedsCertificates)
+}

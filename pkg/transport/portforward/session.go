@@ -30,6 +30,8 @@ type Connector struct {
 	TLS *tls.Config
 	// DialTimeout bounds the gRPC connection set-up.
 	DialTimeout time.Duration
+	// CertSource names where the client certificates came from, for TLS error messages.
+	CertSource string
 
 	mu       sync.Mutex
 	forwards map[string]*Forward
@@ -142,6 +144,20 @@ func (s *Session) ensure(ctx context.Context) (*clientv3.Client, *Forward, error
 	dial := s.conn.DialTimeout
 	if dial <= 0 {
 		dial = 5 * time.Second
+	}
+	if err := probeTLS(ctx, f.LocalPort, s.conn.TLS, dial); err != nil {
+		// A closed connection may be the forward failing to reach the member (it is not
+		// listening): client-go reports that on the forward a moment later. Prefer that cause.
+		if errors.Is(err, io.EOF) || strings.Contains(err.Error(), "connection reset") {
+			select {
+			case <-f.Done():
+			case <-time.After(300 * time.Millisecond):
+			}
+			if p := f.Problems(); len(p) > 0 {
+				return nil, nil, fmt.Errorf("%s: the member does not accept connections on %s: %s", s.member, s.member.LocalClientURL, strings.Join(p, "; "))
+			}
+		}
+		return nil, nil, s.describeTLS(err)
 	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:            []string{"https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(f.LocalPort))},
@@ -389,4 +405,103 @@ func (r *forwardedStream) Read(p []byte) (int, error) {
 func (r *forwardedStream) Close() error {
 	r.cancel()
 	return r.ReadCloser.Close()
+}
+
+func (s *Session) Defragment(ctx context.Context) error {
+	return s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		_, err := cli.Defragment(ctx, cli.Endpoints()[0])
+		return err
+	})
+}
+
+func (s *Session) AlarmDisarm(ctx context.Context) (*clientv3.AlarmResponse, error) {
+	var out *clientv3.AlarmResponse
+	err := s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		var err error
+		// A zero member and alarm disarm every active alarm.
+		out, err = cli.AlarmDisarm(ctx, &clientv3.AlarmMember{})
+		return err
+	})
+	return out, err
+}
+
+func (s *Session) MoveLeader(ctx context.Context, transferee uint64) error {
+	return s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		_, err := cli.MoveLeader(ctx, transferee)
+		return err
+	})
+}
+
+func (s *Session) HashKV(ctx context.Context, rev int64) (*clientv3.HashKVResponse, error) {
+	var out *clientv3.HashKVResponse
+	err := s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		var err error
+		out, err = cli.HashKV(ctx, cli.Endpoints()[0], rev)
+		return err
+	})
+	return out, err
+}
+
+func (s *Session) Compact(ctx context.Context, rev int64) error {
+	return s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		_, err := cli.Compact(ctx, rev, clientv3.WithCompactPhysical())
+		return err
+	})
+}
+
+// probeTLS makes one TLS connection through the forward with the client configuration and sends
+// the HTTP/2 preface, so that a certificate problem on either side shows up at once and by name
+// instead of as a gRPC deadline: a server certificate our CA does not trust fails the handshake;
+// a client certificate the server rejects arrives as an alert on the first read (TLS 1.3).
+func probeTLS(ctx context.Context, port int, cfg *tls.Config, timeout time.Duration) error {
+	c := cfg.Clone()
+	c.NextProtos = []string{"h2"}
+	d := tls.Dialer{Config: c, NetDialer: &net.Dialer{Timeout: timeout}}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := d.DialContext(dctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	// Client preface and an empty SETTINGS frame; the server answers with its SETTINGS.
+	preface := append([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), 0, 0, 0, 4, 0, 0, 0, 0, 0)
+	if _, err := conn.Write(preface); err != nil {
+		return err
+	}
+	buf := make([]byte, 1)
+	if _, err := conn.Read(buf); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil // no verdict in time: let the real call decide
+		}
+		return err
+	}
+	return nil
+}
+
+// describeTLS turns a TLS failure into a message that says which side is wrong.
+func (s *Session) describeTLS(err error) error {
+	src := s.conn.CertSource
+	if src == "" {
+		src = "the given certificates"
+	}
+	msg := err.Error()
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &uae) || strings.Contains(msg, "certificate signed by unknown authority"):
+		return fmt.Errorf("%s: TLS: the etcd server certificate is not signed by the CA from %s (%v); give the etcd CA with --cacert", s.member, src, err)
+	case errors.As(err, &hne):
+		return fmt.Errorf("%s: TLS: the etcd server certificate is not valid for the forwarded address (%v); set --tls-server-name to a name it carries", s.member, err)
+	case errors.As(err, &cie):
+		return fmt.Errorf("%s: TLS: the etcd server certificate is not valid (%v)", s.member, err)
+	case strings.Contains(msg, "remote error: tls:"):
+		return fmt.Errorf("%s: TLS: etcd rejected the client certificate from %s (%v); it must be signed by the etcd CA and allow client auth", s.member, src, err)
+	case strings.Contains(msg, "connection reset") || errors.Is(err, io.EOF):
+		return fmt.Errorf("%s: TLS handshake failed: the member closed the connection (%v); check the client certificate from %s, or whether etcd listens on %s", s.member, err, src, s.member.LocalClientURL)
+	}
+	return fmt.Errorf("%s: TLS to %s failed: %w", s.member, s.member.LocalClientURL, err)
 }

@@ -83,11 +83,25 @@ func run(tmplPath, tag, distDir, out string) error {
 	if len(assets) == 0 {
 		return errors.New("the template has no addURIAndSha call, so the manifest names no archive")
 	}
+	manifest := fmt.Sprintf("# Rendered by hack/dist.sh from .krew.yaml for %s with the sha256 of the archives it built;\n"+
+		"# do not edit: change .krew.yaml and run hack/dist.sh %s.\n", tag, tag) + stripLeadingComments(buf.String())
 	if out == "" {
-		_, err = os.Stdout.Write(buf.Bytes())
+		_, err = io.WriteString(os.Stdout, manifest)
 		return err
 	}
-	return os.WriteFile(out, buf.Bytes(), 0o644)
+	return os.WriteFile(out, []byte(manifest), 0o644)
+}
+
+// stripLeadingComments drops the template's own header comment, which describes the template.
+func stripLeadingComments(s string) string {
+	for strings.HasPrefix(s, "#") {
+		_, rest, found := strings.Cut(s, "\n")
+		if !found {
+			return ""
+		}
+		s = rest
+	}
+	return s
 }
 
 func expandURL(rawURL, tag string) (string, error) {

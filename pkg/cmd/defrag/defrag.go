@@ -1,0 +1,188 @@
+// Package defrag wires "kubectl etcd defrag"; pkg/etcd does the work.
+package defrag
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
+)
+
+var (
+	defragLong = templates.LongDesc(`
+		Defragment the members that need it, one at a time, without an outage.
+
+		A defrag rewrites a member's database file and blocks that member meanwhile; on the
+		leader it stalls every write of the cluster. So: every voting member must be healthy
+		first (a NOSPACE alarm does not count against it, CORRUPT does); followers go first, the
+		leader last, and before its turn leadership is moved to an already defragmented healthy
+		follower (--move-leader, on by default). After each member the command waits until it is
+		healthy and has caught up with the leader before touching the next. If anything fails or
+		the cluster becomes unhealthy, it stops at once and says which members were done.
+
+		Which members need it: at least --min-fragmentation percent of the file unused and a file
+		of at least --min-size bytes, or every member with --force. Learners are skipped.
+		--dry-run prints the plan (order, sizes, expected reclaim) and changes nothing.
+		--disarm disarms the alarms afterwards when every member is below its quota: the NOSPACE
+		runbook in one command.`)
+
+	defragExample = templates.Examples(`
+		# See what would be done
+		kubectl etcd defrag --dry-run
+
+		# Defragment the members that need it
+		kubectl etcd defrag
+
+		# Recover from NOSPACE: compact, defragment every member, then disarm the alarm
+		kubectl etcd defrag --compact --force --disarm
+
+		# Only one member
+		kubectl etcd defrag --member cp-2 --force`)
+)
+
+// Options are the options of "defrag".
+type Options struct {
+	*cmdutil.GlobalOptions
+	genericiooptions.IOStreams
+
+	etcd.DefragOptions
+	Yes     bool
+	cmdPath string
+}
+
+// NewCmdDefrag builds "kubectl etcd defrag".
+func NewCmdDefrag(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{GlobalOptions: g, IOStreams: streams}
+	o.MinFragmentation = etcd.DefaultMinFragmentation
+	o.MinSize = etcd.DefaultMinDefragSize
+	o.MoveLeader = true
+	cmd := &cobra.Command{
+		Use:     "defrag",
+		Short:   "Defragment members one at a time, followers first, leader last, with a health gate",
+		Long:    defragLong,
+		Example: defragExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Member, "member", "", "Only this member (name, pod, node or hex ID)")
+	f.Float64Var(&o.MinFragmentation, "min-fragmentation", o.MinFragmentation, "Defragment members with at least this share (percent) of their file unused")
+	f.Int64Var(&o.MinSize, "min-size", o.MinSize, "... and a database file of at least this many bytes")
+	f.BoolVar(&o.Force, "force", false, "Defragment every member regardless of fragmentation and size")
+	f.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
+	f.BoolVar(&o.MoveLeader, "move-leader", o.MoveLeader, "Move leadership to a defragmented follower before defragmenting the leader")
+	f.BoolVar(&o.Compact, "compact", false, "Compact the keyspace at the current revision first (kube-apiserver compacts by itself every 5 minutes)")
+	f.BoolVar(&o.Disarm, "disarm", false, "Disarm the alarms afterwards if every member is below its quota")
+	f.DurationVar(&o.DefragOptions.Timeout, "defrag-timeout", 0, "Timeout for one member's defrag (default: 30s plus 1s per 10 MiB of database)")
+	return cmd
+}
+
+// Complete fills in the clients.
+func (o *Options) Complete(cmd *cobra.Command) error {
+	o.cmdPath = cmd.CommandPath()
+	return o.GlobalOptions.Complete(o.cmdPath)
+}
+
+// Validate checks the flags.
+func (o *Options) Validate() error {
+	if o.MinFragmentation < 0 || o.MinFragmentation > 100 {
+		return cmdutil.Usagef(o.cmdPath, "--min-fragmentation must be between 0 and 100")
+	}
+	if o.MinSize < 0 {
+		return cmdutil.Usagef(o.cmdPath, "--min-size must not be negative")
+	}
+	return nil
+}
+
+// Run plans and defragments.
+func (o *Options) Run(ctx context.Context) error {
+	pods, err := o.Discover(ctx)
+	if err != nil {
+		return err
+	}
+	conn, err := o.Connector(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	o.CallTimeout = o.GlobalOptions.Timeout()
+	o.Event = func(e etcd.DefragEvent) {
+		fmt.Fprintf(o.ErrOut, "%s %s\n", time.Now().Format("15:04:05"), e.Message)
+	}
+	r, err := etcd.Defrag(ctx, conn, pods, o.DefragOptions)
+	if r != nil {
+		o.print(r)
+	}
+	if err != nil {
+		return err
+	}
+	if r.DryRun {
+		fmt.Fprintln(o.ErrOut, "dry run: nothing was changed")
+	}
+	return nil
+}
+
+func (o *Options) print(r *etcd.DefragReport) {
+	if o.Format.Structured() {
+		_ = printers.PrintStructured(o.Out, o.Format, r)
+		return
+	}
+	headers := []string{"ORDER", "MEMBER", "ID", "POD", "LEADER", "DB", "IN-USE", "FRAG", "RECLAIM", "ACTION"}
+	if !r.DryRun {
+		headers = append(headers, "AFTER", "TOOK")
+	}
+	var rows [][]string
+	for i, t := range r.Order {
+		action := "skip: " + t.Reason
+		if t.Needed {
+			action = "defrag (" + t.Reason + ")"
+			if t.Done {
+				action = "done"
+			} else if t.Error != "" {
+				action = "FAILED"
+			} else if !r.DryRun {
+				action = "not touched"
+			}
+		}
+		if t.LeaderMove != "" {
+			action += ", leadership moved to " + t.LeaderMove
+		}
+		row := []string{fmt.Sprint(i + 1), t.Name, t.ID, t.Pod, printers.Bool(t.Leader), printers.Bytes(t.DBSize),
+			printers.Bytes(t.DBSizeInUse), fmt.Sprintf("%.0f%%", t.FragmentationPct), printers.Bytes(t.ExpectedReclaim), action}
+		if !r.DryRun {
+			after := "-"
+			if t.Done {
+				after = printers.Bytes(t.SizeAfter)
+			}
+			row = append(row, after, printers.OrDash(t.Took))
+		}
+		rows = append(rows, row)
+	}
+	_ = printers.PrintTable(o.Out, headers, rows)
+	for _, s := range r.Skipped {
+		fmt.Fprintf(o.Out, "skipped %s\n", s)
+	}
+	if !r.DryRun {
+		fmt.Fprintf(o.Out, "reclaimed %s", printers.Bytes(r.Reclaimed))
+		if len(r.Disarmed) > 0 {
+			fmt.Fprintf(o.Out, "; disarmed %s", strings.Join(r.Disarmed, ", "))
+		}
+		fmt.Fprintln(o.Out)
+	}
+}

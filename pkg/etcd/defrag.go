@@ -1,0 +1,643 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
+)
+
+// ErrInconsistent marks members whose data differ.
+var ErrInconsistent = errors.New("members are inconsistent")
+
+// Defaults for deciding which members need a defrag (OpenShift's etcd operator uses 45 %).
+const (
+	DefaultMinFragmentation = 45.0
+	DefaultMinDefragSize    = 100 * 1000 * 1000
+)
+
+// DefragOptions tune Defrag.
+type DefragOptions struct {
+	// Member limits the run to one member (name, pod, node or hex ID).
+	Member string
+	// MinFragmentation and MinSize decide which members need it; Force defrags regardless.
+	MinFragmentation float64
+	MinSize          int64
+	Force            bool
+	DryRun           bool
+	// MoveLeader hands leadership to an already defragmented follower before the leader's turn.
+	MoveLeader bool
+	// Compact compacts the keyspace at the current revision first.
+	Compact bool
+	// Disarm disarms the alarms at the end, when every member is below its quota.
+	Disarm bool
+	// Timeout bounds one member's defrag; zero scales it with the database size.
+	Timeout     time.Duration
+	CallTimeout time.Duration
+	// Event is told what happens, step by step.
+	Event func(DefragEvent)
+}
+
+// DefragEvent is one step of a run, for progress output.
+type DefragEvent struct {
+	Member  string `json:"member"`
+	Step    string `json:"step"`
+	Message string `json:"message"`
+}
+
+// DefragTarget is one member in the plan.
+type DefragTarget struct {
+	Name             string  `json:"name"`
+	ID               string  `json:"id"`
+	Pod              string  `json:"pod"`
+	Leader           bool    `json:"leader"`
+	DBSize           int64   `json:"dbSize"`
+	DBSizeInUse      int64   `json:"dbSizeInUse"`
+	FragmentationPct float64 `json:"fragmentationPercent"`
+	ExpectedReclaim  int64   `json:"expectedReclaim"`
+	Needed           bool    `json:"needed"`
+	Reason           string  `json:"reason"`
+	// After the run:
+	Done       bool   `json:"done"`
+	SizeAfter  int64  `json:"dbSizeAfter,omitempty"`
+	Took       string `json:"took,omitempty"`
+	LeaderMove string `json:"leaderMovedTo,omitempty"`
+	Error      string `json:"error,omitempty"`
+}
+
+// DefragReport is the plan and, unless it was a dry run, what was done.
+type DefragReport struct {
+	DryRun    bool           `json:"dryRun"`
+	Order     []DefragTarget `json:"order"`
+	Skipped   []string       `json:"skipped,omitempty"`
+	Compacted int64          `json:"compactedRevision,omitempty"`
+	Disarmed  []string       `json:"disarmed,omitempty"`
+	Reclaimed int64          `json:"reclaimed"`
+}
+
+// Done lists the members defragmented.
+func (r *DefragReport) Done() []string {
+	var out []string
+	for _, t := range r.Order {
+		if t.Done {
+			out = append(out, t.Name)
+		}
+	}
+	return out
+}
+
+// onlyNOSPACE tells an unhealthy member whose only problem is a NOSPACE alarm: defrag is the cure.
+func onlyNOSPACE(m MemberStatus) bool {
+	return !m.Healthy && m.Reachable && strings.Contains(m.HealthErr, "NOSPACE") && !strings.Contains(m.HealthErr, "CORRUPT")
+}
+
+// healthyForDefrag: reachable and healthy, or unhealthy only because of NOSPACE.
+func healthyForDefrag(m MemberStatus) bool {
+	if hasAlarm(m, "CORRUPT") {
+		return false
+	}
+	return m.Healthy || onlyNOSPACE(m)
+}
+
+func hasAlarm(m MemberStatus, a string) bool {
+	for _, x := range m.Alarms {
+		if x == a {
+			return true
+		}
+	}
+	return strings.Contains(m.HealthErr, a)
+}
+
+// PlanDefrag checks health and orders the members: followers first, the leader last.
+func PlanDefrag(st *ClusterStatus, o DefragOptions) (*DefragReport, error) {
+	var bad []string
+	for _, m := range st.Members {
+		if m.Learner || m.ID == "" {
+			continue
+		}
+		if !healthyForDefrag(m) {
+			why := strings.Join(m.Problems, "; ")
+			if why == "" {
+				why = orUnknown(m.HealthErr)
+			}
+			bad = append(bad, fmt.Sprintf("%s (%s): %s", nameOrUnstarted(m.Name), m.ID, why))
+		}
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("%w: not every voting member is healthy, and a defrag blocks the member it runs on: %s",
+			ErrRefused, strings.Join(bad, "; "))
+	}
+	r := &DefragReport{DryRun: o.DryRun}
+	var only *MemberStatus
+	if o.Member != "" {
+		m, err := FindStatusMember(st, o.Member)
+		if err != nil {
+			return nil, err
+		}
+		only = m
+	}
+	for _, m := range st.Members {
+		if only != nil && m.ID != only.ID {
+			continue
+		}
+		if m.Learner {
+			r.Skipped = append(r.Skipped, fmt.Sprintf("%s (%s): learner", nameOrUnstarted(m.Name), m.ID))
+			continue
+		}
+		if !m.HasPod {
+			r.Skipped = append(r.Skipped, fmt.Sprintf("%s (%s): no etcd pod", nameOrUnstarted(m.Name), m.ID))
+			continue
+		}
+		t := DefragTarget{Name: m.Name, ID: m.ID, Pod: m.Pod, Leader: m.Leader, DBSize: m.DBSize, DBSizeInUse: m.DBSizeInUse,
+			FragmentationPct: m.FragmentationPct, ExpectedReclaim: m.DBSize - m.DBSizeInUse}
+		switch {
+		case o.Force:
+			t.Needed, t.Reason = true, "--force"
+		case onlyNOSPACE(m) || hasAlarm(m, "NOSPACE"):
+			t.Needed, t.Reason = true, "NOSPACE alarm"
+		case m.FragmentationPct >= o.MinFragmentation && m.DBSize >= o.MinSize:
+			t.Needed, t.Reason = true, fmt.Sprintf("%.0f%% fragmented, %d bytes", m.FragmentationPct, m.DBSize)
+		case m.FragmentationPct < o.MinFragmentation:
+			t.Reason = fmt.Sprintf("only %.0f%% fragmented (threshold %.0f%%)", m.FragmentationPct, o.MinFragmentation)
+		default:
+			t.Reason = fmt.Sprintf("database %d bytes is under the %d-byte minimum", m.DBSize, o.MinSize)
+		}
+		r.Order = append(r.Order, t)
+	}
+	sort.SliceStable(r.Order, func(i, j int) bool {
+		if r.Order[i].Leader != r.Order[j].Leader {
+			return !r.Order[i].Leader
+		}
+		return r.Order[i].Name < r.Order[j].Name
+	})
+	return r, nil
+}
+
+// defragTimeout scales with the database: defrag rewrites the whole file.
+func defragTimeout(size int64, fixed time.Duration) time.Duration {
+	if fixed > 0 {
+		return fixed
+	}
+	return 30*time.Second + time.Duration(size/(10<<20))*time.Second
+}
+
+// Defrag plans and runs a rolling defrag: one member at a time, followers first, leadership
+// moved off the leader before its turn, and after each member a gate that waits until it is
+// healthy and caught up with the leader. It stops at the first failure and says what was done.
+func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Member, o DefragOptions) (*DefragReport, error) {
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = 10 * time.Second
+	}
+	event := func(member, step, format string, args ...any) {
+		if o.Event != nil {
+			o.Event(DefragEvent{Member: member, Step: step, Message: fmt.Sprintf(format, args...)})
+		}
+	}
+	st := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
+	serving := 0
+	for _, m := range st.Members {
+		if !m.Learner && m.ID != "" && healthyForDefrag(m) {
+			serving++
+		}
+	}
+	if st.Quorum.Voters == 0 || serving < st.Quorum.Needed {
+		return nil, fmt.Errorf("%w: quorum is lost (%s)", ErrRefused, strings.Join(st.Errors(), "; "))
+	}
+	r, err := PlanDefrag(st, o)
+	if err != nil || o.DryRun {
+		return r, err
+	}
+	podOfMember := func(name string) *discovery.Member {
+		for i := range pods {
+			if pods[i].Pod == name {
+				return &pods[i]
+			}
+		}
+		return nil
+	}
+	if o.Compact {
+		rev := int64(0)
+		for _, m := range st.Members {
+			if m.Revision > rev {
+				rev = m.Revision
+			}
+		}
+		if err := withSession(ctx, conn, podOfMember(r.Order[0].Pod), o.CallTimeout, func(ctx context.Context, s transport.Session) error {
+			return s.Compact(ctx, rev)
+		}); err != nil && !strings.Contains(err.Error(), "compacted") {
+			return r, fmt.Errorf("compaction at revision %d: %w", rev, err)
+		}
+		r.Compacted = rev
+		event("", "compact", "compacted the keyspace at revision %d", rev)
+	}
+	for i := range r.Order {
+		t := &r.Order[i]
+		if !t.Needed {
+			event(t.Name, "skip", "skipped: %s", t.Reason)
+			continue
+		}
+		pod := podOfMember(t.Pod)
+		if pod == nil {
+			return r, stopErr(r, t, fmt.Errorf("pod %s vanished", t.Pod))
+		}
+		// Is it (still) the leader? Leadership may have moved during the run.
+		cur := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
+		if err := gate(cur); err != nil {
+			return r, stopErr(r, t, fmt.Errorf("the cluster is not healthy before defragmenting %s: %w", t.Name, err))
+		}
+		self := findByID(cur, t.ID)
+		if self != nil && self.Leader && o.MoveLeader {
+			to := pickTransferee(cur, r, t.ID)
+			if to == nil {
+				event(t.Name, "move-leader", "no healthy follower to take the leadership; defragmenting the leader in place")
+			} else {
+				event(t.Name, "move-leader", "moving leadership from %s to %s (%s)", t.Name, to.Name, to.ID)
+				if err := moveLeader(ctx, conn, pods, cur, to.ID, o.CallTimeout); err != nil {
+					return r, stopErr(r, t, fmt.Errorf("moving leadership off %s: %w", t.Name, err))
+				}
+				t.LeaderMove = to.Name
+			}
+		}
+		timeout := defragTimeout(t.DBSize, o.Timeout)
+		event(t.Name, "defrag", "defragmenting %s (%s, timeout %s)", t.Name, t.Pod, timeout)
+		start := time.Now()
+		err := withSession(ctx, conn, pod, timeout, func(ctx context.Context, s transport.Session) error { return s.Defragment(ctx) })
+		if err != nil {
+			return r, stopErr(r, t, fmt.Errorf("defragmenting %s: %w", t.Name, err))
+		}
+		t.Took = time.Since(start).Round(time.Millisecond).String()
+		// Gate: the member is healthy again and has caught up with the leader.
+		after, err := waitCaughtUp(ctx, conn, pods, t.ID, timeout, o.CallTimeout)
+		if err != nil {
+			t.Done = true
+			return r, stopErr(r, t, fmt.Errorf("%s did not come back healthy after its defrag: %w", t.Name, err))
+		}
+		t.Done = true
+		t.SizeAfter = after.DBSize
+		r.Reclaimed += t.DBSize - after.DBSize
+		event(t.Name, "done", "%s: %d -> %d bytes in %s", t.Name, t.DBSize, t.SizeAfter, t.Took)
+	}
+	if o.Disarm {
+		disarmed, err := DisarmAlarms(ctx, conn, pods, false, o.CallTimeout)
+		r.Disarmed = disarmed
+		if err != nil {
+			return r, err
+		}
+	}
+	return r, nil
+}
+
+func stopErr(r *DefragReport, t *DefragTarget, err error) error {
+	t.Error = err.Error()
+	done := r.Done()
+	var untouched []string
+	for _, x := range r.Order {
+		if !x.Done && x.ID != t.ID && x.Needed {
+			untouched = append(untouched, x.Name)
+		}
+	}
+	msg := "stopped"
+	if len(done) > 0 {
+		msg += "; defragmented: " + strings.Join(done, ", ")
+	} else {
+		msg += "; no member was defragmented"
+	}
+	if len(untouched) > 0 {
+		msg += "; not touched: " + strings.Join(untouched, ", ")
+	}
+	return fmt.Errorf("%w (%s)", err, msg)
+}
+
+// gate refuses to go on when a voter is unhealthy for a reason other than NOSPACE.
+func gate(st *ClusterStatus) error {
+	for _, m := range st.Members {
+		if m.Learner || m.ID == "" {
+			continue
+		}
+		if !healthyForDefrag(m) {
+			return fmt.Errorf("%s (%s) is unhealthy: %s", nameOrUnstarted(m.Name), m.ID, strings.Join(m.Problems, "; "))
+		}
+	}
+	return nil
+}
+
+func findByID(st *ClusterStatus, id string) *MemberStatus {
+	for i := range st.Members {
+		if st.Members[i].ID == id {
+			return &st.Members[i]
+		}
+	}
+	return nil
+}
+
+// pickTransferee prefers a healthy follower that was defragmented already in this run.
+func pickTransferee(st *ClusterStatus, r *DefragReport, leaderID string) *MemberStatus {
+	done := map[string]bool{}
+	for _, t := range r.Order {
+		if t.Done {
+			done[t.ID] = true
+		}
+	}
+	var best *MemberStatus
+	for i := range st.Members {
+		m := &st.Members[i]
+		if m.ID == leaderID || m.Learner || !m.Healthy || !m.HasPod {
+			continue
+		}
+		if best == nil || (done[m.ID] && !done[best.ID]) || (done[m.ID] == done[best.ID] && m.RaftAppliedIndex > best.RaftAppliedIndex) {
+			best = m
+		}
+	}
+	return best
+}
+
+func withSession(ctx context.Context, conn transport.Connector, pod *discovery.Member, timeout time.Duration, f func(context.Context, transport.Session) error) error {
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	s, err := conn.Connect(cctx, pod)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return f(cctx, s)
+}
+
+// waitCaughtUp polls until the member answers healthy and has applied what the leader had
+// committed when the wait began.
+func waitCaughtUp(ctx context.Context, conn transport.Connector, pods []discovery.Member, id string, timeout, call time.Duration) (*MemberStatus, error) {
+	deadline := time.Now().Add(timeout)
+	var target uint64
+	last := "no answer yet"
+	for {
+		st := Status(ctx, conn, pods, StatusOptions{Timeout: call})
+		if target == 0 {
+			for _, m := range st.Members {
+				if m.Leader {
+					target = m.RaftIndex
+				}
+			}
+		}
+		if m := findByID(st, id); m != nil {
+			switch {
+			case !healthyForDefrag(*m):
+				last = "unhealthy: " + strings.Join(m.Problems, "; ")
+			case m.RaftAppliedIndex < target:
+				last = fmt.Sprintf("applied index %d, leader was at %d", m.RaftAppliedIndex, target)
+			default:
+				return m, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, errors.New(last)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// ---- leadership ----
+
+// MoveLeaderTo transfers leadership to the member an argument names, or to the healthiest
+// follower when arg is empty.
+func MoveLeaderTo(ctx context.Context, conn transport.Connector, pods []discovery.Member, arg string, timeout time.Duration) (from, to *MemberStatus, err error) {
+	st := Status(ctx, conn, pods, StatusOptions{Timeout: timeout})
+	if st.Quorum.Voters < 2 {
+		return nil, nil, fmt.Errorf("%w: a cluster of %d voting member(s) has nobody to hand leadership to", ErrRefused, st.Quorum.Voters)
+	}
+	for i := range st.Members {
+		if st.Members[i].Leader {
+			from = &st.Members[i]
+		}
+	}
+	if from == nil {
+		return nil, nil, fmt.Errorf("%w: no member reports a leader", ErrRefused)
+	}
+	if arg == "" {
+		to = pickTransferee(st, &DefragReport{}, from.ID)
+		if to == nil {
+			return from, nil, fmt.Errorf("%w: no healthy voting follower to take the leadership", ErrRefused)
+		}
+	} else {
+		to, err = FindStatusMember(st, arg)
+		if err != nil {
+			return from, nil, err
+		}
+		switch {
+		case to.Learner:
+			return from, to, fmt.Errorf("%w: %s (%s) is a learner; learners cannot lead (promote it first)", ErrRefused, nameOrUnstarted(to.Name), to.ID)
+		case to.ID == from.ID:
+			return from, to, nil
+		case !to.Healthy:
+			return from, to, fmt.Errorf("%w: %s (%s) is not healthy: %s", ErrRefused, to.Name, to.ID, strings.Join(to.Problems, "; "))
+		}
+	}
+	if to.ID == from.ID {
+		return from, to, nil
+	}
+	if err := moveLeader(ctx, conn, pods, st, to.ID, timeout); err != nil {
+		return from, to, err
+	}
+	return from, to, nil
+}
+
+// moveLeader asks the current leader to hand over and waits until the new leader is seen.
+func moveLeader(ctx context.Context, conn transport.Connector, pods []discovery.Member, st *ClusterStatus, toHex string, timeout time.Duration) error {
+	toID, err := ParseID(toHex)
+	if err != nil {
+		return err
+	}
+	var leaderPod *discovery.Member
+	for _, m := range st.Members {
+		if m.Leader {
+			for i := range pods {
+				if pods[i].Pod == m.Pod {
+					leaderPod = &pods[i]
+				}
+			}
+		}
+	}
+	if leaderPod == nil {
+		return errors.New("the leader has no etcd pod to ask")
+	}
+	if err := withSession(ctx, conn, leaderPod, timeout, func(ctx context.Context, s transport.Session) error {
+		return s.MoveLeader(ctx, toID)
+	}); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		cur := Status(ctx, conn, pods, StatusOptions{Timeout: timeout})
+		if cur.Leader == toHex {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("leadership did not move to %s within %s (leader now %s)", toHex, timeout, orUnknown(cur.Leader))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// ---- alarms ----
+
+// AlarmInfo is one active alarm.
+type AlarmInfo struct {
+	MemberID string `json:"memberID"`
+	Name     string `json:"name,omitempty"`
+	Pod      string `json:"pod,omitempty"`
+	Alarm    string `json:"alarm"`
+	DBSize   int64  `json:"dbSize"`
+	Quota    int64  `json:"quota,omitempty"`
+}
+
+// ListAlarms returns the cluster's active alarms with the member they concern.
+func ListAlarms(ctx context.Context, conn transport.Connector, pods []discovery.Member, timeout time.Duration) ([]AlarmInfo, *ClusterStatus, error) {
+	st := Status(ctx, conn, pods, StatusOptions{Timeout: timeout})
+	if len(st.Members) == 0 || st.Quorum.HealthyVoters == 0 && st.ClusterID == "" {
+		return nil, st, fmt.Errorf("%w: %s", ErrNoMemberReachable, strings.Join(st.Errors(), "; "))
+	}
+	out := []AlarmInfo{}
+	for _, a := range st.Alarms {
+		id, alarm, _ := strings.Cut(a, ":")
+		ai := AlarmInfo{MemberID: id, Alarm: alarm}
+		if m := findByID(st, id); m != nil {
+			ai.Name, ai.Pod, ai.DBSize, ai.Quota = m.Name, m.Pod, m.DBSize, m.DBSizeQuota
+		}
+		out = append(out, ai)
+	}
+	return out, st, nil
+}
+
+// DisarmAlarms disarms every alarm, but only when every member's database is below its quota
+// (otherwise NOSPACE would be raised again at once) — unless force.
+func DisarmAlarms(ctx context.Context, conn transport.Connector, pods []discovery.Member, force bool, timeout time.Duration) ([]string, error) {
+	alarms, st, err := ListAlarms(ctx, conn, pods, timeout)
+	if err != nil {
+		return nil, err
+	}
+	if len(alarms) == 0 {
+		return nil, nil
+	}
+	var over []string
+	for _, m := range st.Members {
+		quota := m.DBSizeQuota
+		if quota == 0 {
+			quota = 2 << 30 // etcd's default
+		}
+		if m.Reachable && m.DBSize >= quota {
+			over = append(over, fmt.Sprintf("%s (%s) database %d bytes is not below its quota %d", nameOrUnstarted(m.Name), m.ID, m.DBSize, quota))
+		}
+	}
+	if len(over) > 0 && !force {
+		return nil, fmt.Errorf("%w: not disarming: %s; free space first (kubectl etcd defrag, after compaction) or the alarm returns at once",
+			ErrRefused, strings.Join(over, "; "))
+	}
+	var s transport.Session
+	for i := range pods {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		ss, err := conn.Connect(cctx, &pods[i])
+		cancel()
+		if err == nil {
+			s = ss
+			break
+		}
+	}
+	if s == nil {
+		return nil, ErrNoMemberReachable
+	}
+	defer s.Close()
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if _, err := s.AlarmDisarm(cctx); err != nil {
+		return nil, fmt.Errorf("alarm disarm: %w", err)
+	}
+	var done []string
+	for _, a := range alarms {
+		done = append(done, a.MemberID+":"+a.Alarm)
+	}
+	return done, nil
+}
+
+// ---- consistency ----
+
+// HashResult is one member's hash of the keyspace.
+type HashResult struct {
+	Name            string `json:"name"`
+	ID              string `json:"id"`
+	Pod             string `json:"pod"`
+	Hash            uint32 `json:"hash"`
+	HashRevision    int64  `json:"hashRevision"`
+	CompactRevision int64  `json:"compactRevision"`
+	Error           string `json:"error,omitempty"`
+}
+
+// ConsistencyReport is the result of "check consistency".
+type ConsistencyReport struct {
+	Revision   int64        `json:"revision"`
+	Consistent bool         `json:"consistent"`
+	Members    []HashResult `json:"members"`
+	Problems   []string     `json:"problems,omitempty"`
+}
+
+// CheckConsistency hashes the keyspace at one revision on every member and compares.
+func CheckConsistency(ctx context.Context, conn transport.Connector, pods []discovery.Member, timeout time.Duration) (*ConsistencyReport, error) {
+	st := Status(ctx, conn, pods, StatusOptions{Timeout: timeout})
+	rev := int64(0)
+	for _, m := range st.Members {
+		if m.Reachable && m.Revision > 0 && (rev == 0 || m.Revision < rev) {
+			rev = m.Revision
+		}
+	}
+	if rev == 0 {
+		return nil, fmt.Errorf("%w: no member reported its revision", ErrNoMemberReachable)
+	}
+	r := &ConsistencyReport{Revision: rev, Consistent: true}
+	for _, m := range st.Members {
+		if m.Learner || !m.HasPod || m.ID == "" {
+			continue
+		}
+		hr := HashResult{Name: m.Name, ID: m.ID, Pod: m.Pod}
+		var pod *discovery.Member
+		for i := range pods {
+			if pods[i].Pod == m.Pod {
+				pod = &pods[i]
+			}
+		}
+		err := withSession(ctx, conn, pod, timeout, func(ctx context.Context, s transport.Session) error {
+			h, err := s.HashKV(ctx, rev)
+			if err != nil {
+				return err
+			}
+			hr.Hash, hr.HashRevision, hr.CompactRevision = h.Hash, h.HashRevision, h.CompactRevision
+			return nil
+		})
+		if err != nil {
+			hr.Error = oneLine(err)
+			r.Problems = append(r.Problems, fmt.Sprintf("%s (%s): %s", m.Name, m.ID, hr.Error))
+		}
+		r.Members = append(r.Members, hr)
+	}
+	hashes := map[uint32][]string{}
+	for _, h := range r.Members {
+		if h.Error == "" {
+			hashes[h.Hash] = append(hashes[h.Hash], h.Name)
+		}
+	}
+	if len(hashes) > 1 {
+		r.Consistent = false
+		var groups []string
+		for h, names := range hashes {
+			groups = append(groups, fmt.Sprintf("%08x: %s", h, strings.Join(names, ",")))
+		}
+		sort.Strings(groups)
+		r.Problems = append(r.Problems, fmt.Sprintf("hashes differ at revision %d: %s", rev, strings.Join(groups, "; ")))
+	}
+	return r, nil
+}
