@@ -266,7 +266,19 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 		timeout := defragTimeout(t.DBSize, o.Timeout)
 		event(t.Name, "defrag", "defragmenting %s (%s, timeout %s)", t.Name, t.Pod, timeout)
 		start := time.Now()
-		err := withSession(ctx, conn, pod, timeout, func(ctx context.Context, s transport.Session) error { return s.Defragment(ctx) })
+		err := withSession(ctx, conn, pod, timeout+time.Minute, func(ctx context.Context, s transport.Session) error {
+			release, warning, err := lockMember(ctx, s, t.ID, t.Name, "defrag", timeout+time.Minute)
+			if err != nil {
+				return err
+			}
+			defer release()
+			if warning != "" {
+				event(t.Name, "warning", "warning: %s", warning)
+			}
+			dctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			return s.Defragment(dctx)
+		})
 		if err != nil {
 			return r, stopErr(r, t, fmt.Errorf("defragmenting %s: %w", t.Name, err))
 		}

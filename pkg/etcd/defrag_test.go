@@ -190,3 +190,20 @@ func TestConsistency(t *testing.T) {
 		t.Errorf("mismatch: %+v", r)
 	}
 }
+
+func TestDefragRefusesAMemberBeingSnapshotted(t *testing.T) {
+	c := fragmented()
+	c.Locks = map[string]string{LockKey("fd422379fda50e48"): `{"op":"snapshot","host":"laptop","pid":42,"since":"2026-11-23T10:00:00Z"}`}
+	_, err := Defrag(context.Background(), c.Connector(), pods("cp-1", "cp-2", "cp-3"), defragOpts())
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "a snapshot started 2026-11-23T10:00:00Z by pid 42 on laptop") {
+		t.Fatalf("err %v", err)
+	}
+	for _, id := range c.Defragged {
+		if id == id3 {
+			t.Error("the locked member was defragmented")
+		}
+	}
+	if len(c.Locks) != 1 {
+		t.Errorf("locks left: %v", c.Locks)
+	}
+}

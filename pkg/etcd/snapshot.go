@@ -51,6 +51,8 @@ type SnapshotOptions struct {
 	Progress func(written, total int64)
 	// Chosen is told which member was picked before the stream starts.
 	Chosen func(MemberStatus)
+	// Warn is told about problems that do not stop the snapshot.
+	Warn func(string)
 }
 
 // DefaultSnapshotName is etcd-snapshot-<cluster id>-<UTC time>.db.
@@ -129,6 +131,14 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 		return nil, err
 	}
 	defer s.Close()
+	release, warning, err := lockMember(sctx, s, m.ID, m.Name, "snapshot", time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if warning != "" && o.Warn != nil {
+		o.Warn(warning)
+	}
 	start := time.Now()
 	resp, err := s.Snapshot(sctx)
 	if err != nil {

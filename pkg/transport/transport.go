@@ -68,6 +68,11 @@ type Session interface {
 	// Compact compacts the keyspace up to rev (physically).
 	Compact(ctx context.Context, rev int64) error
 
+	// TryLock writes key with value under a lease of ttl unless the key exists; on success it
+	// returns the function that releases it, else ErrLocked with the holder's value. Transports
+	// that can renew the lease do so until release.
+	TryLock(ctx context.Context, key, value string, ttl time.Duration) (release func(context.Context) error, err error)
+
 	// Snapshot opens the member's snapshot stream (database followed by its sha256). Only the
 	// port-forward transport can stream it; exec saves snapshots on the node instead.
 	Snapshot(ctx context.Context) (*clientv3.SnapshotResponse, error)
@@ -92,6 +97,13 @@ type MemberError struct {
 
 func (e *MemberError) Error() string { return fmt.Sprintf("%s: %s: %v", e.Pod, e.Op, e.Err) }
 func (e *MemberError) Unwrap() error { return e.Err }
+
+// LockedError says another operation holds a member lock.
+type LockedError struct {
+	Key, Holder string
+}
+
+func (e *LockedError) Error() string { return fmt.Sprintf("%s is held by %s", e.Key, e.Holder) }
 
 // ErrUnsupported is returned by a transport for what it cannot do (metrics-only has no member list).
 var ErrUnsupported = errors.New("not supported by this transport")

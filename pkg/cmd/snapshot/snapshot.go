@@ -153,6 +153,7 @@ func (o *SaveOptions) Run(ctx context.Context) error {
 	md, err := etcd.SaveSnapshot(ctx, conn, pods, etcd.SnapshotOptions{
 		Path: o.Path, Member: o.Member, Force: o.Force, Timeout: o.SaveTimeout, CallTimeout: o.GlobalOptions.Timeout(),
 		KubernetesVersion: o.KubernetesVersion(), PluginVersion: version.Version,
+		Warn: func(w string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", w) },
 		Chosen: func(m etcd.MemberStatus) {
 			o.Logf(1, "taking the snapshot from member %s (%s) in pod %s", m.Name, m.ID, m.Pod)
 		},

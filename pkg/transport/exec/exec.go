@@ -309,3 +309,38 @@ func (s *Session) Compact(ctx context.Context, rev int64) error {
 	_, err := s.run(ctx, "compaction", strconv.FormatInt(rev, 10), "--physical")
 	return err
 }
+
+// TryLock checks the key, then puts it under a fresh lease (etcdctl cannot keep a lease alive,
+// so ttl must cover the whole operation). Release revokes the lease.
+func (s *Session) TryLock(ctx context.Context, key, value string, ttl time.Duration) (func(context.Context) error, error) {
+	out, err := s.run(ctx, "get", key)
+	if err != nil {
+		return nil, err
+	}
+	var got clientv3.GetResponse
+	if err := decodeStrict(out, &got); err != nil {
+		return nil, err
+	}
+	if len(got.Kvs) > 0 {
+		return nil, &transport.LockedError{Key: key, Holder: string(got.Kvs[0].Value)}
+	}
+	out, err = s.run(ctx, "lease", "grant", strconv.FormatInt(int64(ttl.Seconds())+1, 10))
+	if err != nil {
+		return nil, err
+	}
+	var lease struct {
+		ID int64 `json:"ID"`
+	}
+	if err := decodeStrict(out, &lease); err != nil {
+		return nil, err
+	}
+	leaseHex := strconv.FormatInt(lease.ID, 16)
+	if _, err := s.run(ctx, "put", key, value, "--lease="+leaseHex); err != nil {
+		_, _ = s.run(context.WithoutCancel(ctx), "lease", "revoke", leaseHex)
+		return nil, err
+	}
+	return func(ctx context.Context) error {
+		_, err := s.run(ctx, "lease", "revoke", leaseHex)
+		return err
+	}, nil
+}

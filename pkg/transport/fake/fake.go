@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -65,7 +66,9 @@ type Cluster struct {
 	Defragged []uint64
 	// LeaderMoves records leadership transfers.
 	LeaderMoves []uint64
-	nextID      uint64
+	// Locks holds the member locks taken (key -> holder).
+	Locks  map[string]string
+	nextID uint64
 }
 
 // Connector returns a transport.Connector over this cluster.
@@ -332,4 +335,25 @@ func (s *session) HashKV(_ context.Context, rev int64) (*clientv3.HashKVResponse
 func (s *session) Compact(_ context.Context, rev int64) error {
 	_, err := s.self(fmt.Sprintf("compact %d", rev))
 	return err
+}
+
+func (s *session) TryLock(_ context.Context, key, value string, _ time.Duration) (func(context.Context) error, error) {
+	if _, err := s.self("lock " + key); err != nil {
+		return nil, err
+	}
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	if h, ok := s.c.Locks[key]; ok {
+		return nil, &transport.LockedError{Key: key, Holder: h}
+	}
+	if s.c.Locks == nil {
+		s.c.Locks = map[string]string{}
+	}
+	s.c.Locks[key] = value
+	return func(context.Context) error {
+		s.c.mu.Lock()
+		delete(s.c.Locks, key)
+		s.c.mu.Unlock()
+		return nil
+	}, nil
 }

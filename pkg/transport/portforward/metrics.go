@@ -323,3 +323,7 @@ func (s *MetricsSession) HashKV(context.Context, int64) (*clientv3.HashKVRespons
 func (s *MetricsSession) Compact(context.Context, int64) error {
 	return fmt.Errorf("compaction: %w", ErrNeedsCertificates)
 }
+
+func (s *MetricsSession) TryLock(context.Context, string, string, time.Duration) (func(context.Context) error, error) {
+	return nil, fmt.Errorf("lock: %w", ErrNeedsCertificates)
+}

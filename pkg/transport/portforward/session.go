@@ -505,3 +505,43 @@ func (s *Session) describeTLS(err error) error {
 	}
 	return fmt.Errorf("%s: TLS to %s failed: %w", s.member, s.member.LocalClientURL, err)
 }
+
+// TryLock takes the key in one transaction (only if absent) under a lease that is kept alive
+// until release.
+func (s *Session) TryLock(ctx context.Context, key, value string, ttl time.Duration) (func(context.Context) error, error) {
+	cli, _, err := s.ensure(ctx)
+	if err != nil {
+		return nil, err
+	}
+	lease, err := cli.Grant(ctx, int64(ttl.Seconds())+1)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := cli.Txn(ctx).
+		If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, value, clientv3.WithLease(lease.ID))).
+		Else(clientv3.OpGet(key)).Commit()
+	if err != nil || !resp.Succeeded {
+		_, _ = cli.Revoke(context.WithoutCancel(ctx), lease.ID)
+		if err != nil {
+			return nil, err
+		}
+		holder := "another operation"
+		if len(resp.Responses) > 0 && len(resp.Responses[0].GetResponseRange().Kvs) > 0 {
+			holder = string(resp.Responses[0].GetResponseRange().Kvs[0].Value)
+		}
+		return nil, &transport.LockedError{Key: key, Holder: holder}
+	}
+	kctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	if ch, err := cli.KeepAlive(kctx, lease.ID); err == nil {
+		go func() {
+			for range ch { //nolint:revive // drain keep-alive answers
+			}
+		}()
+	}
+	return func(ctx context.Context) error {
+		stop()
+		_, err := cli.Revoke(ctx, lease.ID)
+		return err
+	}, nil
+}
