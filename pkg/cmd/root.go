@@ -10,6 +10,7 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/check"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/defrag"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/doctor"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/member"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/moveleader"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/promote"
@@ -65,9 +66,16 @@ func NewCmdRootWithOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IO
 	mvl.GroupID = "change"
 	chk := check.NewCmdCheck(g, streams)
 	chk.GroupID = "inspect"
+	doc := doctor.NewCmdDoctor(g, streams)
+	doc.GroupID = "inspect"
 	ver := version.NewCmdVersion(g, streams)
 	ver.GroupID = "other"
-	root.AddCommand(st, mem, chk, pro, snp, dfr, alm, mvl, ver)
+	root.AddCommand(st, mem, chk, doc, pro, snp, dfr, alm, mvl, ver)
+	_ = root.RegisterFlagCompletionFunc("pod", func(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return g.CompletePods(cmd), cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]cobra.Completion{"table", "wide", "json", "yaml"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = root.RegisterFlagCompletionFunc("transport", cobra.FixedCompletions([]cobra.Completion{"auto", "exec", "port-forward", "metrics-only"}, cobra.ShellCompDirectiveNoFileComp))
 	root.SetHelpCommandGroupID("other")
 	root.SetCompletionCommandGroupID("other")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {

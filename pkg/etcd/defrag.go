@@ -291,7 +291,9 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 		}
 		t.Done = true
 		t.SizeAfter = after.DBSize
-		r.Reclaimed += t.DBSize - after.DBSize
+		if after.DBSize < t.DBSize {
+			r.Reclaimed += t.DBSize - after.DBSize
+		}
 		event(t.Name, "done", "%s: %d -> %d bytes in %s", t.Name, t.DBSize, t.SizeAfter, t.Took)
 	}
 	if o.Disarm {

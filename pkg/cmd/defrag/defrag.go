@@ -82,6 +82,7 @@ func NewCmdDefrag(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Member, "member", "", "Only this member (name, pod, node or hex ID)")
+	_ = cmd.RegisterFlagCompletionFunc("member", g.CompleteMemberFlag)
 	f.Float64Var(&o.MinFragmentation, "min-fragmentation", o.MinFragmentation, "Defragment members with at least this share (percent) of their file unused")
 	f.Int64Var(&o.MinSize, "min-size", o.MinSize, "... and a database file of at least this many bytes")
 	f.BoolVar(&o.Force, "force", false, "Defragment every member regardless of fragmentation and size")

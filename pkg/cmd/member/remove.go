@@ -55,12 +55,13 @@ type RemoveOptions struct {
 func NewCmdRemove(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &RemoveOptions{GlobalOptions: g, IOStreams: streams}
 	cmd := &cobra.Command{
-		Use:     "remove MEMBER",
-		Aliases: []string{"rm"},
-		Short:   "Remove a member after a preview and a quorum check",
-		Long:    removeLong,
-		Example: removeExample,
-		Args:    cobra.ExactArgs(1),
+		Use:               "remove MEMBER",
+		Aliases:           []string{"rm"},
+		Short:             "Remove a member after a preview and a quorum check",
+		Long:              removeLong,
+		Example:           removeExample,
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: g.CompleteMembers(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(cmd, args); err != nil {
 				return err

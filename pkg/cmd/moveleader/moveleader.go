@@ -29,7 +29,8 @@ func NewCmdMoveLeader(g *cmdutil.GlobalOptions, streams genericiooptions.IOStrea
 
 			# Move it to the healthiest follower
 			kubectl etcd move-leader --to-healthiest`),
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: g.CompleteMembers(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if (len(args) == 1) == healthiest {
 				return cmdutil.Usagef(cmd.CommandPath(), "give either MEMBER or --to-healthiest")

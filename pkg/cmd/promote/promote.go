@@ -72,11 +72,12 @@ type Result struct {
 func NewCmdPromote(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &Options{GlobalOptions: g, IOStreams: streams, Wait: true, Timeout: 2 * time.Minute, Interval: time.Second}
 	cmd := &cobra.Command{
-		Use:     "promote [MEMBER]",
-		Short:   "Promote a learner to a voting member once it is in sync (safe to re-run)",
-		Long:    promoteLong,
-		Example: promoteExample,
-		Args:    cobra.MaximumNArgs(1),
+		Use:               "promote [MEMBER]",
+		Short:             "Promote a learner to a voting member once it is in sync (safe to re-run)",
+		Long:              promoteLong,
+		Example:           promoteExample,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: g.CompleteMembers(true),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := o.Complete(cmd, args); err != nil {
 				return err
