@@ -131,6 +131,14 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 		return nil, err
 	}
 	defer s.Close()
+	start := time.Now()
+	resp, err := s.Snapshot(sctx)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot from %s: %w", pod, err)
+	}
+	defer resp.Snapshot.Close()
+	// Lock only once the stream is open: the snapshot is a point-in-time read taken when the
+	// stream opened, so the lock key does not end up inside it.
 	release, warning, err := lockMember(sctx, s, m.ID, m.Name, "snapshot", time.Minute)
 	if err != nil {
 		return nil, err
@@ -139,12 +147,6 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 	if warning != "" && o.Warn != nil {
 		o.Warn(warning)
 	}
-	start := time.Now()
-	resp, err := s.Snapshot(sctx)
-	if err != nil {
-		return nil, fmt.Errorf("snapshot from %s: %w", pod, err)
-	}
-	defer resp.Snapshot.Close()
 	w, err := snapshot.Write(resp.Snapshot, o.Path, snapshot.WriteOptions{Force: o.Force, Progress: func(n int64) {
 		if o.Progress != nil {
 			o.Progress(n, m.DBSize)
