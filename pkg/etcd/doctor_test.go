@@ -31,7 +31,7 @@ func TestDoctorHealthyClusterHasNoFindings(t *testing.T) {
 
 func TestDoctorFindings(t *testing.T) {
 	c := threeMembers()
-	c.Members[0].Version = "3.5.4"                             // old and skewed
+	c.Members[0].Version = "3.5.4"                               // old and skewed
 	c.Members[1].DBSize, c.Members[1].InUse = 1900<<20, 1800<<20 // over 80 % of 2 GiB
 	c.Members = append(c.Members, &fake.Member{ID: id4, Learner: true, PeerURLs: []string{"https://cp-4:2380"}})
 	c.Alarms = []*etcdserverpb.AlarmMember{{MemberID: id2, Alarm: etcdserverpb.AlarmType_NOSPACE}}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -85,49 +86,78 @@ func podOf(m *etcdserverpb.Member, pods []discovery.Member) *discovery.Member {
 }
 
 // voterSession connects to a member that can take a membership change: the leader's pod when
-// known, else any pod whose member answers and is a voter. exclude skips one member ID.
+// known, else any pod whose member answers and is a voter. exclude skips one member ID. All pods
+// are asked at once, so a silent member costs one timeout, not one each.
 func voterSession(ctx context.Context, conn transport.Connector, pods []discovery.Member, exclude uint64, timeout time.Duration) (transport.Session, error) {
 	type cand struct {
 		s      transport.Session
-		st     *clientv3.StatusResponse
 		leader bool
+		reason string
 	}
-	var cands []cand
-	var reasons []string
+	cands := make([]cand, len(pods))
+	var wg sync.WaitGroup
 	for i := range pods {
-		cctx, cancel := context.WithTimeout(ctx, timeout)
-		s, err := conn.Connect(cctx, &pods[i])
-		if err != nil {
-			cancel()
-			reasons = append(reasons, pods[i].Pod+": "+oneLine(err))
-			continue
-		}
-		st, err := s.Status(cctx)
-		cancel()
-		if err != nil || st.IsLearner || (st.Header != nil && st.Header.MemberId == exclude) {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			s, err := conn.Connect(cctx, &pods[i])
 			if err != nil {
-				reasons = append(reasons, pods[i].Pod+": "+oneLine(err))
+				cands[i].reason = pods[i].Pod + ": " + oneLine(err)
+				return
 			}
-			_ = s.Close()
+			st, err := s.Status(cctx)
+			if err != nil || st.IsLearner || (st.Header != nil && st.Header.MemberId == exclude) {
+				if err != nil {
+					cands[i].reason = pods[i].Pod + ": " + oneLine(err)
+				}
+				_ = s.Close()
+				return
+			}
+			cands[i] = cand{s: s, leader: st.Leader != 0 && st.Header != nil && st.Leader == st.Header.MemberId}
+		}(i)
+	}
+	wg.Wait()
+	best := -1
+	var reasons []string
+	for i, c := range cands {
+		if c.s == nil {
+			if c.reason != "" {
+				reasons = append(reasons, c.reason)
+			}
 			continue
 		}
-		cands = append(cands, cand{s: s, st: st, leader: st.Leader != 0 && st.Leader == st.Header.MemberId})
-	}
-	if len(cands) == 0 {
-		return nil, &UnreachableError{Op: "membership change", PerPod: reasons, Timeout: timeout}
-	}
-	best := 0
-	for i, c := range cands {
-		if c.leader {
+		if best < 0 || (c.leader && !cands[best].leader) {
 			best = i
 		}
 	}
 	for i, c := range cands {
-		if i != best {
+		if c.s != nil && i != best {
 			_ = c.s.Close()
 		}
 	}
+	if best < 0 {
+		return nil, &UnreachableError{Op: "membership change", PerPod: reasons, Timeout: timeout}
+	}
 	return cands[best].s, nil
+}
+
+// retryUnhealthy repeats a membership change that etcd refuses with "unhealthy cluster": etcd
+// does so for a few seconds after any member starts (kubeadm retries the same way).
+func retryUnhealthy(ctx context.Context, within time.Duration, f func() error) error {
+	deadline := time.Now().Add(within)
+	for {
+		err := f()
+		if !errHas(err, msgUnhealthy) || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // ---- promote ----
@@ -199,7 +229,8 @@ func PromoteMember(ctx context.Context, conn transport.Connector, pods []discove
 	}
 	start := time.Now()
 	deadline := start.Add(o.Timeout)
-	attempted := false
+	// outcome is what the last promote call suggests, confirmed by the next member-list read.
+	outcome := OutcomeAlreadyVoting
 	var lastReason string
 	var prev *PromoteProgress
 	var prevAt time.Time
@@ -214,10 +245,7 @@ func PromoteMember(ctx context.Context, conn transport.Connector, pods []discove
 			}
 			out := &PromoteOutcome{ID: FormatID(id), Name: m.Name, Took: time.Since(start).Round(time.Millisecond).String()}
 			if !m.IsLearner {
-				out.Outcome = OutcomeAlreadyVoting
-				if attempted {
-					out.Outcome = OutcomePromoted
-				}
+				out.Outcome = outcome
 				return out, nil
 			}
 			reason, promotable, progress := learnerReadiness(ctx, conn, pods, m, o.CallTimeout)
@@ -246,11 +274,11 @@ func PromoteMember(ctx context.Context, conn transport.Connector, pods []discove
 					_ = s.Close()
 					switch {
 					case err == nil:
-						attempted = true
+						outcome = OutcomePromoted
 						continue // the re-check confirms it
 					case isNotLearner(err):
-						// Already promoted: by us (a lost answer) or by someone else. Re-check.
-						attempted = attempted || true
+						// Promoted between our check and our call (by someone else, or by
+						// our own earlier call whose answer was lost). Re-check.
 						continue
 					case errHas(err, msgNotInSync):
 						lastReason = "learner not in sync with the leader" + behind(progress)
@@ -258,7 +286,7 @@ func PromoteMember(ctx context.Context, conn transport.Connector, pods []discove
 						continue // the re-check reports it
 					default:
 						// A timeout may have been applied on the server: the re-check will tell.
-						attempted = true
+						outcome = OutcomePromotedLostAck
 						lastReason = "promote call failed: " + oneLine(err)
 					}
 				}
@@ -433,9 +461,14 @@ func AddMember(ctx context.Context, conn transport.Connector, pods []discovery.M
 		return nil, err
 	}
 	defer s.Close()
-	cctx, cancel := context.WithTimeout(ctx, o.CallTimeout)
-	defer cancel()
-	resp, err := s.MemberAdd(cctx, o.Name, o.PeerURLs, o.Learner)
+	var resp *clientv3.MemberAddResponse
+	err = retryUnhealthy(ctx, 15*time.Second, func() error {
+		cctx, cancel := context.WithTimeout(ctx, o.CallTimeout)
+		defer cancel()
+		var err error
+		resp, err = s.MemberAdd(cctx, o.Name, o.PeerURLs, o.Learner)
+		return err
+	})
 	switch {
 	case errHas(err, msgTooManyLearners):
 		return nil, fmt.Errorf("%w: too many learners: etcd refuses another learner (%s); promote or remove the existing one first", ErrRefused, oneLine(err))
@@ -558,9 +591,12 @@ func RemoveMember(ctx context.Context, conn transport.Connector, pods []discover
 		return err
 	}
 	defer s.Close()
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	_, err = s.MemberRemove(cctx, id)
+	err = retryUnhealthy(ctx, 15*time.Second, func() error {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		_, err := s.MemberRemove(cctx, id)
+		return err
+	})
 	switch {
 	case errHas(err, msgMemberNotFound):
 		return fmt.Errorf("%w: member %s is not in the cluster (already removed?)", ErrNotFound, FormatID(id))

@@ -38,7 +38,7 @@ func TestPromoteRetryLoop(t *testing.T) {
 			outcome: OutcomeAlreadyVoting},
 		{name: "answer lost after the server applied it", setup: func(c *fake.Cluster, _ *[]discovery.Member) {
 			c.AfterPromote = func(*fake.Cluster, uint64) error { return errors.New("context deadline exceeded") }
-		}, outcome: OutcomePromoted},
+		}, outcome: OutcomePromotedLostAck},
 		{name: "promoted out of band between check and call", setup: func(c *fake.Cluster, _ *[]discovery.Member) {
 			c.BeforePromote = func(c *fake.Cluster, id uint64) error {
 				c.Lock()
@@ -46,7 +46,7 @@ func TestPromoteRetryLoop(t *testing.T) {
 				c.Unlock()
 				return nil
 			}
-		}, outcome: OutcomePromoted},
+		}, outcome: OutcomeAlreadyVoting},
 		{name: "catches up after a few polls", setup: func(c *fake.Cluster, _ *[]discovery.Member) {
 			c.Find(id4).InSync = false
 			n := 0
