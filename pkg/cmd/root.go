@@ -70,7 +70,7 @@ func NewCmdRootWithOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IO
 	doc.GroupID = "inspect"
 	ver := version.NewCmdVersion(g, streams)
 	ver.GroupID = "other"
-	root.AddCommand(st, mem, chk, doc, pro, snp, dfr, alm, mvl, ver)
+	root.AddCommand(st, mem, chk, doc, pro, snp, dfr, alm, mvl, ver, snapshot.NewCmdCheckDB(streams))
 	_ = root.RegisterFlagCompletionFunc("pod", func(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		return g.CompletePods(cmd), cobra.ShellCompDirectiveNoFileComp
 	})

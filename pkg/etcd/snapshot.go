@@ -139,7 +139,9 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 	defer resp.Snapshot.Close()
 	// Lock only once the stream is open: the snapshot is a point-in-time read taken when the
 	// stream opened, so the lock key does not end up inside it.
-	release, warning, err := lockMember(sctx, s, m.ID, m.Name, "snapshot", time.Minute)
+	// A short lease, renewed while the stream runs: if this member or this process dies, the
+	// lock expires within seconds instead of blocking the next snapshot or defrag.
+	release, warning, err := lockMember(sctx, s, m.ID, m.Name, "snapshot", 10*time.Second)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ package snapshot
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -111,7 +112,7 @@ func Write(r io.Reader, path string, o WriteOptions) (*Written, error) {
 	}
 	ok = true
 	syncDir(filepath.Dir(path))
-	return &Written{Path: path, Size: n, SHA256: hex.EncodeToString(v.whole.Sum(nil)), DBSHA256: hex.EncodeToString(dbSum)}, nil
+	return &Written{Path: path, Size: n, SHA256: hex.EncodeToString(v.wholeSum()), DBSHA256: hex.EncodeToString(dbSum)}, nil
 }
 
 // WriteFileAtomic writes small data (the metadata sidecar) the same careful way.
@@ -139,18 +140,32 @@ func WriteFileAtomic(path string, data []byte) error {
 }
 
 // verifier hashes a stream whose last TrailerSize bytes are the sha256 of everything before.
-// It holds back the last TrailerSize bytes seen, so only the data part enters the db hash.
+// It holds back the last TrailerSize bytes seen, so only the data part enters the db hash; the
+// whole-file hash is derived from the db hash's state at the end, so every byte is hashed once.
 type verifier struct {
-	db, whole hash.Hash
-	tail      []byte
+	db   hash.Hash
+	tail []byte
 }
 
 func newVerifier() *verifier {
-	return &verifier{db: sha256.New(), whole: sha256.New(), tail: make([]byte, 0, 2*TrailerSize)}
+	return &verifier{db: sha256.New(), tail: make([]byte, 0, 2*TrailerSize)}
+}
+
+// wholeSum is sha256(data || tail), continued from the data hash's state.
+func (v *verifier) wholeSum() []byte {
+	state, err := v.db.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		panic(err) // crypto/sha256 always supports it
+	}
+	h := sha256.New()
+	if err := h.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+		panic(err)
+	}
+	h.Write(v.tail)
+	return h.Sum(nil)
 }
 
 func (v *verifier) Write(p []byte) {
-	v.whole.Write(p)
 	if len(p) >= TrailerSize {
 		v.db.Write(v.tail)
 		v.db.Write(p[:len(p)-TrailerSize])

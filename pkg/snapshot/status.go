@@ -40,9 +40,50 @@ type Report struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
+// DBCheck is the result of the database checks (bbolt's consistency check and etcdutl's status),
+// which Inspect may run in a child process.
+type DBCheck struct {
+	Bolt           string `json:"bolt"`
+	Hash           uint32 `json:"hash"`
+	Revision       int64  `json:"revision"`
+	TotalKeys      int    `json:"totalKeys"`
+	TotalSize      int64  `json:"totalSize"`
+	StorageVersion string `json:"storageVersion,omitempty"`
+	StatusError    string `json:"statusError,omitempty"`
+}
+
+// CheckDB runs bbolt's consistency check and etcdutl's snapshot status on path, in this process.
+// A damaged file can crash bbolt in ways no recover catches (a SIGBUS on a truncated mmap, a
+// panic in a goroutine bbolt starts), so callers that must survive it use a child process.
+func CheckDB(path string) DBCheck {
+	var c DBCheck
+	c.Bolt = boltCheck(path)
+	if c.Bolt != "ok" {
+		return c
+	}
+	ds, err := etcdutlStatus(path)
+	if err != nil {
+		c.StatusError = err.Error()
+		return c
+	}
+	c.Hash, c.Revision, c.TotalKeys, c.TotalSize, c.StorageVersion = ds.Hash, ds.Revision, ds.TotalKey, ds.TotalSize, ds.Version
+	return c
+}
+
+// InspectOptions tune Inspect.
+type InspectOptions struct {
+	// CheckDB, when set, replaces the in-process database checks (the command runs them in a
+	// child process of itself).
+	CheckDB func(path string) (DBCheck, error)
+}
+
 // Inspect checks a snapshot file: the sha256 trailer against the data, bbolt's own consistency
 // check, and etcdutl's status (hash, revision, keys, size, storage version).
-func Inspect(path string) (*Report, error) {
+func Inspect(path string, opts ...InspectOptions) (*Report, error) {
+	var o InspectOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read snapshot %s: %w", path, unwrapPath(err))
@@ -63,16 +104,22 @@ func Inspect(path string) (*Report, error) {
 	case "missing":
 		r.Problems = append(r.Problems, "no sha256 trailer: truncated, or not a snapshot stream (a copied db file has none)")
 	}
-	r.Bolt = boltCheck(path)
+	var c DBCheck
+	if o.CheckDB != nil {
+		c, err = o.CheckDB(path)
+		if err != nil {
+			c = DBCheck{Bolt: "damaged database: " + err.Error()}
+		}
+	} else {
+		c = CheckDB(path)
+	}
+	r.Bolt = c.Bolt
 	if r.Bolt != "ok" {
 		r.Problems = append(r.Problems, "bbolt consistency check: "+r.Bolt)
+	} else if c.StatusError != "" {
+		r.Problems = append(r.Problems, "etcdutl snapshot status: "+c.StatusError)
 	} else {
-		ds, err := etcdutlStatus(path)
-		if err != nil {
-			r.Problems = append(r.Problems, "etcdutl snapshot status: "+err.Error())
-		} else {
-			r.Hash, r.Revision, r.TotalKeys, r.TotalSize, r.StorageVersion = ds.Hash, ds.Revision, ds.TotalKey, ds.TotalSize, ds.Version
-		}
+		r.Hash, r.Revision, r.TotalKeys, r.TotalSize, r.StorageVersion = c.Hash, c.Revision, c.TotalKeys, c.TotalSize, c.StorageVersion
 	}
 	r.Verdict = VerdictOK
 	if len(r.Problems) > 0 {

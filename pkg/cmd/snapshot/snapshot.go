@@ -2,9 +2,14 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -269,7 +274,7 @@ func NewCmdStatus(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 			if err != nil {
 				return &cmdutil.UsageError{Cmd: cmd.CommandPath(), Err: err}
 			}
-			r, err := snap.Inspect(o.File)
+			r, err := snap.Inspect(o.File, snap.InspectOptions{CheckDB: checkDBInChild})
 			if err != nil {
 				return err
 			}
@@ -374,4 +379,48 @@ func (o *RestorePlanOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
 	}
 	return nil
+}
+
+// CheckDBCommand is the hidden command that runs the database checks for "snapshot status" in a
+// child process: a damaged file can crash bbolt beyond recovery, and the verdict must survive.
+const CheckDBCommand = "__check-snapshot-db"
+
+// NewCmdCheckDB builds the hidden child-process command.
+func NewCmdCheckDB(streams genericiooptions.IOStreams) *cobra.Command {
+	return &cobra.Command{
+		Use:    CheckDBCommand + " FILE",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return json.NewEncoder(streams.Out).Encode(snap.CheckDB(args[0]))
+		},
+	}
+}
+
+// checkDBInChild runs the database checks in a child process of this binary.
+func checkDBInChild(path string) (snap.DBCheck, error) {
+	var c snap.DBCheck
+	self, err := os.Executable()
+	if err != nil {
+		return snap.CheckDB(path), nil
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(self, CheckDBCommand, path)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	runErr := cmd.Run()
+	if err := json.Unmarshal(stdout.Bytes(), &c); err == nil && runErr == nil {
+		return c, nil
+	}
+	// The child crashed: its first line says how (a fault on a truncated file, a bbolt assertion).
+	msg := strings.TrimSpace(stderr.String())
+	if i := strings.IndexByte(msg, '\n'); i > 0 {
+		msg = msg[:i]
+	}
+	if msg == "" && runErr != nil {
+		msg = runErr.Error()
+	}
+	for _, p := range []string{"panic: ", "fatal error: "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	return c, errors.New("bbolt gave up on it: " + msg)
 }

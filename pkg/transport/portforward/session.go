@@ -160,11 +160,13 @@ func (s *Session) ensure(ctx context.Context) (*clientv3.Client, *Forward, error
 		return nil, nil, s.describeTLS(err)
 	}
 	cli, err := clientv3.New(clientv3.Config{
-		Endpoints:            []string{"https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(f.LocalPort))},
-		TLS:                  s.conn.TLS.Clone(),
-		DialTimeout:          dial,
-		DialKeepAliveTime:    30 * time.Second,
-		DialKeepAliveTimeout: 10 * time.Second,
+		Endpoints:   []string{"https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(f.LocalPort))},
+		TLS:         s.conn.TLS.Clone(),
+		DialTimeout: dial,
+		// Keepalives find a dead member or forward within seconds during a long snapshot, and
+		// keep idle-timeout middleboxes from cutting a long stream.
+		DialKeepAliveTime:    10 * time.Second,
+		DialKeepAliveTimeout: 5 * time.Second,
 		Logger:               zap.NewNop(),
 		// The forwarded address is the only way in: never learn the members' own URLs.
 		AutoSyncInterval:   0,
