@@ -11,7 +11,7 @@ LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.
 E2E_ETCD_VERSIONS ?= v3.6.16 v3.7.3
 E2E_TIMEOUT ?= 40m
 
-.PHONY: help build install test test-e2e e2e-tools e2e-up verify fmt vet tidy-check clean testdata
+.PHONY: help build install test test-e2e e2e-tools e2e-up bench verify fmt vet tidy-check clean testdata
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,9 @@ test-e2e: build e2e-tools ## Run the end-to-end tests on a real etcd + kube-apis
 
 e2e-up: build e2e-tools ## Start a harness cluster by hand (Ctrl-C stops it); E2E_ETCD_VERSION picks etcd
 	cd test && $(GO) run ./e2e/harness/cmd/e2e-up --etcd-version=$${E2E_ETCD_VERSION:-v3.6.16}
+
+bench: build e2e-tools ## Snapshot throughput: the plugin (port-forward) vs direct etcdctl on one member, ~500 MiB
+	KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd hack/bench.sh $(BENCH_ARGS)
 
 testdata: ## Re-capture the real etcdctl output used by the exec transport's unit tests
 	hack/e2e-tools.sh etcd && hack/capture-etcdctl-testdata.sh

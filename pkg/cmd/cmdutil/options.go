@@ -262,3 +262,17 @@ func (g *GlobalOptions) KubernetesVersion() string {
 	}
 	return v.GitVersion
 }
+
+// Open discovers the etcd pods and opens the transport: the start of every command that talks
+// to the members. The caller closes the connector.
+func (g *GlobalOptions) Open(ctx context.Context) ([]discovery.Member, transport.Connector, error) {
+	pods, err := g.Discover(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	conn, err := g.Connector(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pods, conn, nil
+}

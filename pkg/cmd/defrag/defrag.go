@@ -113,11 +113,7 @@ func (o *Options) Validate() error {
 
 // Run plans and defragments.
 func (o *Options) Run(ctx context.Context) error {
-	pods, err := o.Discover(ctx)
-	if err != nil {
-		return err
-	}
-	conn, err := o.Connector(ctx)
+	pods, conn, err := o.Open(ctx)
 	if err != nil {
 		return err
 	}

@@ -40,11 +40,7 @@ func NewCmdDoctor(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 				return err
 			}
 			ctx := cmd.Context()
-			pods, err := g.Discover(ctx)
-			if err != nil {
-				return err
-			}
-			conn, err := g.Connector(ctx)
+			pods, conn, err := g.Open(ctx)
 			if err != nil {
 				return err
 			}

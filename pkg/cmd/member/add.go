@@ -91,11 +91,7 @@ func (o *AddOptions) Validate() error {
 
 // Run adds the member and prints the next steps.
 func (o *AddOptions) Run(ctx context.Context) error {
-	pods, err := o.Discover(ctx)
-	if err != nil {
-		return err
-	}
-	conn, err := o.Connector(ctx)
+	pods, conn, err := o.Open(ctx)
 	if err != nil {
 		return err
 	}

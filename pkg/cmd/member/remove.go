@@ -89,11 +89,7 @@ func (o *RemoveOptions) Validate() error { return nil }
 
 // Run previews, checks, confirms and removes.
 func (o *RemoveOptions) Run(ctx context.Context) error {
-	pods, err := o.Discover(ctx)
-	if err != nil {
-		return err
-	}
-	conn, err := o.Connector(ctx)
+	pods, conn, err := o.Open(ctx)
 	if err != nil {
 		return err
 	}

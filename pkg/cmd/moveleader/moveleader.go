@@ -39,11 +39,7 @@ func NewCmdMoveLeader(g *cmdutil.GlobalOptions, streams genericiooptions.IOStrea
 				return err
 			}
 			ctx := cmd.Context()
-			pods, err := g.Discover(ctx)
-			if err != nil {
-				return err
-			}
-			conn, err := g.Connector(ctx)
+			pods, conn, err := g.Open(ctx)
 			if err != nil {
 				return err
 			}

@@ -116,11 +116,7 @@ func (o *Options) Validate(cmdPath string) error {
 
 // Run promotes.
 func (o *Options) Run(ctx context.Context) error {
-	pods, err := o.Discover(ctx)
-	if err != nil {
-		return err
-	}
-	conn, err := o.Connector(ctx)
+	pods, conn, err := o.Open(ctx)
 	if err != nil {
 		return err
 	}

@@ -349,11 +349,7 @@ func NewCmdRestorePlan(g *cmdutil.GlobalOptions, streams genericiooptions.IOStre
 
 // Run prints the plan.
 func (o *RestorePlanOptions) Run(ctx context.Context) error {
-	pods, err := o.Discover(ctx)
-	if err != nil {
-		return err
-	}
-	conn, err := o.Connector(ctx)
+	pods, conn, err := o.Open(ctx)
 	if err != nil {
 		return err
 	}
