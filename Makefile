@@ -11,7 +11,7 @@ LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.
 E2E_ETCD_VERSIONS ?= v3.6.16 v3.7.3
 E2E_TIMEOUT ?= 40m
 
-.PHONY: help build install test test-e2e e2e-tools e2e-up bench verify fmt vet tidy-check clean testdata
+.PHONY: help build install test test-e2e e2e-tools e2e-up bench dist verify-krew verify-krew-manifest verify fmt vet tidy-check clean testdata
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,7 +45,16 @@ bench: build e2e-tools ## Snapshot throughput: the plugin (port-forward) vs dire
 testdata: ## Re-capture the real etcdctl output used by the exec transport's unit tests
 	hack/e2e-tools.sh etcd && hack/capture-etcdctl-testdata.sh
 
-verify: fmt vet tidy-check ## gofmt, go vet and go mod tidy checks (both modules)
+dist: ## Build release archives for all platforms into dist/ and render dist/etcd.yaml (RELEASE=vX.Y.Z also writes plugins/etcd.yaml)
+	hack/dist.sh $(RELEASE)
+
+verify-krew: dist ## Validate the krew manifest with krew, install the dist/ archive with krew and run kubectl etcd through kubectl
+	hack/krew-install-test.sh
+
+verify-krew-manifest: ## Validate plugins/etcd.yaml with krew's validate-krew-manifest (no build)
+	hack/krew-install-test.sh --validate-only
+
+verify: fmt vet tidy-check verify-krew-manifest ## gofmt, go vet, go mod tidy checks (both modules) and the krew manifest
 
 fmt:
 	@out=$$(gofmt -l cmd pkg test); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

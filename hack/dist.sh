@@ -51,7 +51,7 @@ else
 fi
 
 start=$SECONDS
-TOOLS=$(hack/tools/release/build.sh) || die "building the release tools (hack/tools/release/build.sh)"
+TOOLS=$(hack/tools/release/build.sh goreleaser render-krew-manifest) || die "building the release tools (hack/tools/release/build.sh)"
 
 log "goreleaser: $mode $VERSION (binaries report $binary_version)"
 # goreleaser reads the commit, its date and the tag from git, but gives up on all of them (and

@@ -30,7 +30,7 @@ DIST=$(dirname "$MANIFEST")
 [ "$(basename "$MANIFEST")" = etcd.yaml ] || die "$MANIFEST: krew requires the file to be named after the plugin, etcd.yaml"
 
 start=$SECONDS
-TOOLS=$(hack/tools/release/build.sh) || die "building the release tools (hack/tools/release/build.sh)"
+TOOLS=$(hack/tools/release/build.sh krew validate-krew-manifest) || die "building the release tools (hack/tools/release/build.sh)"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/krew-install-test.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
