@@ -220,7 +220,7 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 		}
 		return nil
 	}
-	if o.Compact {
+	if o.Compact && len(r.Order) > 0 {
 		rev := int64(0)
 		for _, m := range st.Members {
 			if m.Revision > rev {
@@ -232,13 +232,18 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 		}); err != nil && !strings.Contains(err.Error(), "compacted") {
 			return r, fmt.Errorf("compaction at revision %d: %w", rev, err)
 		}
-		r.Compacted = rev
 		event("", "compact", "compacted the keyspace at revision %d", rev)
+		// Plan again: the compaction freed pages, which is what the rules look at.
+		st = Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
+		if r, err = PlanDefrag(st, o); err != nil {
+			return r, err
+		}
+		r.Compacted = rev
 	}
 	for i := range r.Order {
 		t := &r.Order[i]
 		if !t.Needed {
-			event(t.Name, "skip", "skipped: %s", t.Reason)
+			event(t.Name, "skip", "%s: skipped: %s", t.Name, t.Reason)
 			continue
 		}
 		pod := podOfMember(t.Pod)
@@ -280,14 +285,14 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 			return s.Defragment(dctx)
 		})
 		if err != nil {
-			return r, stopErr(r, t, fmt.Errorf("defragmenting %s: %w", t.Name, err))
+			return r, stopErr(r, t, fmt.Errorf("defragmenting %s: %w", t.Name, err), true)
 		}
 		t.Took = time.Since(start).Round(time.Millisecond).String()
 		// Gate: the member is healthy again and has caught up with the leader.
 		after, err := waitCaughtUp(ctx, conn, pods, t.ID, timeout, o.CallTimeout)
 		if err != nil {
 			t.Done = true
-			return r, stopErr(r, t, fmt.Errorf("%s did not come back healthy after its defrag: %w", t.Name, err))
+			return r, stopErr(r, t, fmt.Errorf("%s did not come back healthy after its defrag: %w", t.Name, err), true)
 		}
 		t.Done = true
 		t.SizeAfter = after.DBSize
@@ -306,12 +311,17 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 	return r, nil
 }
 
-func stopErr(r *DefragReport, t *DefragTarget, err error) error {
+// stopErr records why the run stopped at t and says what was done and what was not touched
+// (t itself counts as untouched unless its defrag had started).
+func stopErr(r *DefragReport, t *DefragTarget, err error, started ...bool) error {
 	t.Error = err.Error()
 	done := r.Done()
 	var untouched []string
 	for _, x := range r.Order {
-		if !x.Done && x.ID != t.ID && x.Needed {
+		if x.ID == t.ID && len(started) > 0 && started[0] {
+			continue
+		}
+		if !x.Done && x.Needed {
 			untouched = append(untouched, x.Name)
 		}
 	}

@@ -339,8 +339,8 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 				continue
 			}
 			voters++
-			if ms.Healthy {
-				healthy++
+			if ms.Healthy || onlyNOSPACE(ms) {
+				healthy++ // a NOSPACE member still votes and serves reads: quorum holds
 			}
 		}
 	} else {

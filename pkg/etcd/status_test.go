@@ -67,7 +67,7 @@ func TestStatusStates(t *testing.T) {
 		{name: "alarm makes a member unhealthy", mutate: func(c *fake.Cluster) {
 			c.Members[0].Unhealthy = "Active Alarm(s): NOSPACE"
 			c.Alarms = []*etcdserverpb.AlarmMember{{MemberID: id1, Alarm: etcdserverpb.AlarmType_NOSPACE}}
-		}, state: StateDegraded, healthy: 2, voters: 3, left: 0, errSubstr: "NOSPACE"},
+		}, state: StateDegraded, healthy: 3, voters: 3, left: 1, errSubstr: "NOSPACE"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -87,6 +87,9 @@ func StatusSummary(s *etcd.ClusterStatus) string {
 	if q.Learners > 0 {
 		fmt.Fprintf(&b, "; %d learner(s)", q.Learners)
 	}
+	if len(s.Alarms) > 0 {
+		fmt.Fprintf(&b, "; alarms %s", strings.Join(s.Alarms, ","))
+	}
 	if s.Leader != "" {
 		fmt.Fprintf(&b, "; leader %s", s.Leader)
 	} else {
