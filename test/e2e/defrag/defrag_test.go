@@ -11,6 +11,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/harness"
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
 // fillMiB is how much the rolling-defrag tests write (and delete) to fragment every member.
@@ -21,7 +22,7 @@ const fillMiB = 64
 // member shrinks, followers go first and the leader at start last, leadership moves once
 // (raft term +1, one leader change seen by each member) and nothing else is elected.
 func TestDefragRolling(t *testing.T) {
-	skipShort(t)
+	plugintest.SkipShort(t)
 	c := harness.Start(t, harness.Options{})
 	cl := c.Client(t)
 	fragment(t, c, cl, fillMiB)
@@ -30,10 +31,10 @@ func TestDefragRolling(t *testing.T) {
 		before := states(t, c, cl)
 		lc := leaderChanges(t, c)
 		l := leader(t, c, cl)
-		r := run(t, c, args(execArgs(), "defrag", "--dry-run", "--min-size", "1", "-o", "json")...)
-		wantCode(t, r, 0)
+		r := plugintest.Run(t, c, args(execArgs(), "defrag", "--dry-run", "--min-size", "1", "-o", "json")...)
+		plugintest.WantCode(t, r, 0)
 		var rep defragReport
-		decode(t, r, &rep)
+		plugintest.Decode(t, r, &rep)
 		if !rep.DryRun || len(rep.Order) != 3 {
 			t.Fatalf("dryRun %v, order %v; want a dry run planning 3 members\n%s", rep.DryRun, rep.names(), r)
 		}
@@ -47,7 +48,7 @@ func TestDefragRolling(t *testing.T) {
 				t.Errorf("%s: planned dbSize %d, etcd says %d", x.Name, x.DBSize, want)
 			}
 		}
-		if !strings.Contains(r.stderr, "dry run: nothing was changed") {
+		if !strings.Contains(r.Stderr, "dry run: nothing was changed") {
 			t.Errorf("stderr does not say it was a dry run\n%s", r)
 		}
 		after := states(t, c, cl)
@@ -67,11 +68,11 @@ func TestDefragRolling(t *testing.T) {
 	})
 	t.Run("port-forward", func(t *testing.T) {
 		fragment(t, c, cl, fillMiB)
-		rollingDefrag(t, c, cl, args(pfArgs(c), "defrag", "--force", "-o", "json"), false)
+		rollingDefrag(t, c, cl, args(plugintest.PFArgs(c), "defrag", "--force", "-o", "json"), false)
 	})
 	t.Run("consistent", func(t *testing.T) {
-		r := run(t, c, args(execArgs(), "check", "consistency", "-o", "json")...)
-		wantCode(t, r, 0)
+		r := plugintest.Run(t, c, args(execArgs(), "check", "consistency", "-o", "json")...)
+		plugintest.WantCode(t, r, 0)
 		var rep struct {
 			Consistent bool `json:"consistent"`
 			Members    []struct {
@@ -79,7 +80,7 @@ func TestDefragRolling(t *testing.T) {
 				Hash uint32 `json:"hash"`
 			} `json:"members"`
 		}
-		decode(t, r, &rep)
+		plugintest.Decode(t, r, &rep)
 		if !rep.Consistent || len(rep.Members) != 3 {
 			t.Errorf("consistent %v with %d members after two rolling defrags\n%s", rep.Consistent, len(rep.Members), r)
 		}
@@ -110,9 +111,9 @@ func rollingDefrag(t *testing.T, c *harness.Cluster, cl *clientv3.Client, argv [
 	lc := leaderChanges(t, c)
 	p := start(t, c, argv...)
 	r := p.wait(t)
-	wantCode(t, r, 0)
+	plugintest.WantCode(t, r, 0)
 	var rep defragReport
-	decode(t, r, &rep)
+	plugintest.Decode(t, r, &rep)
 	if rep.DryRun || len(rep.Order) != 3 {
 		t.Fatalf("dryRun %v, order %v; want 3 members defragmented\n%s", rep.DryRun, rep.names(), r)
 	}
@@ -196,7 +197,7 @@ func rollingDefrag(t *testing.T, c *harness.Cluster, cl *clientv3.Client, argv [
 	for _, x := range rep.Order {
 		parts = append(parts, fmt.Sprintf("%s %.1f -> %.1f MiB in %s", x.Name, mib(x.DBSize), mib(x.SizeAfter), x.Took))
 	}
-	t.Logf("defragmented %s; leadership %s -> %s; run took %s", strings.Join(parts, ", "), l, last.LeaderMove, r.dur.Round(time.Millisecond))
+	t.Logf("defragmented %s; leadership %s -> %s; run took %s", strings.Join(parts, ", "), l, last.LeaderMove, r.Dur.Round(time.Millisecond))
 }
 
 func mapsEqual(a, b map[string]int) bool {
@@ -216,7 +217,7 @@ func mapsEqual(a, b map[string]int) bool {
 // next in order as soon as the one before it reports done. Each time the command must stop with
 // an error naming the dead member, say what was done, and leave the later members untouched.
 func TestDefragMemberKilled(t *testing.T) {
-	skipShort(t)
+	plugintest.SkipShort(t)
 	c := harness.Start(t, harness.Options{})
 	cl := c.Client(t)
 	// Live data, so that each defrag has something to copy and lasts long enough to be hit.
@@ -250,10 +251,10 @@ func TestDefragMemberKilled(t *testing.T) {
 
 	t.Run("next-member-after-first-done", func(t *testing.T) {
 		// Plan first: whoever is left fragmented, in the order the plugin will take them.
-		r := run(t, c, args(execArgs(), "defrag", "--dry-run", "--min-size", "1", "-o", "json")...)
-		wantCode(t, r, 0)
+		r := plugintest.Run(t, c, args(execArgs(), "defrag", "--dry-run", "--min-size", "1", "-o", "json")...)
+		plugintest.WantCode(t, r, 0)
 		var plan defragReport
-		decode(t, r, &plan)
+		plugintest.Decode(t, r, &plan)
 		var todo []string
 		for _, x := range plan.Order {
 			if x.Needed {
@@ -290,13 +291,13 @@ func TestDefragMemberKilled(t *testing.T) {
 
 // checkStopped checks a run that had dead stopped: non-zero exit, an error naming dead, done
 // reported for doneMember, and the members in untouched neither done nor resized.
-func checkStopped(t *testing.T, c *harness.Cluster, r *result, dead, doneMember string, untouched []string, before map[string]memberState) {
+func checkStopped(t *testing.T, c *harness.Cluster, r *plugintest.Result, dead, doneMember string, untouched []string, before map[string]memberState) {
 	t.Helper()
-	if r.code == 0 {
+	if r.Code == 0 {
 		t.Fatalf("exit code 0 although %s was killed mid-run\n%s", dead, r)
 	}
 	var errLine string
-	for _, l := range strings.Split(r.stderr, "\n") {
+	for _, l := range strings.Split(r.Stderr, "\n") {
 		if strings.HasPrefix(l, "error: ") {
 			errLine = l
 		}
@@ -308,7 +309,7 @@ func checkStopped(t *testing.T, c *harness.Cluster, r *result, dead, doneMember 
 		t.Errorf("the error line %q does not say %s was defragmented", errLine, doneMember)
 	}
 	var rep defragReport
-	decode(t, r, &rep)
+	plugintest.Decode(t, r, &rep)
 	d := rep.target(t, doneMember)
 	if !d.Done || d.SizeAfter <= 0 || d.SizeAfter >= d.DBSize {
 		t.Errorf("%s: done %v, %d -> %d bytes; want done and smaller", doneMember, d.Done, d.DBSize, d.SizeAfter)
@@ -335,10 +336,10 @@ func checkStopped(t *testing.T, c *harness.Cluster, r *result, dead, doneMember 
 			}
 		}
 	}
-	if strings.Count(r.stderr, "not touched: ") != 1 && len(untouched) > 1 {
+	if strings.Count(r.Stderr, "not touched: ") != 1 && len(untouched) > 1 {
 		t.Errorf("the error does not list what was not touched\n%s", r)
 	}
-	t.Logf("stopped with exit %d: %s", r.code, errLine)
+	t.Logf("stopped with exit %d: %s", r.Code, errLine)
 	if t.Failed() {
 		t.Logf("run:\n%s", r)
 	}
@@ -347,7 +348,7 @@ func checkStopped(t *testing.T, c *harness.Cluster, r *result, dead, doneMember 
 // TestDefragRefusedMemberDown: with a voting member down, defrag (and its dry run) refuse with
 // exit 5 before touching anything.
 func TestDefragRefusedMemberDown(t *testing.T) {
-	skipShort(t)
+	plugintest.SkipShort(t)
 	c := harness.Start(t, harness.Options{})
 	cl := c.Client(t)
 	fragment(t, c, cl, 32)
@@ -358,15 +359,15 @@ func TestDefragRefusedMemberDown(t *testing.T) {
 	}
 	before := states(t, c, cl)
 	for _, extra := range [][]string{{"--force"}, {"--min-size", "1", "--dry-run"}, {"--force", "--compact", "--disarm"}} {
-		r := run(t, c, args(execArgs(), append([]string{"defrag", "--request-timeout", "3s"}, extra...)...)...)
-		wantCode(t, r, 5)
-		if r.dur > 10*time.Second {
-			t.Errorf("the refusal took %s with --request-timeout 3s", r.dur.Round(time.Millisecond))
+		r := plugintest.Run(t, c, args(execArgs(), append([]string{"defrag", "--request-timeout", "3s"}, extra...)...)...)
+		plugintest.WantCode(t, r, 5)
+		if r.Dur > 10*time.Second {
+			t.Errorf("the refusal took %s with --request-timeout 3s", r.Dur.Round(time.Millisecond))
 		}
-		if !strings.Contains(r.stderr, down) || !strings.Contains(r.stderr, "not every voting member is healthy") {
+		if !strings.Contains(r.Stderr, down) || !strings.Contains(r.Stderr, "not every voting member is healthy") {
 			t.Errorf("the refusal does not name %s\n%s", down, r)
 		}
-		if strings.Contains(r.stderr, "defragmenting ") {
+		if strings.Contains(r.Stderr, "defragmenting ") {
 			t.Errorf("a defrag began\n%s", r)
 		}
 	}
@@ -386,7 +387,7 @@ func TestDefragRefusedMemberDown(t *testing.T) {
 // refused while the members are at their quota; after deleting and compacting, defrag --force
 // --disarm clears it and writes work again.
 func TestNOSPACE(t *testing.T) {
-	skipShort(t)
+	plugintest.SkipShort(t)
 	const quota = 24 << 20
 	c := harness.Start(t, harness.Options{QuotaBackendBytes: quota})
 	cl := c.Client(t)
@@ -399,39 +400,39 @@ func TestNOSPACE(t *testing.T) {
 	t.Logf("fill: %v; %s", err, sizes(states(t, c, cl)))
 
 	// NOSPACE: quorum holds (the members still vote and serve reads), so Degraded, exit 2.
-	r := run(t, c, args(execArgs(), "status", "-o", "json")...)
-	wantCode(t, r, 2)
+	r := plugintest.Run(t, c, args(execArgs(), "status", "-o", "json")...)
+	plugintest.WantCode(t, r, 2)
 	var st clusterStatus
-	decode(t, r, &st)
+	plugintest.Decode(t, r, &st)
 	if st.State != "Degraded" {
 		t.Errorf("state %s with a NOSPACE alarm, want Degraded\n%s", st.State, r)
 	}
 	if !slices.ContainsFunc(st.Alarms, func(a string) bool { return strings.HasSuffix(a, ":NOSPACE") }) {
 		t.Errorf("status alarms %q; want a NOSPACE alarm\n%s", st.Alarms, r)
 	}
-	t.Logf("status with NOSPACE: exit %d, state %s, alarms %q", r.code, st.State, st.Alarms)
+	t.Logf("status with NOSPACE: exit %d, state %s, alarms %q", r.Code, st.State, st.Alarms)
 
-	r = run(t, c, args(execArgs(), "alarm", "list", "-o", "json")...)
-	wantCode(t, r, 0)
+	r = plugintest.Run(t, c, args(execArgs(), "alarm", "list", "-o", "json")...)
+	plugintest.WantCode(t, r, 0)
 	var alarms []alarmInfo
-	decode(t, r, &alarms)
+	plugintest.Decode(t, r, &alarms)
 	if len(alarms) == 0 || alarms[0].Alarm != "NOSPACE" || alarms[0].Quota != quota {
 		t.Errorf("alarm list %+v; want NOSPACE with quota %d\n%s", alarms, quota, r)
 	}
 
-	r = run(t, c, args(execArgs(), "alarm", "disarm")...)
-	if r.code != 5 || !strings.Contains(r.stderr, "not disarming") {
-		t.Errorf("alarm disarm at the quota: exit %d, want 5 with a refusal\n%s", r.code, r)
+	r = plugintest.Run(t, c, args(execArgs(), "alarm", "disarm")...)
+	if r.Code != 5 || !strings.Contains(r.Stderr, "not disarming") {
+		t.Errorf("alarm disarm at the quota: exit %d, want 5 with a refusal\n%s", r.Code, r)
 	}
 	if _, err := cl.Put(ctx, "/probe", "x"); err == nil || !strings.Contains(err.Error(), "database space exceeded") {
 		t.Errorf("a put after the refused disarm: %v; want database space exceeded (still armed)", err)
 	}
 
 	compactAfterDelete(t, cl)
-	r = run(t, c, args(execArgs(), "defrag", "--force", "--disarm", "-o", "json")...)
-	wantCode(t, r, 0)
+	r = plugintest.Run(t, c, args(execArgs(), "defrag", "--force", "--disarm", "-o", "json")...)
+	plugintest.WantCode(t, r, 0)
 	var rep defragReport
-	decode(t, r, &rep)
+	plugintest.Decode(t, r, &rep)
 	if len(rep.Disarmed) == 0 || !strings.HasSuffix(rep.Disarmed[0], ":NOSPACE") {
 		t.Errorf("disarmed %q; want the NOSPACE alarm\n%s", rep.Disarmed, r)
 	}
@@ -440,26 +441,26 @@ func TestNOSPACE(t *testing.T) {
 			t.Errorf("%s: done %v, %d -> %d bytes; want done and well under the quota", x.Name, x.Done, x.DBSize, x.SizeAfter)
 		}
 	}
-	r = run(t, c, args(execArgs(), "alarm", "list", "-o", "json")...)
-	wantCode(t, r, 0)
+	r = plugintest.Run(t, c, args(execArgs(), "alarm", "list", "-o", "json")...)
+	plugintest.WantCode(t, r, 0)
 	alarms = nil
-	decode(t, r, &alarms)
+	plugintest.Decode(t, r, &alarms)
 	if len(alarms) != 0 {
 		t.Errorf("alarms after defrag --disarm: %+v", alarms)
 	}
 	if _, err := cl.Put(ctx, "/probe", "x"); err != nil {
 		t.Errorf("a put after defrag --disarm: %v", err)
 	}
-	r = run(t, c, args(execArgs(), "status")...)
-	if r.code != 0 {
-		t.Errorf("status after recovery: exit %d\n%s", r.code, r)
+	r = plugintest.Run(t, c, args(execArgs(), "status")...)
+	if r.Code != 0 {
+		t.Errorf("status after recovery: exit %d\n%s", r.Code, r)
 	}
 }
 
 // TestMoveLeaderAndConsistency: check consistency passes on a healthy cluster, move-leader
 // --to-healthiest moves the leadership (one term), move-leader to a learner is refused.
 func TestMoveLeaderAndConsistency(t *testing.T) {
-	skipShort(t)
+	plugintest.SkipShort(t)
 	c := harness.Start(t, harness.Options{})
 	cl := c.Client(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -470,8 +471,8 @@ func TestMoveLeaderAndConsistency(t *testing.T) {
 		}
 	}
 
-	r := run(t, c, args(execArgs(), "check", "consistency", "-o", "json")...)
-	wantCode(t, r, 0)
+	r := plugintest.Run(t, c, args(execArgs(), "check", "consistency", "-o", "json")...)
+	plugintest.WantCode(t, r, 0)
 	var rep struct {
 		Revision   int64 `json:"revision"`
 		Consistent bool  `json:"consistent"`
@@ -480,26 +481,26 @@ func TestMoveLeaderAndConsistency(t *testing.T) {
 			Hash uint32 `json:"hash"`
 		} `json:"members"`
 	}
-	decode(t, r, &rep)
+	plugintest.Decode(t, r, &rep)
 	if !rep.Consistent || len(rep.Members) != 3 || rep.Revision < 101 {
 		t.Errorf("consistent %v, %d members, revision %d\n%s", rep.Consistent, len(rep.Members), rep.Revision, r)
 	}
 
 	l := leader(t, c, cl)
 	before := states(t, c, cl)
-	r = run(t, c, args(execArgs(), "move-leader", "--to-healthiest")...)
-	wantCode(t, r, 0)
+	r = plugintest.Run(t, c, args(execArgs(), "move-leader", "--to-healthiest")...)
+	plugintest.WantCode(t, r, 0)
 	nl := leader(t, c, cl)
-	if nl == l || !strings.Contains(r.stdout, "leadership moved from "+l) || !strings.Contains(r.stdout, "to "+nl+" ") {
+	if nl == l || !strings.Contains(r.Stdout, "leadership moved from "+l) || !strings.Contains(r.Stdout, "to "+nl+" ") {
 		t.Errorf("leader %s -> %s\n%s", l, nl, r)
 	}
 	if b, a := maxTerm(before), maxTerm(states(t, c, cl)); a != b+1 {
 		t.Errorf("raft term %d -> %d; want +1", b, a)
 	}
-	r = run(t, c, args(execArgs(), "status", "-o", "json")...)
-	wantCode(t, r, 0)
+	r = plugintest.Run(t, c, args(execArgs(), "status", "-o", "json")...)
+	plugintest.WantCode(t, r, 0)
 	var st clusterStatus
-	decode(t, r, &st)
+	plugintest.Decode(t, r, &st)
 	if st.Leader != hexID(c, nl) {
 		t.Errorf("status says leader %q, want %s (%s)", st.Leader, nl, hexID(c, nl))
 	}
@@ -507,18 +508,18 @@ func TestMoveLeaderAndConsistency(t *testing.T) {
 	if _, err := c.AddLearner(ctx, "cp-4"); err != nil {
 		t.Fatal(err)
 	}
-	r = run(t, c, args(execArgs(), "move-leader", "cp-4")...)
-	if r.code != 5 || !strings.Contains(r.stderr, "learner") {
-		t.Errorf("move-leader to a learner: exit %d, want 5 naming the learner\n%s", r.code, r)
+	r = plugintest.Run(t, c, args(execArgs(), "move-leader", "cp-4")...)
+	if r.Code != 5 || !strings.Contains(r.Stderr, "learner") {
+		t.Errorf("move-leader to a learner: exit %d, want 5 naming the learner\n%s", r.Code, r)
 	}
 	if l2 := leader(t, c, cl); l2 != nl {
 		t.Errorf("leader %s -> %s after a refused move", nl, l2)
 	}
 	// A learner is skipped by defrag, and the check still passes with it.
-	r = run(t, c, args(execArgs(), "defrag", "--dry-run", "--force", "-o", "json")...)
-	wantCode(t, r, 0)
+	r = plugintest.Run(t, c, args(execArgs(), "defrag", "--dry-run", "--force", "-o", "json")...)
+	plugintest.WantCode(t, r, 0)
 	var plan defragReport
-	decode(t, r, &plan)
+	plugintest.Decode(t, r, &plan)
 	if slices.Contains(plan.names(), "cp-4") || len(plan.Skipped) != 1 || !strings.Contains(plan.Skipped[0], "learner") {
 		t.Errorf("plan %v skipped %q; want the learner cp-4 skipped\n%s", plan.names(), plan.Skipped, r)
 	}

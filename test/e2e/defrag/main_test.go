@@ -9,17 +9,11 @@ package defrag_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -30,91 +24,15 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/harness"
-)
-
-var (
-	// pluginBin is the kubectl-etcd binary under test.
-	pluginBin string
-	// emptyPKIDir is passed as --kubeadm-pki-dir so that a real /etc/kubernetes/pki/etcd on the
-	// test machine never changes which transport auto picks.
-	emptyPKIDir string
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
 func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	if testing.Short() {
-		return m.Run() // every test skips; nothing to build
-	}
-	tmp, err := os.MkdirTemp("", "kubectl-etcd-defrag-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	emptyPKIDir = filepath.Join(tmp, "empty-pki")
-	if err := os.Mkdir(emptyPKIDir, 0o755); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if p := os.Getenv("KUBECTL_ETCD"); p != "" {
-		if pluginBin, err = filepath.Abs(p); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		if _, err := os.Stat(pluginBin); err != nil {
-			fmt.Fprintf(os.Stderr, "KUBECTL_ETCD=%s: %v\n", p, err)
-			return 1
-		}
-	} else {
-		pluginBin = filepath.Join(tmp, "kubectl-etcd")
-		t0 := time.Now()
-		build := exec.Command("go", "build", "-o", pluginBin, "./cmd/kubectl-etcd")
-		build.Dir = filepath.Join("..", "..", "..")
-		if out, err := build.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building kubectl-etcd: %v\n%s", err, out)
-			return 1
-		}
-		fmt.Fprintf(os.Stderr, "built %s in %.1fs\n", pluginBin, time.Since(t0).Seconds())
-	}
-	return m.Run()
-}
-
-// skipShort skips the test under -short: every test here needs the harness binaries.
-func skipShort(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("e2e: needs a harness cluster (binaries from hack/e2e-tools.sh)")
-	}
+	plugintest.HangLimit = 5 * time.Minute
+	plugintest.Main(m)
 }
 
 // ---- running the plugin ----
-
-// hangLimit is how long any single plugin run may take before the test calls it a hang.
-const hangLimit = 5 * time.Minute
-
-// result is one run of the plugin.
-type result struct {
-	args           []string
-	stdout, stderr string
-	code           int
-	dur            time.Duration
-}
-
-func (r *result) String() string {
-	return fmt.Sprintf("$ kubectl-etcd %s\nexit code %d after %s\n--- stdout:\n%s--- stderr:\n%s---",
-		strings.Join(r.args, " "), r.code, r.dur.Round(time.Millisecond), withNL(r.stdout), withNL(r.stderr))
-}
-
-func withNL(s string) string {
-	if s != "" && !strings.HasSuffix(s, "\n") {
-		return s + "\n"
-	}
-	return s
-}
 
 // line is one stderr line of a running plugin and when the test saw it.
 type line struct {
@@ -124,36 +42,20 @@ type line struct {
 
 // proc is a running plugin whose stderr lines arrive on lines as they are written.
 type proc struct {
-	cmd    *exec.Cmd
-	r      *result
-	stdout bytes.Buffer
-	lines  chan line
-	mu     sync.Mutex
-	seen   []line
-	done   chan struct{} // closed when stderr hit EOF
-	exited chan struct{} // closed when the process was waited for
-	cancel context.CancelFunc
-	t0     time.Time
+	*plugintest.Proc
+	lines chan line
+	mu    sync.Mutex
+	seen  []line
+	done  chan struct{} // closed when stderr hit EOF
 }
 
 // start starts the plugin against cluster c; stderr streams into p.lines (buffered, never
-// blocks the plugin) and p.seen. --kubeadm-pki-dir points at an empty directory.
+// blocks the plugin) and p.seen.
 func start(t *testing.T, c *harness.Cluster, args ...string) *proc {
 	t.Helper()
-	full := append(append([]string{}, args...), "--kubeadm-pki-dir", emptyPKIDir)
-	ctx, cancel := context.WithTimeout(context.Background(), hangLimit)
-	p := &proc{r: &result{args: full}, lines: make(chan line, 1000), done: make(chan struct{}), exited: make(chan struct{}), cancel: cancel}
-	p.cmd = exec.CommandContext(ctx, pluginBin, full...)
-	p.cmd.Env = c.Env()
-	p.cmd.WaitDelay = 5 * time.Second
-	p.cmd.Stdout = &p.stdout
+	p := &proc{lines: make(chan line, 1000), done: make(chan struct{})}
 	pr, pw := io.Pipe()
-	p.cmd.Stderr = pw
-	p.t0 = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting %s: %v", pluginBin, err)
-	}
+	p.Proc = plugintest.Start(t, c, plugintest.Options{Stderr: pw}, args...)
 	go func() {
 		defer close(p.done)
 		sc := bufio.NewScanner(pr)
@@ -171,33 +73,18 @@ func start(t *testing.T, c *harness.Cluster, args ...string) *proc {
 		_, _ = io.Copy(io.Discard, pr)
 	}()
 	go func() {
-		_ = p.cmd.Wait()
+		<-p.Exited
 		_ = pw.Close()
-		close(p.exited)
 	}()
 	return p
 }
 
 // wait waits for the plugin to exit and returns the run.
-func (p *proc) wait(t *testing.T) *result {
+func (p *proc) wait(t *testing.T) *plugintest.Result {
 	t.Helper()
-	defer p.cancel()
-	<-p.exited
+	<-p.Exited
 	<-p.done
-	r := p.r
-	r.dur = time.Since(p.t0)
-	r.stdout = p.stdout.String()
-	var errb strings.Builder
-	for _, l := range p.stderrLines() {
-		errb.WriteString(l.text + "\n")
-	}
-	r.stderr = errb.String()
-	r.code = p.cmd.ProcessState.ExitCode()
-	if !p.cmd.ProcessState.Exited() {
-		t.Fatalf("plugin did not exit normally (hang > %s?): %v\n%s", hangLimit, p.cmd.ProcessState, r)
-	}
-	t.Logf("kubectl-etcd %s -> exit %d in %s", strings.Join(r.args, " "), r.code, r.dur.Round(time.Millisecond))
-	return r
+	return p.Proc.Wait(t)
 }
 
 func (p *proc) stderrLines() []line {
@@ -235,37 +122,8 @@ func (p *proc) waitLine(substr string, timeout time.Duration) (line, bool) {
 	}
 }
 
-// run runs the plugin to completion.
-func run(t *testing.T, c *harness.Cluster, args ...string) *result {
-	t.Helper()
-	return start(t, c, args...).wait(t)
-}
-
-// wantCode fails the test (fatally) when the exit code is not want.
-func wantCode(t *testing.T, r *result, want int) {
-	t.Helper()
-	if r.code != want {
-		t.Fatalf("exit code %d, want %d\n%s", r.code, want, r)
-	}
-}
-
-// decode unmarshals the run's stdout into v.
-func decode(t *testing.T, r *result, v any) {
-	t.Helper()
-	if err := json.Unmarshal([]byte(r.stdout), v); err != nil {
-		t.Fatalf("decoding stdout as %T: %v\n%s", v, err, r)
-	}
-}
-
-// execArgs and pfArgs select a transport.
+// execArgs selects the exec transport (plugintest.PFArgs the port-forward one).
 func execArgs() []string { return []string{"--transport", "exec"} }
-
-func pfArgs(c *harness.Cluster) []string {
-	return []string{"--transport", "port-forward",
-		"--cacert", filepath.Join(c.PKIDir, "ca.crt"),
-		"--cert", filepath.Join(c.PKIDir, "healthcheck-client.crt"),
-		"--key", filepath.Join(c.PKIDir, "healthcheck-client.key")}
-}
 
 func args(base []string, more ...string) []string { return append(slices.Clone(base), more...) }
 

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/harness"
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
 // TestMeasureDefragUnderLoad (E2E_MEASURE=1) measures what a rolling defrag does to a steady
@@ -33,7 +34,7 @@ import (
 // E2E_MEASURE_LIVE_MIB and E2E_MEASURE_GARBAGE_MIB size the live data and the deleted data
 // (default 100 and 100).
 func TestMeasureDefragUnderLoad(t *testing.T) {
-	skipShort(t)
+	plugintest.SkipShort(t)
 	if os.Getenv("E2E_MEASURE") != "1" {
 		t.Skip("set E2E_MEASURE=1 to measure defrag under a write load")
 	}
@@ -62,12 +63,12 @@ func TestMeasureDefragUnderLoad(t *testing.T) {
 		r := p.wait(t)
 		runEnd := time.Now()
 		after, lc2 := states(t, c, cl), leaderChanges(t, c)
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Errorf("%s: %s", mode.name, r)
 			continue
 		}
 		var rep defragReport
-		decode(t, r, &rep)
+		plugintest.Decode(t, r, &rep)
 		ls := p.stderrLines()
 		// Reported once the load has stopped, so that puts still in flight at the end of the run
 		// (a stall) count with their full latency.
@@ -78,8 +79,8 @@ func TestMeasureDefragUnderLoad(t *testing.T) {
 				changes = append(changes, fmt.Sprintf("%s +%d", n, lc2[n]-lc[n]))
 			}
 			t.Logf("== %s: kubectl-etcd %s; leader %s -> %s; raft term %d -> %d (+%d); leader changes seen: %s; run took %s",
-				mode.name, strings.Join(r.args[:len(r.args)-2], " "), l, nl, maxTerm(before), maxTerm(after), maxTerm(after)-maxTerm(before),
-				strings.Join(changes, ", "), r.dur.Round(time.Millisecond))
+				mode.name, strings.Join(r.Args[:len(r.Args)-2], " "), l, nl, maxTerm(before), maxTerm(after), maxTerm(after)-maxTerm(before),
+				strings.Join(changes, ", "), r.Dur.Round(time.Millisecond))
 			t.Logf("   baseline (5 s before the run): %s", ld.window(runStart.Add(-5*time.Second), runStart).summary())
 			for _, x := range rep.Order {
 				beg, err1 := findEvent(ls, "defragmenting "+x.Name+" ")

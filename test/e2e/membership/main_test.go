@@ -7,15 +7,9 @@
 package membership_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -24,65 +18,15 @@ import (
 	"time"
 
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/harness"
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
-var (
-	// pluginBin is the kubectl-etcd binary under test.
-	pluginBin string
-	// emptyPKIDir is passed as --kubeadm-pki-dir so that a real /etc/kubernetes/pki/etcd on
-	// the test machine never changes what the plugin does.
-	emptyPKIDir string
-)
-
-func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	if testing.Short() {
-		return m.Run() // every test skips; nothing to build
-	}
-	tmp, err := os.MkdirTemp("", "kubectl-etcd-membership-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	emptyPKIDir = filepath.Join(tmp, "empty-pki")
-	if err := os.Mkdir(emptyPKIDir, 0o755); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if p := os.Getenv("KUBECTL_ETCD"); p != "" {
-		if pluginBin, err = filepath.Abs(p); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		if _, err := os.Stat(pluginBin); err != nil {
-			fmt.Fprintf(os.Stderr, "KUBECTL_ETCD=%s: %v\n", p, err)
-			return 1
-		}
-	} else {
-		pluginBin = filepath.Join(tmp, "kubectl-etcd")
-		t0 := time.Now()
-		build := exec.Command("go", "build", "-o", pluginBin, "./cmd/kubectl-etcd")
-		build.Dir = filepath.Join("..", "..", "..")
-		if out, err := build.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building kubectl-etcd: %v\n%s", err, out)
-			return 1
-		}
-		fmt.Fprintf(os.Stderr, "built %s in %.1fs\n", pluginBin, time.Since(t0).Seconds())
-	}
-	return m.Run()
-}
+func TestMain(m *testing.M) { plugintest.Main(m) }
 
 // startCluster skips under -short and starts a 3-member harness cluster.
 func startCluster(t *testing.T) *harness.Cluster {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("e2e: needs a harness cluster (binaries from hack/e2e-tools.sh)")
-	}
+	plugintest.SkipShort(t)
 	return harness.Start(t, harness.Options{})
 }
 
@@ -98,107 +42,19 @@ var transports = []string{exec_, portForward}
 func transportArgs(c *harness.Cluster, tr string) []string {
 	args := []string{"--transport", tr}
 	if tr == portForward {
-		args = append(args, "--cacert", filepath.Join(c.PKIDir, "ca.crt"),
-			"--cert", filepath.Join(c.PKIDir, "healthcheck-client.crt"),
-			"--key", filepath.Join(c.PKIDir, "healthcheck-client.key"))
+		args = append(args, plugintest.PFCertArgs(c)...)
 	}
 	return args
 }
 
-// result is one run of the plugin.
-type result struct {
-	args           []string
-	stdout, stderr string
-	code           int
-	dur            time.Duration
-}
-
-// String shows everything about the run, for failure messages.
-func (r *result) String() string {
-	return fmt.Sprintf("$ kubectl-etcd %s\nexit code %d after %s\n--- stdout:\n%s--- stderr:\n%s---",
-		strings.Join(r.args, " "), r.code, r.dur.Round(time.Millisecond), withNL(r.stdout), withNL(r.stderr))
-}
-
-func withNL(s string) string {
-	if s != "" && !strings.HasSuffix(s, "\n") {
-		return s + "\n"
-	}
-	return s
-}
-
-// hangLimit is how long any single plugin run may take before the test calls it a hang.
-const hangLimit = 3 * time.Minute
-
-// running is a plugin process started by start.
-type running struct {
-	t              *testing.T
-	cmd            *exec.Cmd
-	r              *result
-	stdout, stderr bytes.Buffer
-	cancel         context.CancelFunc
-	t0             time.Time
-}
-
 // start starts the plugin with stdin (nil: /dev/null, never a terminal) against cluster c.
-// --kubeadm-pki-dir names an empty directory.
-func start(t *testing.T, c *harness.Cluster, stdin []byte, args ...string) *running {
+func start(t *testing.T, c *harness.Cluster, stdin []byte, args ...string) *plugintest.Proc {
 	t.Helper()
-	full := append(slices.Clone(args), "--kubeadm-pki-dir", emptyPKIDir)
-	ctx, cancel := context.WithTimeout(context.Background(), hangLimit)
-	p := &running{t: t, r: &result{args: full}, cancel: cancel}
-	p.cmd = exec.CommandContext(ctx, pluginBin, full...)
-	p.cmd.Env = c.Env()
-	p.cmd.WaitDelay = 5 * time.Second
-	if stdin != nil {
-		p.cmd.Stdin = bytes.NewReader(stdin)
-	}
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	p.t0 = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting %s: %v", pluginBin, err)
-	}
-	return p
-}
-
-// wait waits for the process and returns its result.
-func (p *running) wait() *result {
-	p.t.Helper()
-	defer p.cancel()
-	err := p.cmd.Wait()
-	r := p.r
-	r.dur = time.Since(p.t0)
-	r.stdout, r.stderr = p.stdout.String(), p.stderr.String()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		r.code = 0
-	case errors.As(err, &ee) && ee.Exited():
-		r.code = ee.ExitCode()
-	default:
-		r.code = -1
-		p.t.Fatalf("plugin did not exit normally (hang > %s?): %v\n%s", hangLimit, err, r)
-	}
-	p.t.Logf("kubectl-etcd %s -> exit %d in %s", strings.Join(r.args, " "), r.code, r.dur.Round(time.Millisecond))
-	return r
-}
-
-// run runs the plugin to completion with stdin /dev/null.
-func run(t *testing.T, c *harness.Cluster, args ...string) *result {
-	t.Helper()
-	return start(t, c, nil, args...).wait()
-}
-
-// wantCode fails the test (fatally) when the exit code is not want.
-func wantCode(t *testing.T, r *result, want int) {
-	t.Helper()
-	if r.code != want {
-		t.Fatalf("exit code %d, want %d\n%s", r.code, want, r)
-	}
+	return plugintest.Start(t, c, plugintest.Options{Stdin: stdin}, args...)
 }
 
 // wantIn fails the test when s does not contain every one of subs.
-func wantIn(t *testing.T, r *result, stream, s string, subs ...string) {
+func wantIn(t *testing.T, r *plugintest.Result, stream, s string, subs ...string) {
 	t.Helper()
 	for _, sub := range subs {
 		if !strings.Contains(s, sub) {
@@ -230,25 +86,17 @@ type memberList struct {
 	Members []memberInfo `json:"members"`
 }
 
-// decode unmarshals the run's stdout into v.
-func decode(t *testing.T, r *result, v any) {
-	t.Helper()
-	if err := json.Unmarshal([]byte(r.stdout), v); err != nil {
-		t.Fatalf("decoding stdout as %T: %v\n%s", v, err, r)
-	}
-}
-
 // memberAdd runs "member add NAME --peer-urls=URL -o json". etcd refuses membership changes
 // with "unhealthy cluster" until every member has been connected for 5 s (right after the
 // cluster or a member started); the plugin reports that as exit 5 with "retry shortly", and
 // memberAdd retries then, like kubeadm does, for up to 30 s.
-func memberAdd(t *testing.T, c *harness.Cluster, tr, name, peerURL string) *result {
+func memberAdd(t *testing.T, c *harness.Cluster, tr, name, peerURL string) *plugintest.Result {
 	t.Helper()
 	args := append([]string{"member", "add", name, "--peer-urls=" + peerURL, "-o", "json"}, transportArgs(c, tr)...)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		r := run(t, c, args...)
-		if r.code == 5 && strings.Contains(r.stderr, "unhealthy cluster") && strings.Contains(r.stderr, "retry shortly") &&
+		r := plugintest.Run(t, c, args...)
+		if r.Code == 5 && strings.Contains(r.Stderr, "unhealthy cluster") && strings.Contains(r.Stderr, "retry shortly") &&
 			time.Now().Before(deadline) {
 			time.Sleep(time.Second)
 			continue
@@ -263,11 +111,11 @@ func pluginAdd(t *testing.T, c *harness.Cluster, tr, name string) func(ctx conte
 	return func(ctx context.Context, peerURL string) (uint64, error) {
 		t.Helper()
 		r := memberAdd(t, c, tr, name, peerURL)
-		if r.code != 0 {
-			return 0, fmt.Errorf("plugin exit code %d\n%s", r.code, r)
+		if r.Code != 0 {
+			return 0, fmt.Errorf("plugin exit code %d\n%s", r.Code, r)
 		}
 		var res addResult
-		if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil {
 			return 0, fmt.Errorf("decoding member add -o json: %v\n%s", err, r)
 		}
 		if res.Name != name || !res.Learner || !slices.Equal(res.PeerURLs, []string{peerURL}) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/harness"
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
 // TestJoinFlowPromote is kubeadm's learner join done with the plugin: "member add" adds cp-4 as
@@ -32,25 +33,25 @@ func TestJoinFlowPromote(t *testing.T) {
 				t.Fatalf("after member add and start: cp-4 is %+v, want a started learner", m)
 			}
 
-			r := run(t, c, append([]string{"promote", "cp-4", "--timeout", "60s"}, transportArgs(c, tr)...)...)
-			wantCode(t, r, 0)
-			wantIn(t, r, "stdout", r.stdout, fmt.Sprintf("member cp-4 (%s): promoted in ", hex))
+			r := plugintest.Run(t, c, append([]string{"promote", "cp-4", "--timeout", "60s"}, transportArgs(c, tr)...)...)
+			plugintest.WantCode(t, r, 0)
+			wantIn(t, r, "stdout", r.Stdout, fmt.Sprintf("member cp-4 (%s): promoted in ", hex))
 			// Piped stderr: plain progress lines, no carriage returns or escape sequences.
-			wantIn(t, r, "stderr", r.stderr, fmt.Sprintf("learner cp-4 (%s) raft index", hex))
-			t.Logf("progress: %s", firstLine(r.stderr, "learner cp-4"))
-			if strings.ContainsAny(r.stderr, "\r\x1b") {
+			wantIn(t, r, "stderr", r.Stderr, fmt.Sprintf("learner cp-4 (%s) raft index", hex))
+			t.Logf("progress: %s", firstLine(r.Stderr, "learner cp-4"))
+			if strings.ContainsAny(r.Stderr, "\r\x1b") {
 				t.Errorf("stderr is not a terminal but has \\r or escape sequences\n%s", r)
 			}
 			// After promoting, the member table is printed.
-			wantIn(t, r, "stdout", r.stdout, "ID", "LEARNER", "etcd-cp-4")
+			wantIn(t, r, "stdout", r.Stdout, "ID", "LEARNER", "etcd-cp-4")
 			if m := etcdMember4(t, c, hex); m.Learner {
 				t.Fatalf("after promote: etcd still lists cp-4 as a learner: %+v\n%s", m, r)
 			}
 
-			r = run(t, c, append([]string{"member", "list", "-o", "json"}, transportArgs(c, tr)...)...)
-			wantCode(t, r, 0)
+			r = plugintest.Run(t, c, append([]string{"member", "list", "-o", "json"}, transportArgs(c, tr)...)...)
+			plugintest.WantCode(t, r, 0)
 			var ml memberList
-			decode(t, r, &ml)
+			plugintest.Decode(t, r, &ml)
 			var found bool
 			for _, m := range ml.Members {
 				if m.ID == hex {
@@ -67,13 +68,13 @@ func TestJoinFlowPromote(t *testing.T) {
 			}
 
 			// Re-running is safe: the member already votes.
-			r = run(t, c, append([]string{"promote", "cp-4", "--timeout", "60s"}, transportArgs(c, tr)...)...)
-			wantCode(t, r, 0)
-			wantIn(t, r, "stdout", r.stdout, fmt.Sprintf("member cp-4 (%s): already a voting member", hex))
+			r = plugintest.Run(t, c, append([]string{"promote", "cp-4", "--timeout", "60s"}, transportArgs(c, tr)...)...)
+			plugintest.WantCode(t, r, 0)
+			wantIn(t, r, "stdout", r.Stdout, fmt.Sprintf("member cp-4 (%s): already a voting member", hex))
 			// Without a target: nothing to do.
-			r = run(t, c, append([]string{"promote"}, transportArgs(c, tr)...)...)
-			wantCode(t, r, 0)
-			wantIn(t, r, "stderr", r.stderr, "no learners to promote")
+			r = plugintest.Run(t, c, append([]string{"promote"}, transportArgs(c, tr)...)...)
+			plugintest.WantCode(t, r, 0)
+			wantIn(t, r, "stderr", r.Stderr, "no learners to promote")
 		})
 	}
 }
@@ -121,30 +122,30 @@ func TestPromoteAppliedElsewhere(t *testing.T) {
 				_, err := cl.MemberPromote(cctx, id)
 				ccancel()
 				if err == nil {
-					promoted = time.Since(p.t0)
+					promoted = time.Since(p.T0)
 					break
 				}
-				if strings.Contains(err.Error(), "in sync") && ctx.Err() == nil && time.Since(p.t0) < interval-2*time.Second {
+				if strings.Contains(err.Error(), "in sync") && ctx.Err() == nil && time.Since(p.T0) < interval-2*time.Second {
 					time.Sleep(200 * time.Millisecond)
 					continue
 				}
-				r := p.wait()
+				r := p.Wait(t)
 				t.Fatalf("out-of-band promote of cp-4 at %s after the plugin started: %v (did the plugin promote first?)\n%s",
-					time.Since(p.t0).Round(time.Millisecond), err, r)
+					time.Since(p.T0).Round(time.Millisecond), err, r)
 			}
 			t.Logf("cp-4 promoted out of band %s after the plugin started", promoted.Round(time.Millisecond))
 			if m := etcdMember4(t, c, hex); m.Learner {
 				t.Fatalf("out-of-band promote: cp-4 still a learner: %+v", m)
 			}
 
-			r := p.wait()
-			wantCode(t, r, 0)
+			r := p.Wait(t)
+			plugintest.WantCode(t, r, 0)
 			out := fmt.Sprintf("member cp-4 (%s): ", hex)
-			t.Logf("plugin's outcome: %s", firstLine(r.stdout, out))
+			t.Logf("plugin's outcome: %s", firstLine(r.Stdout, out))
 			// The plugin never sent a promote of its own (its first check saw a member that had not
 			// started), so the member it finds voting is "already a voting member".
-			wantIn(t, r, "stdout", r.stdout, out+"already a voting member")
-			if strings.Contains(r.stderr, "error:") {
+			wantIn(t, r, "stdout", r.Stdout, out+"already a voting member")
+			if strings.Contains(r.Stderr, "error:") {
 				t.Errorf("stderr has an error\n%s", r)
 			}
 			if m := etcdMember4(t, c, hex); m.Learner {
@@ -172,22 +173,22 @@ func TestPromoteLearnerNotRunning(t *testing.T) {
 
 	promote := func(t *testing.T, tr string, reasons ...string) {
 		t.Helper()
-		r := run(t, c, append([]string{"promote", "cp-4", "--timeout", timeout.String(), "--request-timeout", callTimeout.String()},
+		r := plugintest.Run(t, c, append([]string{"promote", "cp-4", "--timeout", timeout.String(), "--request-timeout", callTimeout.String()},
 			transportArgs(c, tr)...)...)
-		wantCode(t, r, 6)
-		wantIn(t, r, "stderr", r.stderr, fmt.Sprintf("error: not ready: member %s was not promoted within %s: ", hex, timeout))
-		wantIn(t, r, "stderr", r.stderr, reasons...)
-		if r.dur < timeout-time.Second || r.dur > limit {
-			t.Errorf("exit after %s, want about --timeout %s (at most %s)\n%s", r.dur.Round(time.Millisecond), timeout, limit, r)
+		plugintest.WantCode(t, r, 6)
+		wantIn(t, r, "stderr", r.Stderr, fmt.Sprintf("error: not ready: member %s was not promoted within %s: ", hex, timeout))
+		wantIn(t, r, "stderr", r.Stderr, reasons...)
+		if r.Dur < timeout-time.Second || r.Dur > limit {
+			t.Errorf("exit after %s, want about --timeout %s (at most %s)\n%s", r.Dur.Round(time.Millisecond), timeout, limit, r)
 		}
 		// --wait=false: one check, no waiting.
-		r = run(t, c, append([]string{"promote", "cp-4", "--wait=false", "--request-timeout", callTimeout.String()},
+		r = plugintest.Run(t, c, append([]string{"promote", "cp-4", "--wait=false", "--request-timeout", callTimeout.String()},
 			transportArgs(c, tr)...)...)
-		wantCode(t, r, 6)
-		wantIn(t, r, "stderr", r.stderr, fmt.Sprintf("error: not ready: member %s cannot be promoted yet: ", hex))
-		wantIn(t, r, "stderr", r.stderr, reasons...)
-		if r.dur > 2*callTimeout+10*time.Second {
-			t.Errorf("--wait=false took %s\n%s", r.dur.Round(time.Millisecond), r)
+		plugintest.WantCode(t, r, 6)
+		wantIn(t, r, "stderr", r.Stderr, fmt.Sprintf("error: not ready: member %s cannot be promoted yet: ", hex))
+		wantIn(t, r, "stderr", r.Stderr, reasons...)
+		if r.Dur > 2*callTimeout+10*time.Second {
+			t.Errorf("--wait=false took %s\n%s", r.Dur.Round(time.Millisecond), r)
 		}
 		if m := etcdMember4(t, c, hex); !m.Learner {
 			t.Fatalf("cp-4 was promoted: %+v", m)
@@ -233,10 +234,10 @@ func TestAddSecondLearnerRefused(t *testing.T) {
 				if force {
 					args = append(args, "--force")
 				}
-				r := run(t, c, args...)
-				wantCode(t, r, 5)
-				wantIn(t, r, "stderr", r.stderr, "error: refused: too many learners", fmt.Sprintf("cp-4 (%x)", id))
-				if r.stdout != "" {
+				r := plugintest.Run(t, c, args...)
+				plugintest.WantCode(t, r, 5)
+				wantIn(t, r, "stderr", r.Stderr, "error: refused: too many learners", fmt.Sprintf("cp-4 (%x)", id))
+				if r.Stdout != "" {
 					t.Errorf("stdout not empty\n%s", r)
 				}
 				wantMembers(t, c, before, "refused member add")
@@ -261,10 +262,10 @@ func TestRemoveSafetyChecks(t *testing.T) {
 	for _, tr := range transports {
 		t.Run("remove-healthy-refused/"+tr, func(t *testing.T) {
 			for _, extra := range [][]string{nil, {"--yes"}} {
-				r := run(t, c, append(append([]string{"member", "remove", "cp-1"}, extra...), append(rt, transportArgs(c, tr)...)...)...)
-				wantCode(t, r, 5)
-				wantIn(t, r, "stdout", r.stdout, "Member:   member cp-1 ("+cp1+")", "Verdict:  needs --force: the cluster would lose quorum")
-				wantIn(t, r, "stderr", r.stderr, "error: refused: removing member cp-1 ("+cp1+"): the cluster would lose quorum", "pass --force")
+				r := plugintest.Run(t, c, append(append([]string{"member", "remove", "cp-1"}, extra...), append(rt, transportArgs(c, tr)...)...)...)
+				plugintest.WantCode(t, r, 5)
+				wantIn(t, r, "stdout", r.Stdout, "Member:   member cp-1 ("+cp1+")", "Verdict:  needs --force: the cluster would lose quorum")
+				wantIn(t, r, "stderr", r.Stderr, "error: refused: removing member cp-1 ("+cp1+"): the cluster would lose quorum", "pass --force")
 				wantMembers(t, c, before, "refused member remove cp-1")
 			}
 		})
@@ -272,22 +273,22 @@ func TestRemoveSafetyChecks(t *testing.T) {
 
 	t.Run("dry-run", func(t *testing.T) {
 		// A refused plan stays refused with --dry-run (exit 5): the check runs before the dry-run exit.
-		r := run(t, c, append([]string{"member", "remove", "cp-1", "--dry-run"}, rt...)...)
-		wantCode(t, r, 5)
-		wantIn(t, r, "stdout", r.stdout, "Verdict:  needs --force")
+		r := plugintest.Run(t, c, append([]string{"member", "remove", "cp-1", "--dry-run"}, rt...)...)
+		plugintest.WantCode(t, r, 5)
+		wantIn(t, r, "stdout", r.Stdout, "Verdict:  needs --force")
 		wantMembers(t, c, before, "member remove cp-1 --dry-run")
 
 		// A safe plan: exit 0, "nothing was changed".
-		r = run(t, c, append([]string{"member", "remove", "cp-3", "--dry-run"}, rt...)...)
-		wantCode(t, r, 0)
-		wantIn(t, r, "stdout", r.stdout, "Member:   member cp-3 ("+cp3+")", "State:    unhealthy voter",
+		r = plugintest.Run(t, c, append([]string{"member", "remove", "cp-3", "--dry-run"}, rt...)...)
+		plugintest.WantCode(t, r, 0)
+		wantIn(t, r, "stdout", r.Stdout, "Member:   member cp-3 ("+cp3+")", "State:    unhealthy voter",
 			"before: 3 voters (2 healthy), quorum 2, can lose 0 more", "after:  2 voters (2 healthy), quorum 2, can lose 0 more",
 			"Verdict:  safe to remove")
-		wantIn(t, r, "stderr", r.stderr, "dry run: nothing was changed")
+		wantIn(t, r, "stderr", r.Stderr, "dry run: nothing was changed")
 		wantMembers(t, c, before, "member remove cp-3 --dry-run")
 
-		r = run(t, c, append([]string{"member", "remove", "cp-3", "--dry-run", "-o", "json"}, rt...)...)
-		wantCode(t, r, 0)
+		r = plugintest.Run(t, c, append([]string{"member", "remove", "cp-3", "--dry-run", "-o", "json"}, rt...)...)
+		plugintest.WantCode(t, r, 0)
 		var plan struct {
 			Member struct {
 				Name    string `json:"name"`
@@ -299,7 +300,7 @@ func TestRemoveSafetyChecks(t *testing.T) {
 			Learner  bool                                              `json:"learner"`
 			Refusals []string                                          `json:"refusals"`
 		}
-		decode(t, r, &plan)
+		plugintest.Decode(t, r, &plan)
 		if plan.Member.Name != "cp-3" || plan.Member.ID != cp3 || plan.Member.Healthy || plan.Learner || len(plan.Refusals) != 0 ||
 			plan.Before.Voters != 3 || plan.Before.HealthyVoters != 2 || plan.After.Voters != 2 || plan.After.HealthyVoters != 2 {
 			t.Errorf("unexpected plan %+v\n%s", plan, r)
@@ -313,17 +314,17 @@ func TestRemoveSafetyChecks(t *testing.T) {
 			if stdin != "" {
 				in = []byte(stdin)
 			}
-			r := start(t, c, in, append([]string{"member", "remove", "cp-3"}, rt...)...).wait()
-			wantCode(t, r, 5)
-			wantIn(t, r, "stderr", r.stderr, "error: refused: confirmation needed and standard input is not a terminal", "--yes")
+			r := start(t, c, in, append([]string{"member", "remove", "cp-3"}, rt...)...).Wait(t)
+			plugintest.WantCode(t, r, 5)
+			wantIn(t, r, "stderr", r.Stderr, "error: refused: confirmation needed and standard input is not a terminal", "--yes")
 			wantMembers(t, c, before, fmt.Sprintf("member remove cp-3 without --yes, stdin %q", stdin))
 		}
 	})
 
 	t.Run("remove-dead-member", func(t *testing.T) {
-		r := run(t, c, append([]string{"member", "remove", "cp-3", "--yes"}, rt...)...)
-		wantCode(t, r, 0)
-		wantIn(t, r, "stderr", r.stderr, "Removed member cp-3 ("+cp3+").", "Next: on node cp-3")
+		r := plugintest.Run(t, c, append([]string{"member", "remove", "cp-3", "--yes"}, rt...)...)
+		plugintest.WantCode(t, r, 0)
+		wantIn(t, r, "stderr", r.Stderr, "Removed member cp-3 ("+cp3+").", "Next: on node cp-3")
 		var want []etcdMember
 		for _, m := range before {
 			if m.ID != cp3 {
@@ -344,9 +345,9 @@ func TestAddRemoveRoundTrip(t *testing.T) {
 		t.Run("by-id/"+tr, func(t *testing.T) {
 			peer := fmt.Sprintf("https://10.255.0.%d:2380", 4+i)
 			r := memberAdd(t, c, tr, "cp-x", peer)
-			wantCode(t, r, 0)
+			plugintest.WantCode(t, r, 0)
 			var res addResult
-			decode(t, r, &res)
+			plugintest.Decode(t, r, &res)
 			if !res.Learner || res.Name != "cp-x" || res.ID == "" {
 				t.Fatalf("member add -o json: %+v\n%s", res, r)
 			}
@@ -357,10 +358,10 @@ func TestAddRemoveRoundTrip(t *testing.T) {
 				t.Fatalf("after member add: %d members, want %d", got, len(before)+1)
 			}
 
-			r = run(t, c, append([]string{"member", "remove", res.ID, "--yes"}, transportArgs(c, tr)...)...)
-			wantCode(t, r, 0)
-			wantIn(t, r, "stdout", r.stdout, "Member:   unstarted member "+res.ID, "Quorum:   unchanged (learners do not vote)", "Verdict:  safe to remove")
-			wantIn(t, r, "stderr", r.stderr, "Removed unstarted member "+res.ID+".")
+			r = plugintest.Run(t, c, append([]string{"member", "remove", res.ID, "--yes"}, transportArgs(c, tr)...)...)
+			plugintest.WantCode(t, r, 0)
+			wantIn(t, r, "stdout", r.Stdout, "Member:   unstarted member "+res.ID, "Quorum:   unchanged (learners do not vote)", "Verdict:  safe to remove")
+			wantIn(t, r, "stderr", r.Stderr, "Removed unstarted member "+res.ID+".")
 			wantMembers(t, c, before, "member add then member remove "+res.ID)
 		})
 	}
@@ -374,11 +375,11 @@ func TestAddRemoveRoundTrip(t *testing.T) {
 		hex := fmt.Sprintf("%x", id)
 		// cp-4's pod exists but its etcd never ran: the plugin names the member after its pod's
 		// etcd --name. --request-timeout bounds the calls to the silent pod.
-		r := run(t, c, "member", "remove", "cp-4", "--yes", "--request-timeout", "3s")
-		wantCode(t, r, 0)
-		wantIn(t, r, "stdout", r.stdout, "Member:   member cp-4 ("+hex+")", "Pod:      etcd-cp-4 (node cp-4)",
+		r := plugintest.Run(t, c, "member", "remove", "cp-4", "--yes", "--request-timeout", "3s")
+		plugintest.WantCode(t, r, 0)
+		wantIn(t, r, "stdout", r.Stdout, "Member:   member cp-4 ("+hex+")", "Pod:      etcd-cp-4 (node cp-4)",
 			"State:    unhealthy learner", "Verdict:  safe to remove")
-		wantIn(t, r, "stderr", r.stderr, "Removed member cp-4 ("+hex+").")
+		wantIn(t, r, "stderr", r.Stderr, "Removed member cp-4 ("+hex+").")
 		wantMembers(t, c, before, "member add then member remove cp-4")
 	})
 }
@@ -395,9 +396,9 @@ func TestNotFound(t *testing.T) {
 				{"member", "remove", "cp-9", "--yes"},
 				{"member", "remove", "deadbeef", "--yes"},
 			} {
-				r := run(t, c, append(args, transportArgs(c, tr)...)...)
-				wantCode(t, r, 7)
-				wantIn(t, r, "stderr", r.stderr, "error: member not found: ", "cp-1 "+hexID(c, "cp-1"))
+				r := plugintest.Run(t, c, append(args, transportArgs(c, tr)...)...)
+				plugintest.WantCode(t, r, 7)
+				wantIn(t, r, "stderr", r.Stderr, "error: member not found: ", "cp-1 "+hexID(c, "cp-1"))
 			}
 			wantMembers(t, c, before, "member not found")
 		})

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/harness"
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
 // foreignPKI writes a fresh CA (ca.crt) and a client pair it signed (client.crt, client.key with
@@ -87,21 +88,21 @@ func testCertFailures(t *testing.T, c *harness.Cluster) {
 			for _, cmd := range [][]string{{"status"}, {"member", "list"}} {
 				args := append(cmd, "--transport", "port-forward", "--request-timeout", timeout.String(),
 					"--cacert", tc.ca, "--cert", tc.crt, "--key", tc.key)
-				r := run(t, c, args...)
-				wantCode(t, r, 1)
-				if r.dur > fast {
-					t.Errorf("took %s with a certificate problem; want well under the %s timeout\n%s", r.dur, timeout, r)
+				r := plugintest.Run(t, c, args...)
+				plugintest.WantCode(t, r, 1)
+				if r.Dur > fast {
+					t.Errorf("took %s with a certificate problem; want well under the %s timeout\n%s", r.Dur, timeout, r)
 				}
 				if cmd[0] == "member" {
 					// One line: the first pod's reason and "the other N pods fail the same way".
-					line := lineWith(r.stderr, "etcd-cp-1")
+					line := lineWith(r.Stderr, "etcd-cp-1")
 					if line == "" || !containsAny(strings.ToLower(line), tc.wantAny) || !strings.Contains(line, "fail the same way") {
 						t.Errorf("no one-line error naming the TLS problem (%q)\n%s", tc.wantAny, r)
 					}
 					continue
 				}
 				for _, name := range c.MemberNames() {
-					line := lineWith(r.stderr, "etcd-"+name)
+					line := lineWith(r.Stderr, "etcd-"+name)
 					if line == "" || !containsAny(strings.ToLower(line), tc.wantAny) {
 						t.Errorf("no stderr line for etcd-%s mentioning any of %q\n%s", name, tc.wantAny, r)
 					}
@@ -112,13 +113,13 @@ func testCertFailures(t *testing.T, c *harness.Cluster) {
 
 	t.Run("missing key file", func(t *testing.T) {
 		missing := filepath.Join(t.TempDir(), "no-such.key")
-		r := run(t, c, "status", "--transport", "port-forward", "--cacert", ca, "--cert", crt, "--key", missing)
-		wantCode(t, r, 1)
-		lines := r.stderrLines()
+		r := plugintest.Run(t, c, "status", "--transport", "port-forward", "--cacert", ca, "--cert", crt, "--key", missing)
+		plugintest.WantCode(t, r, 1)
+		lines := r.StderrLines()
 		if len(lines) != 1 || !strings.HasPrefix(lines[0], "error: ") || !strings.Contains(lines[0], missing) {
 			t.Errorf("want one error line naming %s\n%s", missing, r)
 		}
-		if r.dur > fast || r.stdout != "" {
+		if r.Dur > fast || r.Stdout != "" {
 			t.Errorf("want a fast failure with nothing on stdout\n%s", r)
 		}
 	})
@@ -135,9 +136,9 @@ func testCertFailures(t *testing.T, c *harness.Cluster) {
 		if err := os.Chmod(loose, 0o644); err != nil { // umask-proof
 			t.Fatal(err)
 		}
-		r := run(t, c, "status", "--transport", "port-forward", "--cacert", ca, "--cert", crt, "--key", loose)
-		wantCode(t, r, 1)
-		lines := r.stderrLines()
+		r := plugintest.Run(t, c, "status", "--transport", "port-forward", "--cacert", ca, "--cert", crt, "--key", loose)
+		plugintest.WantCode(t, r, 1)
+		lines := r.StderrLines()
 		if len(lines) != 1 || !strings.HasPrefix(lines[0], "error: ") || !strings.Contains(lines[0], loose) ||
 			!strings.Contains(lines[0], "readable by group or others") {
 			t.Errorf("want one error line naming %s and 'readable by group or others'\n%s", loose, r)
@@ -145,17 +146,17 @@ func testCertFailures(t *testing.T, c *harness.Cluster) {
 	})
 
 	t.Run("incomplete flags", func(t *testing.T) {
-		r := run(t, c, "status", "--transport", "port-forward", "--cacert", ca)
-		wantCode(t, r, 1)
-		if l := r.errorLines(); len(l) != 1 || !strings.Contains(l[0], "--cert") || !strings.Contains(l[0], "--key") {
+		r := plugintest.Run(t, c, "status", "--transport", "port-forward", "--cacert", ca)
+		plugintest.WantCode(t, r, 1)
+		if l := r.ErrorLines(); len(l) != 1 || !strings.Contains(l[0], "--cert") || !strings.Contains(l[0], "--key") {
 			t.Errorf("want one error naming the missing --cert and --key\n%s", r)
 		}
 	})
 
 	t.Run("port-forward without certificates", func(t *testing.T) {
-		r := run(t, c, "status", "--transport", "port-forward")
-		wantCode(t, r, 1)
-		if l := r.errorLines(); len(l) != 1 || !strings.Contains(l[0], "needs etcd client certificates") || !strings.Contains(l[0], emptyPKIDir) {
+		r := plugintest.Run(t, c, "status", "--transport", "port-forward")
+		plugintest.WantCode(t, r, 1)
+		if l := r.ErrorLines(); len(l) != 1 || !strings.Contains(l[0], "needs etcd client certificates") || !strings.Contains(l[0], plugintest.EmptyPKIDir()) {
 			t.Errorf("want one error saying port-forward needs certificates and where it looked\n%s", r)
 		}
 	})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/harness"
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
 type finding struct {
@@ -39,14 +40,14 @@ func (r doctorReport) has(check, member string) bool {
 // TestDoctor: a healthy cluster has no findings; a stopped learner, a member whose pod is gone
 // and the even voter count that follows are reported, each with a fix, and the exit code says so.
 func TestDoctor(t *testing.T) {
-	skipShort(t)
+	plugintest.SkipShort(t)
 	c := harness.Start(t, harness.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	r := run(t, c, "doctor", "--transport", "exec")
-	wantCode(t, r, 0)
-	if !strings.Contains(r.stdout, "no findings: Healthy: 3 of 3") {
+	r := plugintest.Run(t, c, "doctor", "--transport", "exec")
+	plugintest.WantCode(t, r, 0)
+	if !strings.Contains(r.Stdout, "no findings: Healthy: 3 of 3") {
 		t.Errorf("healthy cluster:\n%s", r)
 	}
 
@@ -61,19 +62,19 @@ func TestDoctor(t *testing.T) {
 	if err := c.DeletePod("cp-3"); err != nil {
 		t.Fatal(err)
 	}
-	r = run(t, c, "doctor", "--transport", "exec", "-o", "json", "--request-timeout", "5s")
-	wantCode(t, r, 2)
+	r = plugintest.Run(t, c, "doctor", "--transport", "exec", "-o", "json", "--request-timeout", "5s")
+	plugintest.WantCode(t, r, 2)
 	var rep doctorReport
-	decode(t, r, &rep)
+	plugintest.DecodeStrict(t, r, &rep)
 	if !rep.has("member-without-pod", "cp-3") {
 		t.Errorf("member without pod not reported:\n%s", r)
 	}
 	if !rep.has("unreachable", "cp-4") && !rep.has("unhealthy", "cp-4") {
 		t.Errorf("stopped learner not reported:\n%s", r)
 	}
-	r = run(t, c, "doctor", "--transport", "exec", "--request-timeout", "5s")
-	wantCode(t, r, 2)
-	if !rowHas(r.stdout, "critical", "member-without-pod") || !strings.Contains(r.stdout, "kubectl etcd member remove") {
+	r = plugintest.Run(t, c, "doctor", "--transport", "exec", "--request-timeout", "5s")
+	plugintest.WantCode(t, r, 2)
+	if !rowHas(r.Stdout, "critical", "member-without-pod") || !strings.Contains(r.Stdout, "kubectl etcd member remove") {
 		t.Errorf("table:\n%s", r)
 	}
 }
@@ -81,10 +82,10 @@ func TestDoctor(t *testing.T) {
 // TestCompletionThroughKubectl: "kubectl etcd <TAB>" reaches the plugin's completion through
 // kubectl's kubectl_complete-<plugin> mechanism, and member names complete from the cluster.
 func TestCompletionThroughKubectl(t *testing.T) {
-	skipShort(t)
+	plugintest.SkipShort(t)
 	c := harness.Start(t, harness.Options{})
 	bin := t.TempDir()
-	if err := os.Symlink(pluginBin, filepath.Join(bin, "kubectl-etcd")); err != nil {
+	if err := os.Symlink(plugintest.Bin(), filepath.Join(bin, "kubectl-etcd")); err != nil {
 		t.Fatal(err)
 	}
 	script, err := filepath.Abs(filepath.Join("..", "..", "..", "kubectl_complete-etcd"))

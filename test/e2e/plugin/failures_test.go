@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/harness"
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
 // reqTimeout is the --request-timeout of the failure tests; a command with a dead member must
@@ -13,10 +14,10 @@ import (
 const reqTimeout = 5 * time.Second
 
 // bounded fails when a run took more than about one request timeout.
-func bounded(t *testing.T, r *result) {
+func bounded(t *testing.T, r *plugintest.Result) {
 	t.Helper()
-	if limit := reqTimeout + 5*time.Second; r.dur > limit {
-		t.Errorf("took %s with --request-timeout %s; want under %s\n%s", r.dur.Round(time.Millisecond), reqTimeout, limit, r)
+	if limit := reqTimeout + 5*time.Second; r.Dur > limit {
+		t.Errorf("took %s with --request-timeout %s; want under %s\n%s", r.Dur.Round(time.Millisecond), reqTimeout, limit, r)
 	}
 }
 
@@ -24,17 +25,17 @@ func bounded(t *testing.T, r *result) {
 func transports(c *harness.Cluster) map[string][]string {
 	return map[string][]string{
 		"exec":         {"--transport", "exec"},
-		"port-forward": append([]string{"--transport", "port-forward"}, pfCertArgs(c)...),
+		"port-forward": append([]string{"--transport", "port-forward"}, plugintest.PFCertArgs(c)...),
 	}
 }
 
 // checkDegraded asserts exit 2 with down named on stderr and the others healthy.
-func checkDegraded(t *testing.T, c *harness.Cluster, r *result, transport, down string) {
+func checkDegraded(t *testing.T, c *harness.Cluster, r *plugintest.Result, transport, down string) {
 	t.Helper()
-	wantCode(t, r, 2)
+	plugintest.WantCode(t, r, 2)
 	bounded(t, r)
 	var st clusterStatus
-	decode(t, r, &st)
+	plugintest.DecodeStrict(t, r, &st)
 	if st.State != "Degraded" || st.Transport != transport {
 		t.Errorf("state %q transport %q, want Degraded %s", st.State, st.Transport, transport)
 	}
@@ -59,7 +60,7 @@ func checkDegraded(t *testing.T, c *harness.Cluster, r *result, transport, down 
 			t.Errorf("%s: healthy %v reachable %v problems %q version %q; want healthy", name, m.Healthy, m.Reachable, m.Problems, m.Version)
 		}
 	}
-	errs := r.errorLines()
+	errs := r.ErrorLines()
 	if len(errs) == 0 {
 		t.Errorf("no error lines on stderr\n%s", r)
 	}
@@ -78,7 +79,7 @@ func checkDegraded(t *testing.T, c *harness.Cluster, r *result, transport, down 
 // TestMembersDown stops one member (degraded, exit 2), then a second (quorum lost, exit 3), then
 // starts both again (exit 0), through exec and port-forward.
 func TestMembersDown(t *testing.T) {
-	skipShort(t)
+	plugintest.SkipShort(t)
 	c := harness.Start(t, harness.Options{})
 	to := []string{"--request-timeout", reqTimeout.String()}
 
@@ -88,23 +89,23 @@ func TestMembersDown(t *testing.T) {
 	for _, tr := range []string{"exec", "port-forward"} {
 		t.Run("one down/"+tr, func(t *testing.T) {
 			args := append(append([]string{"status", "-o", "json"}, to...), transports(c)[tr]...)
-			checkDegraded(t, c, run(t, c, args...), tr, "cp-2")
+			checkDegraded(t, c, plugintest.Run(t, c, args...), tr, "cp-2")
 
-			r := run(t, c, append(append([]string{"status"}, to...), transports(c)[tr]...)...)
-			wantCode(t, r, 2)
-			if !strings.Contains(r.stdout, "Degraded: 2 of 3 voting members healthy") {
+			r := plugintest.Run(t, c, append(append([]string{"status"}, to...), transports(c)[tr]...)...)
+			plugintest.WantCode(t, r, 2)
+			if !strings.Contains(r.Stdout, "Degraded: 2 of 3 voting members healthy") {
 				t.Errorf("table has no Degraded summary\n%s", r)
 			}
-			if !rowHas(r.stdout, "etcd-cp-2", hexID(c, "cp-2")) {
+			if !rowHas(r.Stdout, "etcd-cp-2", hexID(c, "cp-2")) {
 				t.Errorf("the stopped member has no table row with its ID\n%s", r)
 			}
 
 			// The member list comes from a live member.
-			r = run(t, c, append(append([]string{"member", "list", "-o", "json"}, to...), transports(c)[tr]...)...)
-			wantCode(t, r, 0)
+			r = plugintest.Run(t, c, append(append([]string{"member", "list", "-o", "json"}, to...), transports(c)[tr]...)...)
+			plugintest.WantCode(t, r, 0)
 			bounded(t, r)
 			var ml memberList
-			decode(t, r, &ml)
+			plugintest.DecodeStrict(t, r, &ml)
 			if len(ml.Members) != 3 || ml.From == "etcd-cp-2" {
 				t.Errorf("member list: %d members from %q; want 3 from a live member\n%s", len(ml.Members), ml.From, r)
 			}
@@ -117,22 +118,22 @@ func TestMembersDown(t *testing.T) {
 	for _, tr := range []string{"exec", "port-forward"} {
 		t.Run("two down/"+tr, func(t *testing.T) {
 			args := append(append([]string{"status", "-o", "json"}, to...), transports(c)[tr]...)
-			r := run(t, c, args...)
-			wantCode(t, r, 3)
+			r := plugintest.Run(t, c, args...)
+			plugintest.WantCode(t, r, 3)
 			bounded(t, r)
 			var st clusterStatus
-			decode(t, r, &st)
+			plugintest.DecodeStrict(t, r, &st)
 			if st.State != "QuorumLost" || st.Quorum.Voters != 3 || st.Quorum.HealthyVoters >= 2 || st.Quorum.FailuresLeft >= 0 {
 				t.Errorf("state %q quorum %+v; want QuorumLost with fewer than 2 healthy of 3\n%s", st.State, st.Quorum, r)
 			}
 			for _, name := range []string{"cp-2", "cp-3"} {
-				if lineWith(r.stderr, "error: etcd-"+name+": ") == "" {
+				if lineWith(r.Stderr, "error: etcd-"+name+": ") == "" {
 					t.Errorf("stderr does not name etcd-%s\n%s", name, r)
 				}
 			}
-			r = run(t, c, append(append([]string{"status"}, to...), transports(c)[tr]...)...)
-			wantCode(t, r, 3)
-			if !strings.Contains(r.stdout, "QuorumLost") && !strings.Contains(strings.ToLower(r.stdout), "quorum lost") {
+			r = plugintest.Run(t, c, append(append([]string{"status"}, to...), transports(c)[tr]...)...)
+			plugintest.WantCode(t, r, 3)
+			if !strings.Contains(r.Stdout, "QuorumLost") && !strings.Contains(strings.ToLower(r.Stdout), "quorum lost") {
 				t.Errorf("table summary does not say the quorum is lost\n%s", r)
 			}
 		})
@@ -145,10 +146,10 @@ func TestMembersDown(t *testing.T) {
 	}
 	waitHealthy(t, c)
 	for tr, targs := range transports(c) {
-		r := run(t, c, append([]string{"status", "-o", "json"}, targs...)...)
-		wantCode(t, r, 0)
+		r := plugintest.Run(t, c, append([]string{"status", "-o", "json"}, targs...)...)
+		plugintest.WantCode(t, r, 0)
 		var st clusterStatus
-		decode(t, r, &st)
+		plugintest.DecodeStrict(t, r, &st)
 		checkHealthyStatus(t, c, r, &st, tr)
 	}
 }
@@ -158,15 +159,15 @@ func TestMembersDown(t *testing.T) {
 // victim is a follower: right after the leader is killed the survivors still name it as leader
 // for an election timeout, which would make the assertions race with the election.
 func TestForwardKilled(t *testing.T) {
-	skipShort(t)
+	plugintest.SkipShort(t)
 	c := harness.Start(t, harness.Options{})
-	args := append([]string{"status", "-o", "json", "--request-timeout", reqTimeout.String(), "--transport", "port-forward"}, pfCertArgs(c)...)
+	args := append([]string{"status", "-o", "json", "--request-timeout", reqTimeout.String(), "--transport", "port-forward"}, plugintest.PFCertArgs(c)...)
 
 	// A baseline to time the kill, and to find a follower.
-	base := run(t, c, args...)
-	wantCode(t, base, 0)
+	base := plugintest.Run(t, c, args...)
+	plugintest.WantCode(t, base, 0)
 	var st clusterStatus
-	decode(t, base, &st)
+	plugintest.DecodeStrict(t, base, &st)
 	victim := ""
 	for _, name := range []string{"cp-3", "cp-2"} {
 		if !st.member(t, name).Leader {
@@ -179,29 +180,29 @@ func TestForwardKilled(t *testing.T) {
 	// Kill during the command, at several points of it.
 	degraded := 0
 	for i, frac := range []float64{0.25, 0.5, 0.75} {
-		delay := time.Duration(float64(base.dur) * frac)
+		delay := time.Duration(float64(base.Dur) * frac)
 		t0 := time.Now()
-		cmd, r, o, e, cancel := start(t, c, args...)
+		p := plugintest.Start(t, c, plugintest.Options{}, args...)
 		time.Sleep(delay)
 		if err := c.KillMember(victim); err != nil {
 			t.Fatal(err)
 		}
 		killedAt := time.Since(t0)
-		r = finish(t, cmd, r, o, e, cancel, t0)
-		t.Logf("kill %d at %s (%s into a %s baseline): exit %d", i, killedAt.Round(time.Millisecond), delay.Round(time.Millisecond), base.dur.Round(time.Millisecond), r.code)
+		r := p.Wait(t)
+		t.Logf("kill %d at %s (%s into a %s baseline): exit %d", i, killedAt.Round(time.Millisecond), delay.Round(time.Millisecond), base.Dur.Round(time.Millisecond), r.Code)
 		bounded(t, r)
-		switch r.code {
+		switch r.Code {
 		case 0: // the command had everything it needed before the kill
 		case 2:
 			degraded++
 			checkDegraded(t, c, r, "port-forward", victim)
 		default:
-			t.Errorf("exit %d; want 2 (or 0 if the kill came after the answers)\n%s", r.code, r)
+			t.Errorf("exit %d; want 2 (or 0 if the kill came after the answers)\n%s", r.Code, r)
 		}
 		// Just after the kill: the forward to the dead member fails at once.
-		r = run(t, c, args...)
+		r = plugintest.Run(t, c, args...)
 		checkDegraded(t, c, r, "port-forward", victim)
-		if !strings.Contains(lineWith(r.stderr, "error: etcd-"+victim+": "), "connection refused") {
+		if !strings.Contains(lineWith(r.Stderr, "error: etcd-"+victim+": "), "connection refused") {
 			t.Errorf("the error of etcd-%s does not say the connection was refused\n%s", victim, r)
 		}
 

@@ -8,11 +8,12 @@ import (
 	"testing"
 
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/harness"
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
 // TestReadOnly shares one healthy 3-member cluster between subtests that change nothing in it.
 func TestReadOnly(t *testing.T) {
-	skipShort(t)
+	plugintest.SkipShort(t)
 	c := harness.Start(t, harness.Options{})
 	t.Logf("cluster: mode %s, etcd %s", c.Mode, c.EtcdVersion)
 
@@ -27,7 +28,7 @@ func TestReadOnly(t *testing.T) {
 }
 
 // checkHealthyStatus asserts the full healthy picture of a 3-member cluster.
-func checkHealthyStatus(t *testing.T, c *harness.Cluster, r *result, st *clusterStatus, transport string) {
+func checkHealthyStatus(t *testing.T, c *harness.Cluster, r *plugintest.Result, st *clusterStatus, transport string) {
 	t.Helper()
 	if st.Transport != transport {
 		t.Errorf("transport %q, want %q\n%s", st.Transport, transport, r)
@@ -80,13 +81,13 @@ func checkHealthyStatus(t *testing.T, c *harness.Cluster, r *result, st *cluster
 }
 
 func testStatusExecHealthy(t *testing.T, c *harness.Cluster) {
-	r := run(t, c, "status", "-o", "json", "--transport", "exec")
-	wantCode(t, r, 0)
-	if len(r.stderrLines()) != 0 {
+	r := plugintest.Run(t, c, "status", "-o", "json", "--transport", "exec")
+	plugintest.WantCode(t, r, 0)
+	if len(r.StderrLines()) != 0 {
 		t.Errorf("healthy status wrote to stderr:\n%s", r)
 	}
 	var st clusterStatus
-	decode(t, r, &st)
+	plugintest.DecodeStrict(t, r, &st)
 	checkHealthyStatus(t, c, r, &st, "exec")
 	for _, m := range st.Members {
 		if m.ClusterID == "" || m.ClusterID != st.ClusterID || m.LeaderID != st.Leader {
@@ -101,23 +102,23 @@ func testStatusExecHealthy(t *testing.T, c *harness.Cluster) {
 	}
 
 	// The table: one row per pod with its ID, and the summary line.
-	r = run(t, c, "status", "--transport", "exec")
-	wantCode(t, r, 0)
-	if !strings.Contains(r.stdout, "Healthy: 3 of 3 voting members healthy") {
+	r = plugintest.Run(t, c, "status", "--transport", "exec")
+	plugintest.WantCode(t, r, 0)
+	if !strings.Contains(r.Stdout, "Healthy: 3 of 3 voting members healthy") {
 		t.Errorf("table has no summary line %q\n%s", "Healthy: 3 of 3 voting members healthy", r)
 	}
-	if !strings.Contains(r.stdout, "transport exec") {
+	if !strings.Contains(r.Stdout, "transport exec") {
 		t.Errorf("summary does not name the transport\n%s", r)
 	}
 	for _, name := range c.MemberNames() {
-		if !rowHas(r.stdout, "etcd-"+name, name, hexID(c, name), "healthy") {
+		if !rowHas(r.Stdout, "etcd-"+name, name, hexID(c, name), "healthy") {
 			t.Errorf("no table row with etcd-%s, %s, its ID %s and healthy\n%s", name, name, hexID(c, name), r)
 		}
 	}
 	// -v 1 names the transport on stderr; yaml is the same structure.
-	r = run(t, c, "status", "-o", "yaml", "--transport", "exec", "-v", "1")
-	wantCode(t, r, 0)
-	if !strings.Contains(r.stderr, "transport: exec") || !strings.Contains(r.stdout, "transport: exec") || !strings.Contains(r.stdout, "state: Healthy") {
+	r = plugintest.Run(t, c, "status", "-o", "yaml", "--transport", "exec", "-v", "1")
+	plugintest.WantCode(t, r, 0)
+	if !strings.Contains(r.Stderr, "transport: exec") || !strings.Contains(r.Stdout, "transport: exec") || !strings.Contains(r.Stdout, "state: Healthy") {
 		t.Errorf("-o yaml -v 1: want transport on stderr and in the YAML\n%s", r)
 	}
 }
@@ -141,10 +142,10 @@ func rowHas(out string, fields ...string) bool {
 }
 
 func testMemberListExec(t *testing.T, c *harness.Cluster) {
-	r := run(t, c, "member", "list", "-o", "json", "--transport", "exec")
-	wantCode(t, r, 0)
+	r := plugintest.Run(t, c, "member", "list", "-o", "json", "--transport", "exec")
+	plugintest.WantCode(t, r, 0)
 	var ml memberList
-	decode(t, r, &ml)
+	plugintest.DecodeStrict(t, r, &ml)
 	if ml.Transport != "exec" || ml.ClusterID == "" || !strings.HasPrefix(ml.From, "etcd-cp-") {
 		t.Errorf("transport %q clusterID %q from %q", ml.Transport, ml.ClusterID, ml.From)
 	}
@@ -173,17 +174,17 @@ func testMemberListExec(t *testing.T, c *harness.Cluster) {
 		}
 	}
 	// status agrees on the cluster ID.
-	rs := run(t, c, "status", "-o", "json", "--transport", "exec")
+	rs := plugintest.Run(t, c, "status", "-o", "json", "--transport", "exec")
 	var st clusterStatus
-	decode(t, rs, &st)
+	plugintest.DecodeStrict(t, rs, &st)
 	if st.ClusterID != ml.ClusterID {
 		t.Errorf("status clusterID %q, member list clusterID %q", st.ClusterID, ml.ClusterID)
 	}
 
-	r = run(t, c, "member", "list", "--transport", "exec")
-	wantCode(t, r, 0)
+	r = plugintest.Run(t, c, "member", "list", "--transport", "exec")
+	plugintest.WantCode(t, r, 0)
 	for _, name := range c.MemberNames() {
-		if !rowHas(r.stdout, hexID(c, name), name, "started", "etcd-"+name) {
+		if !rowHas(r.Stdout, hexID(c, name), name, "started", "etcd-"+name) {
 			t.Errorf("no table row with %s %s started etcd-%s\n%s", hexID(c, name), name, name, r)
 		}
 	}
@@ -201,14 +202,14 @@ func testNoPods(t *testing.T, c *harness.Cluster) {
 		{[]string{"status", "-n", "default"}, "default", "component=etcd"},
 		{[]string{"member", "list", "-l", "component=nothing"}, "kube-system", "component=nothing"},
 	} {
-		r := run(t, c, tc.args...)
-		wantCode(t, r, 4)
-		lines := r.stderrLines()
+		r := plugintest.Run(t, c, tc.args...)
+		plugintest.WantCode(t, r, 4)
+		lines := r.StderrLines()
 		if len(lines) != 1 || !strings.HasPrefix(lines[0], "error: ") ||
 			!strings.Contains(lines[0], `"`+tc.ns+`"`) || !strings.Contains(lines[0], `"`+tc.labels+`"`) {
 			t.Errorf("want one error line naming namespace %q and selector %q\n%s", tc.ns, tc.labels, r)
 		}
-		if r.stdout != "" {
+		if r.Stdout != "" {
 			t.Errorf("stdout not empty\n%s", r)
 		}
 	}
@@ -220,15 +221,15 @@ func testUsageErrors(t *testing.T, c *harness.Cluster) {
 		{"member", "list", "-o", "bogus"},
 		{"status", "--transport", "carrier-pigeon"},
 	} {
-		r := run(t, c, args...)
-		wantCode(t, r, 1)
-		lines := r.stderrLines()
+		r := plugintest.Run(t, c, args...)
+		plugintest.WantCode(t, r, 1)
+		lines := r.StderrLines()
 		cmdPath := "kubectl etcd " + strings.Join(args[:len(args)-2], " ")
 		if len(lines) != 2 || !strings.HasPrefix(lines[0], "error: ") || !strings.Contains(lines[0], args[len(args)-1]) ||
 			lines[1] != "See '"+cmdPath+" -h' for help and examples" {
 			t.Errorf("want one error line naming %q and the hint to '%s -h'\n%s", args[len(args)-1], cmdPath, r)
 		}
-		if r.stdout != "" {
+		if r.Stdout != "" {
 			t.Errorf("stdout not empty\n%s", r)
 		}
 	}
@@ -237,30 +238,30 @@ func testUsageErrors(t *testing.T, c *harness.Cluster) {
 		{"status", "--server", "https://127.0.0.1:1"},
 		{"member", "list", "--server", "https://127.0.0.1:1"},
 	} {
-		r := run(t, c, args...)
-		wantCode(t, r, 1)
-		lines := r.stderrLines()
+		r := plugintest.Run(t, c, args...)
+		plugintest.WantCode(t, r, 1)
+		lines := r.StderrLines()
 		if len(lines) != 1 || !strings.HasPrefix(lines[0], "error: ") || !strings.Contains(lines[0], "127.0.0.1:1") {
 			t.Errorf("want one error line naming the API server address\n%s", r)
 		}
-		if r.dur > 10e9 {
-			t.Errorf("took %s to notice a refused API connection", r.dur)
+		if r.Dur > 10e9 {
+			t.Errorf("took %s to notice a refused API connection", r.Dur)
 		}
 	}
 }
 
 func testTransportsAgree(t *testing.T, c *harness.Cluster) {
-	pf := append([]string{"--transport", "port-forward"}, pfCertArgs(c)...)
+	pf := append([]string{"--transport", "port-forward"}, plugintest.PFCertArgs(c)...)
 
-	rExec := run(t, c, "status", "-o", "json", "--transport", "exec")
-	wantCode(t, rExec, 0)
-	rPF := run(t, c, append([]string{"status", "-o", "json", "-v", "1"}, pf...)...)
-	wantCode(t, rPF, 0)
+	rExec := plugintest.Run(t, c, "status", "-o", "json", "--transport", "exec")
+	plugintest.WantCode(t, rExec, 0)
+	rPF := plugintest.Run(t, c, append([]string{"status", "-o", "json", "-v", "1"}, pf...)...)
+	plugintest.WantCode(t, rPF, 0)
 	var stExec, stPF clusterStatus
-	decode(t, rExec, &stExec)
-	decode(t, rPF, &stPF)
+	plugintest.DecodeStrict(t, rExec, &stExec)
+	plugintest.DecodeStrict(t, rPF, &stPF)
 	checkHealthyStatus(t, c, rPF, &stPF, "port-forward")
-	if !strings.Contains(rPF.stderr, "transport: port-forward") || !strings.Contains(rPF.stderr, filepath.Join(c.PKIDir, "healthcheck-client.crt")) {
+	if !strings.Contains(rPF.Stderr, "transport: port-forward") || !strings.Contains(rPF.Stderr, filepath.Join(c.PKIDir, "healthcheck-client.crt")) {
 		t.Errorf("-v 1 does not say port-forward with the flag certificates\n%s", rPF)
 	}
 	for _, m := range stPF.Members {
@@ -272,13 +273,13 @@ func testTransportsAgree(t *testing.T, c *harness.Cluster) {
 		t.Errorf("status differs between transports (volatile fields dropped)\nexec:\n%s\nport-forward:\n%s", mustJSON(a), mustJSON(b))
 	}
 
-	rExec = run(t, c, "member", "list", "-o", "json", "--transport", "exec")
-	wantCode(t, rExec, 0)
-	rPF = run(t, c, append([]string{"member", "list", "-o", "json"}, pf...)...)
-	wantCode(t, rPF, 0)
+	rExec = plugintest.Run(t, c, "member", "list", "-o", "json", "--transport", "exec")
+	plugintest.WantCode(t, rExec, 0)
+	rPF = plugintest.Run(t, c, append([]string{"member", "list", "-o", "json"}, pf...)...)
+	plugintest.WantCode(t, rPF, 0)
 	var mlExec, mlPF memberList
-	decode(t, rExec, &mlExec)
-	decode(t, rPF, &mlPF)
+	plugintest.DecodeStrict(t, rExec, &mlExec)
+	plugintest.DecodeStrict(t, rPF, &mlPF)
 	if mlPF.Transport != "port-forward" {
 		t.Errorf("member list transport %q, want port-forward", mlPF.Transport)
 	}
@@ -288,40 +289,40 @@ func testTransportsAgree(t *testing.T, c *harness.Cluster) {
 }
 
 func testAutoKubeadmDir(t *testing.T, c *harness.Cluster) {
-	r := run(t, c, "status", "-o", "json", "--transport", "auto", "--kubeadm-pki-dir", c.PKIDir, "-v", "1")
-	wantCode(t, r, 0)
+	r := plugintest.Run(t, c, "status", "-o", "json", "--transport", "auto", "--kubeadm-pki-dir", c.PKIDir, "-v", "1")
+	plugintest.WantCode(t, r, 0)
 	var st clusterStatus
-	decode(t, r, &st)
+	plugintest.DecodeStrict(t, r, &st)
 	checkHealthyStatus(t, c, r, &st, "port-forward")
-	if !strings.Contains(r.stderr, "transport: port-forward") || !strings.Contains(r.stderr, "kubeadm") ||
-		!strings.Contains(r.stderr, filepath.Join(c.PKIDir, "healthcheck-client.key")) {
+	if !strings.Contains(r.Stderr, "transport: port-forward") || !strings.Contains(r.Stderr, "kubeadm") ||
+		!strings.Contains(r.Stderr, filepath.Join(c.PKIDir, "healthcheck-client.key")) {
 		t.Errorf("-v 1 does not say port-forward with the kubeadm files of %s\n%s", c.PKIDir, r)
 	}
 
 	// Without any certificate auto falls back to exec (the admin may exec).
-	r = run(t, c, "status", "-o", "json", "-v", "1")
-	wantCode(t, r, 0)
-	decode(t, r, &st)
-	if st.Transport != "exec" || !strings.Contains(r.stderr, "transport: exec") {
+	r = plugintest.Run(t, c, "status", "-o", "json", "-v", "1")
+	plugintest.WantCode(t, r, 0)
+	plugintest.DecodeStrict(t, r, &st)
+	if st.Transport != "exec" || !strings.Contains(r.Stderr, "transport: exec") {
 		t.Errorf("auto without certificates as admin: want exec\n%s", r)
 	}
 
 	// member list follows the same choice.
-	r = run(t, c, "member", "list", "-o", "json", "--kubeadm-pki-dir", c.PKIDir)
-	wantCode(t, r, 0)
+	r = plugintest.Run(t, c, "member", "list", "-o", "json", "--kubeadm-pki-dir", c.PKIDir)
+	plugintest.WantCode(t, r, 0)
 	var ml memberList
-	decode(t, r, &ml)
+	plugintest.DecodeStrict(t, r, &ml)
 	if ml.Transport != "port-forward" || len(ml.Members) != 3 {
 		t.Errorf("member list with --kubeadm-pki-dir: transport %q, %d members; want port-forward, 3\n%s", ml.Transport, len(ml.Members), r)
 	}
 }
 
 // checkMetricsOnly asserts a healthy metrics-only status.
-func checkMetricsOnly(t *testing.T, c *harness.Cluster, r *result) {
+func checkMetricsOnly(t *testing.T, c *harness.Cluster, r *plugintest.Result) {
 	t.Helper()
-	wantCode(t, r, 0)
+	plugintest.WantCode(t, r, 0)
 	var st clusterStatus
-	decode(t, r, &st)
+	plugintest.DecodeStrict(t, r, &st)
 	if st.Transport != "metrics-only" || st.State != "Healthy" {
 		t.Errorf("transport %q state %q, want metrics-only Healthy\n%s", st.Transport, st.State, r)
 	}
@@ -352,10 +353,10 @@ func checkMetricsOnly(t *testing.T, c *harness.Cluster, r *result) {
 		t.Errorf("%d leaders in metrics-only mode, want 1", leaders)
 	}
 	warn := "warning: transport metrics-only cannot fill: " + strings.Join(st.Unavailable, ", ")
-	if !strings.Contains(r.stderr, warn) {
+	if !strings.Contains(r.Stderr, warn) {
 		t.Errorf("stderr lacks %q\n%s", warn, r)
 	}
-	if len(r.errorLines()) != 0 {
+	if len(r.ErrorLines()) != 0 {
 		t.Errorf("error lines on stderr\n%s", r)
 	}
 	if t.Failed() {
@@ -364,7 +365,7 @@ func checkMetricsOnly(t *testing.T, c *harness.Cluster, r *result) {
 }
 
 func testMetricsOnly(t *testing.T, c *harness.Cluster) {
-	r := run(t, c, "status", "-o", "json", "--transport", "metrics-only")
+	r := plugintest.Run(t, c, "status", "-o", "json", "--transport", "metrics-only")
 	checkMetricsOnly(t, c, r)
 
 	// auto as a user who may list pods and port-forward but not exec, with no certificates:
@@ -380,15 +381,15 @@ func testMetricsOnly(t *testing.T, c *harness.Cluster) {
 			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, stderr)
 		}
 	}
-	r = run(t, c, "status", "-o", "json", "--as", "e2e-viewer", "-v", "1")
+	r = plugintest.Run(t, c, "status", "-o", "json", "--as", "e2e-viewer", "-v", "1")
 	checkMetricsOnly(t, c, r)
-	if !strings.Contains(r.stderr, "RBAC does not allow create pods/exec") || !strings.Contains(r.stderr, "transport: metrics-only") {
+	if !strings.Contains(r.Stderr, "RBAC does not allow create pods/exec") || !strings.Contains(r.Stderr, "transport: metrics-only") {
 		t.Errorf("-v 1 does not explain the choice of metrics-only\n%s", r)
 	}
 	// The same user with --transport exec is refused by RBAC on every member: a setup problem,
 	// exit 1 (not 3, which would tell a script that quorum is lost).
-	r = run(t, c, "status", "-o", "json", "--as", "e2e-viewer", "--transport", "exec")
-	if r.code != 1 || !strings.Contains(r.stderr, `cannot create resource "pods/exec"`) || !strings.Contains(r.stderr, "RBAC denied create pods/exec") {
+	r = plugintest.Run(t, c, "status", "-o", "json", "--as", "e2e-viewer", "--transport", "exec")
+	if r.Code != 1 || !strings.Contains(r.Stderr, `cannot create resource "pods/exec"`) || !strings.Contains(r.Stderr, "RBAC denied create pods/exec") {
 		t.Errorf("exec without pods/exec: want exit 1 naming the pods/exec permission\n%s", r)
 	}
 

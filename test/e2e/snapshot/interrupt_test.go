@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/harness"
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
 // fillMiB makes the stream take a moment (a few seconds through port-forward on 2 cores), so
@@ -18,7 +19,7 @@ const fillMiB = 256
 // TestSnapshotInterrupted stops a snapshot mid-stream, by killing the member it streams from and
 // by Ctrl-C: the plugin must fail, say what happened and leave neither FILE nor FILE.part.
 func TestSnapshotInterrupted(t *testing.T) {
-	skipShort(t)
+	plugintest.SkipShort(t)
 	c := harness.Start(t, harness.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -31,10 +32,10 @@ func TestSnapshotInterrupted(t *testing.T) {
 
 	t.Run("member killed", func(t *testing.T) {
 		G := filepath.Join(dir, "G.db")
-		p := start(t, c, dir, args("snapshot", "save", "G.db", "--member", "cp-2", pfArgs(c))...)
+		p := start(t, c, dir, args("snapshot", "save", "G.db", "--member", "cp-2", plugintest.PFArgs(c))...)
 		partSize, ok := waitPart(p, G+".part")
 		if !ok {
-			r := p.wait(t)
+			r := p.Wait(t)
 			t.Fatalf("G.part never appeared\n%s", r)
 		}
 		tk := time.Now()
@@ -42,23 +43,23 @@ func TestSnapshotInterrupted(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("killed cp-2 when G.part had %d bytes (kill took %s)", partSize, time.Since(tk).Round(time.Millisecond))
-		r := p.wait(t)
+		r := p.Wait(t)
 		took := time.Since(tk)
-		t.Logf("exit %d %s after the kill; stderr: %s", r.code, took.Round(time.Millisecond), r.stderr)
+		t.Logf("exit %d %s after the kill; stderr: %s", r.Code, took.Round(time.Millisecond), r.Stderr)
 		// Today the plugin notices after ~30 s (its gRPC keepalive); a hang shows up here.
 		if took > 60*time.Second {
 			t.Errorf("the plugin took %s after the member died to give up", took.Round(time.Second))
 		}
-		if r.code == 0 {
+		if r.Code == 0 {
 			t.Fatalf("the snapshot finished although its member was killed mid-stream (stream faster than the kill? raise fillMiB)\n%s", r)
 		}
-		if r.code != 1 {
-			t.Errorf("exit code %d, want 1\n%s", r.code, r)
+		if r.Code != 1 {
+			t.Errorf("exit code %d, want 1\n%s", r.Code, r)
 		}
 		wantCrashFree(t, r)
 		// Says which member, that the stream broke, and that nothing was kept.
 		for _, want := range []string{"error: ", "etcd-cp-2", "nothing was kept"} {
-			if !strings.Contains(r.stderr, want) {
+			if !strings.Contains(r.Stderr, want) {
 				t.Errorf("stderr lacks %q\n%s", want, r)
 			}
 		}
@@ -70,23 +71,23 @@ func TestSnapshotInterrupted(t *testing.T) {
 
 	t.Run("Ctrl-C", func(t *testing.T) {
 		H := filepath.Join(dir, "H.db")
-		p := start(t, c, dir, args("snapshot", "save", "H.db", "--member", "cp-3", pfArgs(c))...)
+		p := start(t, c, dir, args("snapshot", "save", "H.db", "--member", "cp-3", plugintest.PFArgs(c))...)
 		partSize, ok := waitPart(p, H+".part")
 		if !ok {
-			r := p.wait(t)
+			r := p.Wait(t)
 			t.Fatalf("H.part never appeared\n%s", r)
 		}
-		if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
+		if err := p.Cmd.Process.Signal(os.Interrupt); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("sent SIGINT when H.part had %d bytes", partSize)
-		r := p.wait(t)
-		t.Logf("exit %d; stderr: %s", r.code, r.stderr)
-		if r.code == 0 {
+		r := p.Wait(t)
+		t.Logf("exit %d; stderr: %s", r.Code, r.Stderr)
+		if r.Code == 0 {
 			t.Fatalf("the snapshot finished although it was interrupted (raise fillMiB)\n%s", r)
 		}
 		wantCrashFree(t, r)
-		if !strings.Contains(r.stderr, "error: ") || !strings.Contains(r.stderr, "interrupted") {
+		if !strings.Contains(r.Stderr, "error: ") || !strings.Contains(r.Stderr, "interrupted") {
 			t.Errorf("stderr does not say the snapshot was interrupted\n%s", r)
 		}
 		wantAbsent(t, r, H, H+".part", H+".json")
@@ -94,8 +95,8 @@ func TestSnapshotInterrupted(t *testing.T) {
 
 	// Ctrl-C releases the member's lock on the way out: the same member is free at once.
 	t.Run("after Ctrl-C the member is free", func(t *testing.T) {
-		r := run(t, c, dir, args("snapshot", "save", "K3.db", "--member", "cp-3", pfArgs(c))...)
-		wantCode(t, r, 0)
+		r := run(t, c, dir, args("snapshot", "save", "K3.db", "--member", "cp-3", plugintest.PFArgs(c))...)
+		plugintest.WantCode(t, r, 0)
 		wantSnapshotOK(t, dir, "K3.db")
 	})
 
@@ -103,18 +104,18 @@ func TestSnapshotInterrupted(t *testing.T) {
 	// lease) so that the member can be snapshotted again.
 	t.Run("after the member died its lock expires", func(t *testing.T) {
 		t0 := time.Now()
-		var r *result
+		var r *plugintest.Result
 		for time.Since(t0) < 2*time.Minute {
-			r = run(t, c, dir, args("snapshot", "save", "K2.db", "--member", "cp-2", pfArgs(c))...)
-			if r.code != 5 {
+			r = run(t, c, dir, args("snapshot", "save", "K2.db", "--member", "cp-2", plugintest.PFArgs(c))...)
+			if r.Code != 5 {
 				break
 			}
-			if !strings.Contains(r.stderr, "busy") {
+			if !strings.Contains(r.Stderr, "busy") {
 				t.Fatalf("refused, but not because the member is busy\n%s", r)
 			}
 			time.Sleep(5 * time.Second)
 		}
-		wantCode(t, r, 0)
+		plugintest.WantCode(t, r, 0)
 		t.Logf("cp-2 could be snapshotted again %s after the first retry", time.Since(t0).Round(time.Second))
 		wantSnapshotOK(t, dir, "K2.db")
 	})
@@ -124,7 +125,7 @@ func TestSnapshotInterrupted(t *testing.T) {
 func wantSnapshotOK(t *testing.T, dir, name string) {
 	t.Helper()
 	r := run(t, nil, dir, "snapshot", "status", name)
-	wantCode(t, r, 0)
+	plugintest.WantCode(t, r, 0)
 	if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Size() < fillMiB<<20 {
 		t.Errorf("%s: %v, size %v; want >= %d MiB", name, err, fi, fillMiB)
 	}
@@ -133,14 +134,14 @@ func wantSnapshotOK(t *testing.T, dir, name string) {
 
 // waitPart polls for path until it exists with some data or the process exits; it returns the
 // size seen.
-func waitPart(p *proc, path string) (int64, bool) {
-	deadline := time.Now().Add(hangLimit)
+func waitPart(p *plugintest.Proc, path string) (int64, bool) {
+	deadline := time.Now().Add(plugintest.HangLimit)
 	for time.Now().Before(deadline) {
 		if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
 			return fi.Size(), true
 		}
 		select {
-		case <-p.exited:
+		case <-p.Exited:
 			return 0, false
 		case <-time.After(2 * time.Millisecond):
 		}

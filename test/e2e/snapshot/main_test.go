@@ -8,195 +8,37 @@
 package snapshot_test
 
 import (
-	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/harness"
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
-var (
-	// pluginBin is the kubectl-etcd binary under test.
-	pluginBin string
-	// emptyPKIDir is passed as --kubeadm-pki-dir unless a test names one, so that a real
-	// /etc/kubernetes/pki/etcd on the test machine never changes which transport auto picks.
-	emptyPKIDir string
-)
+func TestMain(m *testing.M) { plugintest.Main(m) }
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	os.Exit(testMain(m))
-}
-
-func testMain(m *testing.M) int {
-	if testing.Short() {
-		return m.Run() // every test skips; nothing to build
-	}
-	tmp, err := os.MkdirTemp("", "kubectl-etcd-snapshot-e2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(tmp)
-	emptyPKIDir = filepath.Join(tmp, "empty-pki")
-	if err := os.Mkdir(emptyPKIDir, 0o755); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if p := os.Getenv("KUBECTL_ETCD"); p != "" {
-		if pluginBin, err = filepath.Abs(p); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		if _, err := os.Stat(pluginBin); err != nil {
-			fmt.Fprintf(os.Stderr, "KUBECTL_ETCD=%s: %v\n", p, err)
-			return 1
-		}
-	} else {
-		pluginBin = filepath.Join(tmp, "kubectl-etcd")
-		t0 := time.Now()
-		build := exec.Command("go", "build", "-o", pluginBin, "./cmd/kubectl-etcd")
-		build.Dir = filepath.Join("..", "..", "..")
-		if out, err := build.CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building kubectl-etcd: %v\n%s", err, out)
-			return 1
-		}
-		fmt.Fprintf(os.Stderr, "built %s in %.1fs\n", pluginBin, time.Since(t0).Seconds())
-	}
-	return m.Run()
-}
-
-func skipShort(t *testing.T) {
+// start starts the plugin in dir against cluster c (nil: the test's own environment).
+func start(t *testing.T, c *harness.Cluster, dir string, args ...string) *plugintest.Proc {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("e2e: needs a harness cluster (binaries from hack/e2e-tools.sh)")
-	}
-}
-
-// result is one run of the plugin.
-type result struct {
-	args           []string
-	dir            string
-	stdout, stderr string
-	code           int
-	signaled       bool
-	dur            time.Duration
-}
-
-func (r *result) String() string {
-	return fmt.Sprintf("$ (cd %s && kubectl-etcd %s)\nexit code %d after %s\n--- stdout:\n%s--- stderr:\n%s---",
-		r.dir, strings.Join(r.args, " "), r.code, r.dur.Round(time.Millisecond), withNL(r.stdout), withNL(r.stderr))
-}
-
-func withNL(s string) string {
-	if s != "" && !strings.HasSuffix(s, "\n") {
-		return s + "\n"
-	}
-	return s
-}
-
-// hangLimit is how long any single plugin run may take before the test calls it a hang.
-const hangLimit = 3 * time.Minute
-
-// proc is a running plugin process.
-type proc struct {
-	cmd            *exec.Cmd
-	r              *result
-	stdout, stderr bytes.Buffer
-	cancel         context.CancelFunc
-	t0             time.Time
-	exited         chan struct{} // closed when Wait returned
-	err            error         // Wait's error, valid after exited
-}
-
-// start starts the plugin in dir against cluster c. Unless args name --kubeadm-pki-dir, the empty
-// directory is passed so that auto never finds host certificates.
-func start(t *testing.T, c *harness.Cluster, dir string, args ...string) *proc {
-	t.Helper()
-	full := append([]string{}, args...)
-	if !slices.ContainsFunc(full, func(a string) bool { return strings.HasPrefix(a, "--kubeadm-pki-dir") }) {
-		full = append(full, "--kubeadm-pki-dir", emptyPKIDir)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), hangLimit)
-	p := &proc{r: &result{args: full, dir: dir}, cancel: cancel}
-	p.cmd = exec.CommandContext(ctx, pluginBin, full...)
-	p.cmd.Dir = dir
-	if c != nil {
-		p.cmd.Env = c.Env()
-	}
-	p.cmd.WaitDelay = 5 * time.Second
-	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	p.t0 = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("starting %s: %v", pluginBin, err)
-	}
-	p.exited = make(chan struct{})
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
-	return p
-}
-
-// wait waits for the process and returns its result; a hang is fatal.
-func (p *proc) wait(t *testing.T) *result {
-	t.Helper()
-	defer p.cancel()
-	<-p.exited
-	err := p.err
-	r := p.r
-	r.dur = time.Since(p.t0)
-	r.stdout, r.stderr = p.stdout.String(), p.stderr.String()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		r.code = 0
-	case errors.As(err, &ee) && ee.Exited():
-		r.code = ee.ExitCode()
-	case errors.As(err, &ee):
-		r.code, r.signaled = -1, true
-		t.Fatalf("plugin killed by a signal (hang > %s?): %v\n%s", hangLimit, err, r)
-	default:
-		t.Fatalf("waiting for the plugin: %v\n%s", err, r)
-	}
-	t.Logf("kubectl-etcd %s -> exit %d in %s", strings.Join(r.args, " "), r.code, r.dur.Round(time.Millisecond))
-	return r
+	return plugintest.Start(t, c, plugintest.Options{Dir: dir}, args...)
 }
 
 // run runs the plugin in dir to completion.
-func run(t *testing.T, c *harness.Cluster, dir string, args ...string) *result {
+func run(t *testing.T, c *harness.Cluster, dir string, args ...string) *plugintest.Result {
 	t.Helper()
-	return start(t, c, dir, args...).wait(t)
-}
-
-func wantCode(t *testing.T, r *result, want int) {
-	t.Helper()
-	if r.code != want {
-		t.Fatalf("exit code %d, want %d\n%s", r.code, want, r)
-	}
+	return start(t, c, dir, args...).Wait(t)
 }
 
 // wantCrashFree fails when the plugin died of a Go panic or fatal runtime error.
-func wantCrashFree(t *testing.T, r *result) {
+func wantCrashFree(t *testing.T, r *plugintest.Result) {
 	t.Helper()
 	for _, s := range []string{"panic:", "fatal error:", "goroutine "} {
-		if strings.Contains(r.stderr, s) {
-			t.Fatalf("the plugin crashed (%q on stderr; exit code %d) instead of giving a verdict\n%s", s, r.code, truncate(r.String(), 1500))
+		if strings.Contains(r.Stderr, s) {
+			t.Fatalf("the plugin crashed (%q on stderr; exit code %d) instead of giving a verdict\n%s", s, r.Code, truncate(r.String(), 1500))
 			return
 		}
 	}
@@ -207,22 +49,6 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "\n... (truncated)"
-}
-
-// decode unmarshals the run's stdout into v (unknown fields are allowed: the plugin's JSON may grow).
-func decode(t *testing.T, r *result, v any) {
-	t.Helper()
-	if err := json.Unmarshal([]byte(r.stdout), v); err != nil {
-		t.Fatalf("decoding stdout as %T: %v\n%s", v, err, r)
-	}
-}
-
-// pfArgs select the port-forward transport with the cluster's healthcheck client pair.
-func pfArgs(c *harness.Cluster) []string {
-	return []string{"--transport", "port-forward",
-		"--cacert", filepath.Join(c.PKIDir, "ca.crt"),
-		"--cert", filepath.Join(c.PKIDir, "healthcheck-client.crt"),
-		"--key", filepath.Join(c.PKIDir, "healthcheck-client.key")}
 }
 
 func args(a ...any) []string {
@@ -256,7 +82,7 @@ func exists(path string) bool {
 }
 
 // wantAbsent fails when any of the paths exists.
-func wantAbsent(t *testing.T, r *result, paths ...string) {
+func wantAbsent(t *testing.T, r *plugintest.Result, paths ...string) {
 	t.Helper()
 	for _, p := range paths {
 		if exists(p) {

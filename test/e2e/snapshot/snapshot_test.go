@@ -23,6 +23,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/harness"
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
 const (
@@ -41,7 +42,7 @@ func value(i int) string {
 // metadata, "snapshot status", corrupted copies, a restore with the real etcdutl served by a real
 // etcd, the refusal to overwrite, --on-node through exec, and restore-plan.
 func TestSnapshot(t *testing.T) {
-	skipShort(t)
+	plugintest.SkipShort(t)
 	c := harness.Start(t, harness.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -74,9 +75,9 @@ func TestSnapshot(t *testing.T) {
 	var md snapshotMetadata
 
 	if !t.Run("save", func(t *testing.T) {
-		r := run(t, c, dir, args("snapshot", "save", "F.db", pfArgs(c))...)
-		wantCode(t, r, 0)
-		if !strings.Contains(r.stdout, "Snapshot saved to F.db") || !strings.Contains(r.stdout, "verified") {
+		r := run(t, c, dir, args("snapshot", "save", "F.db", plugintest.PFArgs(c))...)
+		plugintest.WantCode(t, r, 0)
+		if !strings.Contains(r.Stdout, "Snapshot saved to F.db") || !strings.Contains(r.Stdout, "verified") {
 			t.Errorf("stdout does not say the snapshot was saved and verified\n%s", r)
 		}
 		fi, err := os.Stat(F)
@@ -145,9 +146,9 @@ func TestSnapshot(t *testing.T) {
 
 	t.Run("status", func(t *testing.T) {
 		r := run(t, c, dir, "snapshot", "status", "F.db", "-o", "json")
-		wantCode(t, r, 0)
+		plugintest.WantCode(t, r, 0)
 		var s statusReport
-		decode(t, r, &s)
+		plugintest.Decode(t, r, &s)
 		if s.Verdict != "ok" || s.Trailer != "valid" || s.Bolt != "ok" || len(s.Problems) > 0 {
 			t.Errorf("verdict %q trailer %q bolt %q problems %q, want ok/valid/ok/none\n%s", s.Verdict, s.Trailer, s.Bolt, s.Problems, r)
 		}
@@ -165,9 +166,9 @@ func TestSnapshot(t *testing.T) {
 		}
 		// The table form says the same.
 		r = run(t, c, dir, "snapshot", "status", "F.db")
-		wantCode(t, r, 0)
+		plugintest.WantCode(t, r, 0)
 		for _, want := range []string{"Trailer:", "valid", "Verdict:", "ok", strconv.FormatInt(md.Revision, 10)} {
-			if !strings.Contains(r.stdout, want) {
+			if !strings.Contains(r.Stdout, want) {
 				t.Errorf("status table lacks %q\n%s", want, r)
 			}
 		}
@@ -185,9 +186,9 @@ func TestSnapshot(t *testing.T) {
 		if _, err := cl.Put(ctx, keyName(numKeys), value(numKeys)); err != nil {
 			t.Fatal(err)
 		}
-		r := run(t, c, dir, args("snapshot", "save", "F.db", pfArgs(c))...)
-		wantCode(t, r, 5)
-		if !strings.Contains(r.stderr, "exists") || !strings.Contains(r.stderr, "--force") {
+		r := run(t, c, dir, args("snapshot", "save", "F.db", plugintest.PFArgs(c))...)
+		plugintest.WantCode(t, r, 5)
+		if !strings.Contains(r.Stderr, "exists") || !strings.Contains(r.Stderr, "--force") {
 			t.Errorf("stderr does not say F exists and name --force\n%s", r)
 		}
 		if got := sha256File(t, F); got != before {
@@ -198,11 +199,11 @@ func TestSnapshot(t *testing.T) {
 		}
 		wantAbsent(t, r, F+".part")
 		// The short form "snapshot FILE" refuses the same way.
-		r = run(t, c, dir, args("snapshot", "F.db", pfArgs(c))...)
-		wantCode(t, r, 5)
+		r = run(t, c, dir, args("snapshot", "F.db", plugintest.PFArgs(c))...)
+		plugintest.WantCode(t, r, 5)
 
-		r = run(t, c, dir, args("snapshot", "save", "F.db", "--force", pfArgs(c))...)
-		wantCode(t, r, 0)
+		r = run(t, c, dir, args("snapshot", "save", "F.db", "--force", plugintest.PFArgs(c))...)
+		plugintest.WantCode(t, r, 0)
 		if got := sha256File(t, F); got == before {
 			t.Errorf("F unchanged after --force, although a key was written since")
 		}
@@ -276,20 +277,20 @@ func testCorruptCopies(t *testing.T, dir, F string) {
 			}
 			r := run(t, nil, dir, "snapshot", "status", name, "-o", "json")
 			wantCrashFree(t, r)
-			wantCode(t, r, 8)
+			plugintest.WantCode(t, r, 8)
 			var s statusReport
-			decode(t, r, &s)
+			plugintest.Decode(t, r, &s)
 			if s.Verdict != "corrupt" || s.Trailer != tc.trailer {
 				t.Errorf("verdict %q trailer %q, want corrupt/%s\n%s", s.Verdict, s.Trailer, tc.trailer, r)
 			}
-			if !strings.Contains(r.stderr, "error: ") || !strings.Contains(r.stderr, tc.problem) {
+			if !strings.Contains(r.Stderr, "error: ") || !strings.Contains(r.Stderr, tc.problem) {
 				t.Errorf("stderr does not say %q\n%s", tc.problem, r)
 			}
 			// The table form gives the verdict too, with the same exit code.
 			r = run(t, nil, dir, "snapshot", "status", name)
 			wantCrashFree(t, r)
-			wantCode(t, r, 8)
-			if !strings.Contains(r.stdout, "corrupt") {
+			plugintest.WantCode(t, r, 8)
+			if !strings.Contains(r.Stdout, "corrupt") {
 				t.Errorf("status table does not say corrupt\n%s", r)
 			}
 		})
@@ -464,14 +465,14 @@ func testRestorePlan(t *testing.T, c *harness.Cluster, dir, F string) {
 	beforeFiles, beforeMembers, beforeRev, beforeSum := snapDir(), etcdMembers(), rev(), sha256File(t, F)
 
 	r := run(t, c, dir, "member", "list", "-o", "json")
-	wantCode(t, r, 0)
+	plugintest.WantCode(t, r, 0)
 	var ml memberList
-	decode(t, r, &ml)
+	plugintest.Decode(t, r, &ml)
 
 	r = run(t, c, dir, "snapshot", "restore-plan", "F.db", "-o", "json")
-	wantCode(t, r, 0)
+	plugintest.WantCode(t, r, 0)
 	var plan restorePlan
-	decode(t, r, &plan)
+	plugintest.Decode(t, r, &plan)
 	if len(plan.Nodes) != len(c.MemberNames()) || len(ml.Members) != len(c.MemberNames()) {
 		t.Fatalf("plan has %d nodes, member list %d members, cluster %d members\n%s", len(plan.Nodes), len(ml.Members), len(c.MemberNames()), r)
 	}
@@ -523,9 +524,9 @@ func testRestorePlan(t *testing.T, c *harness.Cluster, dir, F string) {
 	}
 	// The text form runs too and prints every node's command.
 	r = run(t, c, dir, "snapshot", "restore-plan", "F.db")
-	wantCode(t, r, 0)
+	plugintest.WantCode(t, r, 0)
 	for _, n := range plan.Nodes {
-		if !strings.Contains(r.stdout, n.CommandLine) {
+		if !strings.Contains(r.Stdout, n.CommandLine) {
 			t.Errorf("text plan lacks %q\n%s", n.CommandLine, r)
 		}
 	}
@@ -563,12 +564,12 @@ func testOnNode(t *testing.T, c *harness.Cluster, dir string) {
 	hostFile := filepath.Join(hostDataDir, "snap.db")
 
 	r := run(t, c, dir, "snapshot", "save", "--on-node", podPath, "--member", member, "-o", "json")
-	wantCode(t, r, 0)
-	if strings.Contains(r.stderr, "port-forward") {
+	plugintest.WantCode(t, r, 0)
+	if strings.Contains(r.Stderr, "port-forward") {
 		t.Errorf("--on-node should go through exec\n%s", r)
 	}
 	var res onNodeResult
-	decode(t, r, &res)
+	plugintest.Decode(t, r, &res)
 	if res.Node != member || res.Pod != "etcd-"+member || res.Path != podPath || res.MemberID != hexID(c.MemberID(member)) {
 		t.Errorf("on-node result %+v, want node %s pod etcd-%s path %s member %s", res, member, member, podPath, hexID(c.MemberID(member)))
 	}
@@ -594,16 +595,16 @@ func testOnNode(t *testing.T, c *harness.Cluster, dir string) {
 	}
 	// The plugin's own status agrees that the file (written by etcdctl, with trailer) is sound.
 	r2 := run(t, nil, dir, "snapshot", "status", hostFile, "-o", "json")
-	wantCode(t, r2, 0)
+	plugintest.WantCode(t, r2, 0)
 
 	// Outside the pod's hostPath mounts: refused, naming the mounts.
 	r = run(t, c, dir, "snapshot", "save", "--on-node", "/tmp/x.db", "--member", member)
-	wantCode(t, r, 1)
+	plugintest.WantCode(t, r, 1)
 	wantMount := "/var/lib/etcd"
 	if c.Mode != harness.ModeNetns {
 		wantMount = hostDataDir
 	}
-	if !strings.Contains(r.stderr, "hostPath") || !strings.Contains(r.stderr, wantMount) {
+	if !strings.Contains(r.Stderr, "hostPath") || !strings.Contains(r.Stderr, wantMount) {
 		t.Errorf("refusal does not explain the hostPath mounts (want %q named)\n%s", wantMount, r)
 	}
 	// Inside the member's live data: refused too.
@@ -612,8 +613,8 @@ func testOnNode(t *testing.T, c *harness.Cluster, dir string) {
 		inMember = filepath.Join(hostDataDir, "member", "snap.db")
 	}
 	r = run(t, c, dir, "snapshot", "save", "--on-node", inMember, "--member", member)
-	wantCode(t, r, 1)
-	if !strings.Contains(r.stderr, "member") || exists(filepath.Join(hostDataDir, "member", "snap.db")) {
+	plugintest.WantCode(t, r, 1)
+	if !strings.Contains(r.Stderr, "member") || exists(filepath.Join(hostDataDir, "member", "snap.db")) {
 		t.Errorf("a snapshot inside the member's data directory was not refused\n%s", r)
 	}
 }
