@@ -17,6 +17,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
@@ -171,6 +172,13 @@ func (s *Session) ensure(ctx context.Context) (*clientv3.Client, *Forward, error
 		// The forwarded address is the only way in: never learn the members' own URLs.
 		AutoSyncInterval:   0,
 		MaxCallRecvMsgSize: 64 << 20,
+		// One bulk stream (a snapshot) over a relayed, high-latency path: let more bytes be in
+		// flight than gRPC's initial 64 KiB window before an acknowledgement.
+		DialOptions: []grpc.DialOption{
+			grpc.WithInitialWindowSize(4 << 20),
+			grpc.WithInitialConnWindowSize(8 << 20),
+			grpc.WithReadBufferSize(1 << 20),
+		},
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: etcd client: %w", s.member, err)
