@@ -152,7 +152,7 @@ func (s *Session) ensure(ctx context.Context) (*clientv3.Client, *Forward, error
 		if errors.Is(err, io.EOF) || strings.Contains(err.Error(), "connection reset") {
 			select {
 			case <-f.Done():
-			case <-time.After(300 * time.Millisecond):
+			case <-time.After(time.Second):
 			}
 			if p := f.Problems(); len(p) > 0 {
 				return nil, nil, fmt.Errorf("%s: the member does not accept connections on %s: %s", s.member, s.member.LocalClientURL, strings.Join(p, "; "))
