@@ -282,7 +282,7 @@ func TestRemoveSafetyChecks(t *testing.T) {
 		r = plugintest.Run(t, c, append([]string{"member", "remove", "cp-3", "--dry-run"}, rt...)...)
 		plugintest.WantCode(t, r, 0)
 		wantIn(t, r, "stdout", r.Stdout, "Member:   member cp-3 ("+cp3+")", "State:    unhealthy voter",
-			"before: 3 voters (2 healthy), quorum 2, can lose 0 more", "after:  2 voters (2 healthy), quorum 2, can lose 0 more",
+			"before: 3 voters (2 serving), quorum 2, can lose 0 more", "after:  2 voters (2 serving), quorum 2, can lose 0 more",
 			"Verdict:  safe to remove")
 		wantIn(t, r, "stderr", r.Stderr, "dry run: nothing was changed")
 		wantMembers(t, c, before, "member remove cp-3 --dry-run")
