@@ -281,7 +281,7 @@ func TestRemoveSafetyChecks(t *testing.T) {
 		// A safe plan: exit 0, "nothing was changed".
 		r = plugintest.Run(t, c, append([]string{"member", "remove", "cp-3", "--dry-run"}, rt...)...)
 		plugintest.WantCode(t, r, 0)
-		wantIn(t, r, "stdout", r.Stdout, "Member:   member cp-3 ("+cp3+")", "State:    unhealthy voter",
+		wantIn(t, r, "stdout", r.Stdout, "Member:   member cp-3 ("+cp3+")", "State:    not serving voter",
 			"before: 3 voters (2 serving), quorum 2, can lose 0 more", "after:  2 voters (2 serving), quorum 2, can lose 0 more",
 			"Verdict:  safe to remove")
 		wantIn(t, r, "stderr", r.Stderr, "dry run: nothing was changed")
