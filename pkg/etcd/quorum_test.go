@@ -215,3 +215,27 @@ func TestRemovePlanWorse(t *testing.T) {
 		t.Errorf("better plan reported worse: %q", w)
 	}
 }
+
+// TestPromoteWaitHonoursCancel: Ctrl-C while waiting for a learner to catch up ends the wait at
+// once, whatever the poll interval.
+func TestPromoteWaitHonoursCancel(t *testing.T) {
+	c, ps := withLearner(false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := fastPromote()
+	o.Timeout, o.Interval = 2*time.Hour, time.Hour
+	o.Progress = func(PromoteProgress) { cancel() }
+	done := make(chan error, 1)
+	go func() {
+		_, err := PromoteMember(ctx, c.Connector(), ps, id4, o)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") {
+			t.Errorf("err %v, want an interruption", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the wait for the learner ignored the cancelled context")
+	}
+}
