@@ -378,7 +378,7 @@ func TestAddRemoveRoundTrip(t *testing.T) {
 		r := plugintest.Run(t, c, "member", "remove", "cp-4", "--yes", "--request-timeout", "3s")
 		plugintest.WantCode(t, r, 0)
 		wantIn(t, r, "stdout", r.Stdout, "Member:   member cp-4 ("+hex+")", "Pod:      etcd-cp-4 (node cp-4)",
-			"State:    unhealthy learner", "Verdict:  safe to remove")
+			"State:    not serving learner", "Verdict:  safe to remove")
 		wantIn(t, r, "stderr", r.Stderr, "Removed member cp-4 ("+hex+").")
 		wantMembers(t, c, before, "member add then member remove cp-4")
 	})
