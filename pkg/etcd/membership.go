@@ -596,6 +596,9 @@ func PlanRemove(st *ClusterStatus, target MemberStatus) *RemovePlan {
 // and confirmed. It returns what changed for the worse, one line each; none means the removal
 // may go ahead as confirmed.
 func (p *RemovePlan) Worse(confirmed *RemovePlan) []string {
+	if p.Learner && confirmed.Learner {
+		return nil // a learner does not vote: the quorum is the same with or without it
+	}
 	var out []string
 	if p.Learner != confirmed.Learner {
 		out = append(out, fmt.Sprintf("the member is now a %s", map[bool]string{true: "learner", false: "voter"}[p.Learner]))

@@ -201,6 +201,26 @@ func TestRemovePlanWorse(t *testing.T) {
 		!strings.Contains(w, "now the cluster would lose quorum") {
 		t.Errorf("worse: %q", w)
 	}
+	// A learner's removal does not touch the quorum, whatever else fails meanwhile; a learner
+	// promoted meanwhile is a change.
+	lc, lps := withLearner(false)
+	planLearner := func() *RemovePlan {
+		st := Status(context.Background(), lc.Connector(), lps, StatusOptions{})
+		m, err := FindStatusMember(st, "cp-4")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return PlanRemove(st, *m)
+	}
+	learner := planLearner()
+	lc.Members[1].Down = true
+	if w := planLearner().Worse(learner); len(w) > 0 {
+		t.Errorf("learner removal after a voter failed: %q", w)
+	}
+	lc.Find(id4).Learner = false
+	if w := strings.Join(planLearner().Worse(learner), "; "); !strings.Contains(w, "the member is now a voter") {
+		t.Errorf("learner promoted meanwhile: %q", w)
+	}
 	// The target comes back while the prompt waits: removing it is now a refused removal (it
 	// serves and fault tolerance drops), which the operator never confirmed.
 	c.Members[1].Down, c.Members[2].Down = false, false
