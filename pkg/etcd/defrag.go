@@ -96,13 +96,9 @@ func onlyNOSPACE(m MemberStatus) bool {
 	return !m.Healthy && m.Reachable && strings.Contains(m.HealthErr, "NOSPACE") && !strings.Contains(m.HealthErr, "CORRUPT")
 }
 
-// healthyForDefrag: reachable and healthy, or unhealthy only because of NOSPACE.
-func healthyForDefrag(m MemberStatus) bool {
-	if hasAlarm(m, "CORRUPT") {
-		return false
-	}
-	return m.Healthy || onlyNOSPACE(m)
-}
+// healthyForDefrag: the member serves (reachable and healthy, or unhealthy only because of
+// NOSPACE); see MemberStatus.Serving.
+func healthyForDefrag(m MemberStatus) bool { return m.Serving() }
 
 func hasAlarm(m MemberStatus, a string) bool {
 	for _, x := range m.Alarms {
@@ -359,7 +355,8 @@ func findByID(st *ClusterStatus, id string) *MemberStatus {
 	return nil
 }
 
-// pickTransferee prefers a healthy follower that was defragmented already in this run.
+// pickTransferee picks a serving voting follower with a pod (NOSPACE does not disqualify it),
+// preferring one defragmented already in this run, then the one furthest along.
 func pickTransferee(st *ClusterStatus, r *DefragReport, leaderID string) *MemberStatus {
 	done := map[string]bool{}
 	for _, t := range r.Order {
@@ -370,7 +367,7 @@ func pickTransferee(st *ClusterStatus, r *DefragReport, leaderID string) *Member
 	var best *MemberStatus
 	for i := range st.Members {
 		m := &st.Members[i]
-		if m.ID == leaderID || m.Learner || !m.Healthy || !m.HasPod {
+		if m.ID == leaderID || !m.ServingVoter() || !m.HasPod {
 			continue
 		}
 		if best == nil || (done[m.ID] && !done[best.ID]) || (done[m.ID] == done[best.ID] && m.RaftAppliedIndex > best.RaftAppliedIndex) {
@@ -419,10 +416,8 @@ func waitCaughtUp(ctx context.Context, conn transport.Connector, pods []discover
 		if time.Now().After(deadline) {
 			return nil, errors.New(last)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(200 * time.Millisecond):
+		if err := Sleep(ctx, 200*time.Millisecond); err != nil {
+			return nil, err
 		}
 	}
 }
@@ -447,7 +442,7 @@ func MoveLeaderTo(ctx context.Context, conn transport.Connector, pods []discover
 	if arg == "" {
 		to = pickTransferee(st, &DefragReport{}, from.ID)
 		if to == nil {
-			return from, nil, fmt.Errorf("%w: no healthy voting follower to take the leadership", ErrRefused)
+			return from, nil, fmt.Errorf("%w: no serving voting follower to take the leadership (%s)", ErrRefused, strings.Join(st.Errors(), "; "))
 		}
 	} else {
 		to, err = FindStatusMember(st, arg)
@@ -459,8 +454,8 @@ func MoveLeaderTo(ctx context.Context, conn transport.Connector, pods []discover
 			return from, to, fmt.Errorf("%w: %s (%s) is a learner; learners cannot lead (promote it first)", ErrRefused, nameOrUnstarted(to.Name), to.ID)
 		case to.ID == from.ID:
 			return from, to, nil
-		case !to.Healthy:
-			return from, to, fmt.Errorf("%w: %s (%s) is not healthy: %s", ErrRefused, to.Name, to.ID, strings.Join(to.Problems, "; "))
+		case !to.ServingVoter():
+			return from, to, fmt.Errorf("%w: %s (%s) does not serve: %s", ErrRefused, nameOrUnstarted(to.Name), to.ID, strings.Join(to.Problems, "; "))
 		}
 	}
 	if to.ID == from.ID {
@@ -505,7 +500,9 @@ func moveLeader(ctx context.Context, conn transport.Connector, pods []discovery.
 		if time.Now().After(deadline) {
 			return fmt.Errorf("leadership did not move to %s within %s (leader now %s)", toHex, timeout, orUnknown(cur.Leader))
 		}
-		time.Sleep(100 * time.Millisecond)
+		if err := Sleep(ctx, 100*time.Millisecond); err != nil {
+			return fmt.Errorf("waiting for %s to take the leadership: %w (leader now %s)", toHex, err, orUnknown(cur.Leader))
+		}
 	}
 }
 

@@ -143,6 +143,19 @@ func voterSession(ctx context.Context, conn transport.Connector, pods []discover
 	return cands[best].s, nil
 }
 
+// Sleep waits for d or until ctx is done, whichever comes first; it returns ctx.Err() when the
+// wait was cut short (Ctrl-C), so every polling loop stops at once.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // retryUnhealthy repeats a membership change that etcd refuses with "unhealthy cluster": etcd
 // does so for a few seconds after any member starts (kubeadm retries the same way).
 func retryUnhealthy(ctx context.Context, within time.Duration, f func() error) error {
@@ -152,10 +165,8 @@ func retryUnhealthy(ctx context.Context, within time.Duration, f func() error) e
 		if !errHas(err, msgUnhealthy) || time.Now().After(deadline) {
 			return err
 		}
-		select {
-		case <-ctx.Done():
+		if Sleep(ctx, time.Second) != nil {
 			return err
-		case <-time.After(time.Second):
 		}
 	}
 }
@@ -216,7 +227,9 @@ func Learners(ml *clientv3.MemberListResponse) []*etcdserverpb.Member {
 
 // PromoteMember promotes one member, safely to re-run: before every attempt the member list is
 // read again, so a promotion that the server applied while the answer was lost is reported as
-// done, and a member that already votes is left alone.
+// done, and a member that already votes is left alone. When a promote call was made and the
+// loop is about to give up (--wait=false, or the deadline), the member list is read once more,
+// so a promotion whose answer was lost on the last attempt is reported as done too.
 func PromoteMember(ctx context.Context, conn transport.Connector, pods []discovery.Member, id uint64, o PromoteOptions) (*PromoteOutcome, error) {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
@@ -234,8 +247,27 @@ func PromoteMember(ctx context.Context, conn transport.Connector, pods []discove
 	var lastReason string
 	var prev *PromoteProgress
 	var prevAt time.Time
+	// called is set when a promote call went out whose effect no member-list read has seen yet.
+	called := false
+	// votes reads the member list once more after a promote call whose answer was not a
+	// success, before failure is reported: the server may have applied it.
+	votes := func() *PromoteOutcome {
+		if !called {
+			return nil
+		}
+		ml, _, err := FetchMemberList(ctx, conn, pods, o.CallTimeout)
+		if err != nil {
+			lastReason += "; the member list could not be read again to see whether the promotion was applied: " + oneLine(err)
+			return nil
+		}
+		if m := findMember(ml, id); m != nil && !m.IsLearner {
+			return &PromoteOutcome{ID: FormatID(id), Name: m.Name, Outcome: outcome, Took: time.Since(start).Round(time.Millisecond).String()}
+		}
+		return nil
+	}
 	for {
 		ml, _, err := FetchMemberList(ctx, conn, pods, o.CallTimeout)
+		called = called && err != nil
 		if err != nil {
 			lastReason = oneLine(err)
 		} else {
@@ -272,6 +304,7 @@ func PromoteMember(ctx context.Context, conn transport.Connector, pods []discove
 					_, err = s.MemberPromote(cctx, id)
 					cancel()
 					_ = s.Close()
+					called = true
 					switch {
 					case err == nil:
 						outcome = OutcomePromoted
@@ -293,15 +326,19 @@ func PromoteMember(ctx context.Context, conn transport.Connector, pods []discove
 			}
 		}
 		if !o.Wait {
+			if out := votes(); out != nil {
+				return out, nil
+			}
 			return nil, fmt.Errorf("%w: member %s cannot be promoted yet: %s", ErrNotReady, FormatID(id), lastReason)
 		}
 		if time.Now().Add(o.Interval).After(deadline) {
+			if out := votes(); out != nil {
+				return out, nil
+			}
 			return nil, fmt.Errorf("%w: member %s was not promoted within %s: %s", ErrNotReady, FormatID(id), o.Timeout, lastReason)
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("promote of member %s interrupted: %w (last state: %s)", FormatID(id), ctx.Err(), lastReason)
-		case <-time.After(o.Interval):
+		if err := Sleep(ctx, o.Interval); err != nil {
+			return nil, fmt.Errorf("promote of member %s interrupted: %w (last state: %s)", FormatID(id), err, lastReason)
 		}
 	}
 }
@@ -517,7 +554,10 @@ type RemovePlan struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// PlanRemove works out what removing the member would do to the quorum.
+// PlanRemove works out what removing the member would do to the quorum. Serving voters are
+// counted as status counts them (MemberStatus.ServingVoter: a NOSPACE member serves, a down or
+// CORRUPT one does not); the target is subtracted from them when it serves itself. The quorum
+// after is (voters-1)/2+1, and the removal needs --force when fewer voters than that would serve.
 func PlanRemove(st *ClusterStatus, target MemberStatus) *RemovePlan {
 	p := &RemovePlan{Member: target, Before: st.Quorum, Learner: target.Learner}
 	if target.Learner {
@@ -525,16 +565,16 @@ func PlanRemove(st *ClusterStatus, target MemberStatus) *RemovePlan {
 		p.After.Learners--
 		return p
 	}
-	healthyAfter := st.Quorum.HealthyVoters
-	if target.Healthy {
-		healthyAfter--
+	servingAfter := st.Quorum.HealthyVoters
+	if target.ServingVoter() {
+		servingAfter--
 	}
-	p.After = NewQuorum(st.Quorum.Voters-1, healthyAfter, st.Quorum.Learners)
+	p.After = NewQuorum(st.Quorum.Voters-1, servingAfter, st.Quorum.Learners)
 	switch {
 	case p.After.Voters == 0:
 		p.Refusals = append(p.Refusals, "it is the last voting member: removing it destroys the cluster")
 	case !p.After.HasQuorum():
-		p.Refusals = append(p.Refusals, fmt.Sprintf("the cluster would lose quorum: %d healthy of %d voters left, %d needed",
+		p.Refusals = append(p.Refusals, fmt.Sprintf("the cluster would lose quorum: %d serving of %d voters left, %d needed",
 			p.After.HealthyVoters, p.After.Voters, p.After.Needed))
 	case p.After.FailuresLeft < p.Before.FailuresLeft:
 		p.Refusals = append(p.Refusals, fmt.Sprintf("the cluster could lose %d more member(s) now and only %d after",
@@ -550,6 +590,39 @@ func PlanRemove(st *ClusterStatus, target MemberStatus) *RemovePlan {
 		p.Warnings = append(p.Warnings, "it is the leader: the cluster elects a new one, a short write pause")
 	}
 	return p
+}
+
+// Worse compares the plan made again right before the removal with the plan the operator saw
+// and confirmed. It returns what changed for the worse, one line each; none means the removal
+// may go ahead as confirmed.
+func (p *RemovePlan) Worse(confirmed *RemovePlan) []string {
+	if p.Learner && confirmed.Learner {
+		return nil // a learner does not vote: the quorum is the same with or without it
+	}
+	var out []string
+	if p.Learner != confirmed.Learner {
+		out = append(out, fmt.Sprintf("the member is now a %s", map[bool]string{true: "learner", false: "voter"}[p.Learner]))
+	}
+	if p.Before.Voters != confirmed.Before.Voters {
+		out = append(out, fmt.Sprintf("voting members: %d, was %d", p.Before.Voters, confirmed.Before.Voters))
+	}
+	if p.Before.HealthyVoters < confirmed.Before.HealthyVoters {
+		out = append(out, fmt.Sprintf("serving voters: %d, was %d", p.Before.HealthyVoters, confirmed.Before.HealthyVoters))
+	}
+	if p.After.FailuresLeft < confirmed.After.FailuresLeft {
+		out = append(out, fmt.Sprintf("after the removal %d of %d voters would serve (quorum %d), was %d of %d",
+			p.After.HealthyVoters, p.After.Voters, p.After.Needed, confirmed.After.HealthyVoters, confirmed.After.Voters))
+	}
+	seen := map[string]bool{}
+	for _, r := range confirmed.Refusals {
+		seen[r] = true
+	}
+	for _, r := range p.Refusals {
+		if !seen[r] {
+			out = append(out, "now "+r)
+		}
+	}
+	return out
 }
 
 // FindStatusMember resolves a member name, pod, node or hex ID among the rows of a status.

@@ -73,6 +73,16 @@ func TestPromoteRetryLoop(t *testing.T) {
 			opts: func(o *PromoteOptions) { o.Timeout = 100 * time.Millisecond }, errIs: ErrNotReady, errHas: "is Pending, not Running"},
 		{name: "learner process down", setup: func(c *fake.Cluster, _ *[]discovery.Member) { c.Find(id4).Down = true },
 			opts: func(o *PromoteOptions) { o.Timeout = 100 * time.Millisecond }, errIs: ErrNotReady, errHas: "does not answer"},
+		// Issue 16 item 5: the answer is lost on the only attempt; the member votes all the same.
+		{name: "answer lost with --wait=false", setup: func(c *fake.Cluster, _ *[]discovery.Member) {
+			c.AfterPromote = func(*fake.Cluster, uint64) error { return errors.New("context deadline exceeded") }
+		}, opts: func(o *PromoteOptions) { o.Wait = false }, outcome: OutcomePromotedLostAck},
+		{name: "answer lost on the last attempt", setup: func(c *fake.Cluster, _ *[]discovery.Member) {
+			c.AfterPromote = func(*fake.Cluster, uint64) error { return errors.New("context deadline exceeded") }
+		}, opts: func(o *PromoteOptions) { o.Timeout, o.Interval = time.Millisecond, time.Hour }, outcome: OutcomePromotedLostAck},
+		{name: "call fails with --wait=false and nothing applied", setup: func(c *fake.Cluster, _ *[]discovery.Member) {
+			c.BeforePromote = func(*fake.Cluster, uint64) error { return errors.New("connection reset by peer") }
+		}, opts: func(o *PromoteOptions) { o.Wait = false }, errIs: ErrNotReady, errHas: "promote call failed: connection reset by peer"},
 		{name: "removed meanwhile", setup: func(c *fake.Cluster, _ *[]discovery.Member) {
 			c.Members = c.Members[:3]
 		}, errIs: ErrNotFound},

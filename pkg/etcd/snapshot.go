@@ -60,8 +60,9 @@ func DefaultSnapshotName(clusterID string, t time.Time) string {
 	return fmt.Sprintf("etcd-snapshot-%s-%s.db", clusterID, t.UTC().Format("20060102T150405Z"))
 }
 
-// PickSnapshotMember chooses where to take a snapshot from: the named member, else a healthy
-// follower (the leader is spared the extra load), else the healthy leader.
+// PickSnapshotMember chooses where to take a snapshot from: the named member, else a serving
+// voting follower (the leader is spared the extra load), else the leader. A member under a
+// NOSPACE alarm serves reads and so can stream a snapshot; see MemberStatus.ServingVoter.
 func PickSnapshotMember(st *ClusterStatus, arg string) (*MemberStatus, error) {
 	if arg != "" {
 		m, err := FindStatusMember(st, arg)
@@ -78,12 +79,12 @@ func PickSnapshotMember(st *ClusterStatus, arg string) (*MemberStatus, error) {
 	}
 	var cands []MemberStatus
 	for _, m := range st.Members {
-		if m.HasPod && m.Healthy && !m.Learner {
+		if m.HasPod && m.ServingVoter() {
 			cands = append(cands, m)
 		}
 	}
 	if len(cands) == 0 {
-		return nil, fmt.Errorf("%w: no healthy voting member to take a snapshot from", ErrNoMemberReachable)
+		return nil, fmt.Errorf("%w: no serving voting member to take a snapshot from", ErrNoMemberReachable)
 	}
 	sort.SliceStable(cands, func(i, j int) bool { return !cands[i].Leader && cands[j].Leader })
 	return &cands[0], nil

@@ -68,6 +68,22 @@ type MemberStatus struct {
 	Problems []string `json:"problems,omitempty"`
 }
 
+// Serving reports whether the member serves: it was reached, is in the member list, and is
+// healthy or unhealthy only because of a NOSPACE alarm. NOSPACE refuses writes but the member
+// still serves reads and takes part in raft, so it counts toward the quorum. A member with a
+// CORRUPT alarm, a member that is down or unreachable, and one that never started do not serve.
+func (m MemberStatus) Serving() bool {
+	if !m.Reachable || m.ID == "" || hasAlarm(m, "CORRUPT") {
+		return false
+	}
+	return m.Healthy || onlyNOSPACE(m)
+}
+
+// ServingVoter is Serving for a voting member (learners excluded). It is the one definition of
+// a member that counts toward the quorum: status, the removal plan, the snapshot source and the
+// leadership transferee all use it.
+func (m MemberStatus) ServingVoter() bool { return !m.Learner && m.Serving() }
+
 // ClusterStatus is the result of "status".
 type ClusterStatus struct {
 	Transport string         `json:"transport"`
@@ -339,8 +355,8 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 				continue
 			}
 			voters++
-			if ms.Healthy || onlyNOSPACE(ms) {
-				healthy++ // a NOSPACE member still votes and serves reads: quorum holds
+			if ms.ServingVoter() {
+				healthy++
 			}
 		}
 	} else {
@@ -352,7 +368,7 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 				continue
 			}
 			voters++
-			if ms.Healthy {
+			if ms.ServingVoter() {
 				healthy++
 			}
 		}

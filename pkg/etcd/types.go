@@ -31,7 +31,7 @@ const (
 	StateHealthy ClusterState = "Healthy"
 	// StateDegraded: quorum holds, but some member is unhealthy or unreachable.
 	StateDegraded ClusterState = "Degraded"
-	// StateQuorumLost: fewer healthy voters than a quorum, or no member reachable.
+	// StateQuorumLost: fewer serving voters than a quorum, or no member reachable.
 	StateQuorumLost ClusterState = "QuorumLost"
 )
 
@@ -39,7 +39,8 @@ const (
 type Quorum struct {
 	// Voters is the number of voting members (learners excluded).
 	Voters int `json:"voters"`
-	// HealthyVoters is how many voters answered healthy.
+	// HealthyVoters is how many voters serve (MemberStatus.ServingVoter): healthy, or unhealthy
+	// only because of a NOSPACE alarm.
 	HealthyVoters int `json:"healthyVoters"`
 	// Learners is the number of learner members.
 	Learners int `json:"learners"`
@@ -62,5 +63,5 @@ func NewQuorum(voters, healthyVoters, learners int) Quorum {
 	return q
 }
 
-// HasQuorum reports whether enough voters are healthy.
+// HasQuorum reports whether enough voters serve.
 func (q Quorum) HasQuorum() bool { return q.Voters > 0 && q.HealthyVoters >= q.Needed }

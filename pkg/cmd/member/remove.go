@@ -2,6 +2,7 @@ package member
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -10,8 +11,10 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
 var (
@@ -19,15 +22,18 @@ var (
 		Remove a member from the cluster, after a preview and a quorum check.
 
 		MEMBER is a member name, an etcd pod, a node or a hex member ID. The preview shows the
-		member, its pod, node and health, and what the removal does to the quorum: voting members
-		and fault tolerance before and after. Without --force the command refuses a removal that
-		would lose quorum or leave the cluster able to survive fewer failures than now (for
-		example removing a healthy member of three while another is down). Learners do not vote
-		and are removed without that check.
+		member, its pod, node and health, and what the removal does to the quorum: voting members,
+		how many of them serve, and fault tolerance before and after. A member serves when it
+		answers and is healthy, or unhealthy only because of a NOSPACE alarm (it still serves
+		reads and votes); a member that is down, unreachable or CORRUPT does not. Without --force
+		the command refuses a removal that would lose quorum or leave the cluster able to survive
+		fewer failures than now (for example removing a serving member of three while another is
+		down). Learners do not vote and are removed without that check.
 
-		It asks for confirmation unless --yes is given; --dry-run prints the plan and changes
-		nothing. After the removal, stop etcd on that node and wipe its data directory before it
-		ever joins again.`)
+		It asks for confirmation unless --yes is given; after the answer the cluster is read and
+		the plan made again, and if it got worse meanwhile (a member went down) the removal is
+		refused and the change named. --dry-run prints the plan and changes nothing. After the
+		removal, stop etcd on that node and wipe its data directory before it ever joins again.`)
 
 	removeExample = templates.Examples(`
 		# Preview the removal of the member on node cp-3
@@ -49,6 +55,9 @@ type RemoveOptions struct {
 	Force  bool
 	Yes    bool
 	DryRun bool
+
+	// confirm asks the operator; cmdutil.Confirm unless a test replaces it.
+	confirm func(question string) error
 }
 
 // NewCmdRemove builds "kubectl etcd member remove".
@@ -94,15 +103,11 @@ func (o *RemoveOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
-	st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout()})
-	if st.Quorum.Voters == 0 || len(st.Members) == 0 {
-		return fmt.Errorf("%w: cannot read the member list from any member", etcd.ErrNoMemberReachable)
-	}
-	target, err := etcd.FindStatusMember(st, o.Target)
+	plan, err := o.plan(ctx, conn, pods, o.Target)
 	if err != nil {
 		return err
 	}
-	plan := etcd.PlanRemove(st, *target)
+	target := &plan.Member
 	if o.Format.Structured() {
 		if err := printers.PrintStructured(o.Out, o.Format, plan); err != nil {
 			return err
@@ -121,8 +126,24 @@ func (o *RemoveOptions) Run(ctx context.Context) error {
 		return nil
 	}
 	if !o.Yes {
-		if err := cmdutil.Confirm(o.In, o.ErrOut, fmt.Sprintf("Remove %s from the cluster?", describe(*target))); err != nil {
+		confirm := o.confirm
+		if confirm == nil {
+			confirm = func(q string) error { return cmdutil.Confirm(o.In, o.ErrOut, q) }
+		}
+		if err := confirm(fmt.Sprintf("Remove %s from the cluster?", describe(*target))); err != nil {
 			return err
+		}
+		// The answer may have taken minutes: look again right before the change.
+		again, err := o.plan(ctx, conn, pods, target.ID)
+		if errors.Is(err, etcd.ErrNotFound) {
+			return fmt.Errorf("%w: %s left the cluster while waiting for the confirmation; nothing was changed", etcd.ErrNotFound, describe(*target))
+		}
+		if err != nil {
+			return fmt.Errorf("reading the cluster again after the confirmation: %w; nothing was changed", err)
+		}
+		if worse := again.Worse(plan); len(worse) > 0 {
+			return fmt.Errorf("%w: the cluster changed while waiting for the confirmation: %s; nothing was changed, run the command again to see the new plan",
+				etcd.ErrRefused, strings.Join(worse, "; "))
 		}
 	}
 	id, err := etcd.ParseID(target.ID)
@@ -140,11 +161,27 @@ func (o *RemoveOptions) Run(ctx context.Context) error {
 	return nil
 }
 
+// plan reads the cluster and plans the removal of the member arg names.
+func (o *RemoveOptions) plan(ctx context.Context, conn transport.Connector, pods []discovery.Member, arg string) (*etcd.RemovePlan, error) {
+	st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout()})
+	if st.Quorum.Voters == 0 || len(st.Members) == 0 {
+		return nil, fmt.Errorf("%w: cannot read the member list from any member", etcd.ErrNoMemberReachable)
+	}
+	target, err := etcd.FindStatusMember(st, arg)
+	if err != nil {
+		return nil, err
+	}
+	return etcd.PlanRemove(st, *target), nil
+}
+
 func printPlan(w interface{ Write([]byte) (int, error) }, p *etcd.RemovePlan) {
 	m := p.Member
-	health := "unhealthy"
-	if m.Healthy {
+	health := "not serving"
+	switch {
+	case m.Healthy && m.Serving():
 		health = "healthy"
+	case m.Serving():
+		health = "serving (NOSPACE alarm: reads only)"
 	}
 	role := "voter"
 	if p.Learner {
@@ -156,9 +193,9 @@ func printPlan(w interface{ Write([]byte) (int, error) }, p *etcd.RemovePlan) {
 	if p.Learner {
 		fmt.Fprintln(w, "Quorum:   unchanged (learners do not vote)")
 	} else {
-		fmt.Fprintf(w, "Quorum:   before: %d voters (%d healthy), quorum %d, can lose %d more\n",
+		fmt.Fprintf(w, "Quorum:   before: %d voters (%d serving), quorum %d, can lose %d more\n",
 			p.Before.Voters, p.Before.HealthyVoters, p.Before.Needed, max(p.Before.FailuresLeft, 0))
-		fmt.Fprintf(w, "          after:  %d voters (%d healthy), quorum %d, can lose %d more\n",
+		fmt.Fprintf(w, "          after:  %d voters (%d serving), quorum %d, can lose %d more\n",
 			p.After.Voters, p.After.HealthyVoters, p.After.Needed, max(p.After.FailuresLeft, 0))
 	}
 	if len(p.Refusals) == 0 {

@@ -20,9 +20,12 @@ func NewCmdMoveLeader(g *cmdutil.GlobalOptions, streams genericiooptions.IOStrea
 		Short: "Hand leadership to another voting member (a planned change, no election)",
 		Long: templates.LongDesc(`
 			Ask the leader to hand leadership to MEMBER (a name, pod, node or hex ID), or with
-			--to-healthiest to the healthy follower furthest along. A planned transfer avoids an
-			election; use it before maintenance on the leader's node. Refused on a single-member
-			cluster and for learners.`),
+			--to-healthiest to the serving follower furthest along. A member serves when it
+			answers and is healthy, or unhealthy only because of a NOSPACE alarm; a member that
+			is down or CORRUPT does not. A planned transfer avoids an election; use it before
+			maintenance on the leader's node. Refused on a single-member cluster, for learners
+			and for members that do not serve. It waits until the new leader is seen; Ctrl-C
+			stops the wait.`),
 		Example: templates.Examples(`
 			# Move leadership to cp-2
 			kubectl etcd move-leader cp-2
@@ -60,6 +63,6 @@ func NewCmdMoveLeader(g *cmdutil.GlobalOptions, streams genericiooptions.IOStrea
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&healthiest, "to-healthiest", false, "Pick the healthy follower furthest along")
+	cmd.Flags().BoolVar(&healthiest, "to-healthiest", false, "Pick the serving follower furthest along (NOSPACE does not disqualify it)")
 	return cmd
 }

@@ -32,8 +32,11 @@ var (
 
 		It is safe to run again: before every attempt the member list is read anew, so a
 		promotion the server applied while its answer was lost is reported as done, and a member
-		that already votes exits 0 with "already a voting member". After promoting, it waits
-		until the cluster is healthy and prints the member table.`)
+		that already votes exits 0 with "already a voting member". When the answer to the last
+		attempt (or the only one, with --wait=false) is lost, the member list is read once more
+		before giving up, and the command exits 0 if the member now votes. After promoting, it
+		waits until the cluster is healthy and prints the member table. Ctrl-C stops every wait
+		at once.`)
 
 	promoteExample = templates.Examples(`
 		# Promote every learner, waiting up to 2 minutes for each to catch up
@@ -175,10 +178,12 @@ func (o *Options) finish(ctx context.Context, conn transport.Connector, pods []d
 	var st *etcd.ClusterStatus
 	for {
 		st = etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout()})
-		if st.State == etcd.StateHealthy || time.Now().After(deadline) || ctx.Err() != nil || len(outcomes) == 0 {
+		if st.State == etcd.StateHealthy || time.Now().After(deadline) || len(outcomes) == 0 {
 			break
 		}
-		time.Sleep(o.Interval)
+		if err := etcd.Sleep(ctx, o.Interval); err != nil {
+			return fmt.Errorf("promoted, but interrupted while waiting for the cluster to become healthy: %w", err)
+		}
 	}
 	list, err := etcd.ListMembers(ctx, conn, pods, o.GlobalOptions.Timeout())
 	if err != nil {

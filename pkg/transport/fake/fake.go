@@ -66,6 +66,9 @@ type Cluster struct {
 	Defragged []uint64
 	// LeaderMoves records leadership transfers.
 	LeaderMoves []uint64
+	// OnMoveLeader, when set, runs (with the cluster locked) when the leader accepts a transfer;
+	// false keeps the old leader, as a transfer that never completes would.
+	OnMoveLeader func(c *Cluster, to uint64) bool
 	// Locks holds the member locks taken (key -> holder).
 	Locks  map[string]string
 	nextID uint64
@@ -318,6 +321,9 @@ func (s *session) MoveLeader(_ context.Context, to uint64) error {
 	t := s.c.member(to)
 	if t == nil || t.Learner || t.Down {
 		return fmt.Errorf("etcdserver: bad leader transferee")
+	}
+	if s.c.OnMoveLeader != nil && !s.c.OnMoveLeader(s.c, to) {
+		return nil
 	}
 	s.c.LeaderID = to
 	s.c.LeaderMoves = append(s.c.LeaderMoves, to)

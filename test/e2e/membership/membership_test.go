@@ -281,8 +281,8 @@ func TestRemoveSafetyChecks(t *testing.T) {
 		// A safe plan: exit 0, "nothing was changed".
 		r = plugintest.Run(t, c, append([]string{"member", "remove", "cp-3", "--dry-run"}, rt...)...)
 		plugintest.WantCode(t, r, 0)
-		wantIn(t, r, "stdout", r.Stdout, "Member:   member cp-3 ("+cp3+")", "State:    unhealthy voter",
-			"before: 3 voters (2 healthy), quorum 2, can lose 0 more", "after:  2 voters (2 healthy), quorum 2, can lose 0 more",
+		wantIn(t, r, "stdout", r.Stdout, "Member:   member cp-3 ("+cp3+")", "State:    not serving voter",
+			"before: 3 voters (2 serving), quorum 2, can lose 0 more", "after:  2 voters (2 serving), quorum 2, can lose 0 more",
 			"Verdict:  safe to remove")
 		wantIn(t, r, "stderr", r.Stderr, "dry run: nothing was changed")
 		wantMembers(t, c, before, "member remove cp-3 --dry-run")
@@ -378,7 +378,7 @@ func TestAddRemoveRoundTrip(t *testing.T) {
 		r := plugintest.Run(t, c, "member", "remove", "cp-4", "--yes", "--request-timeout", "3s")
 		plugintest.WantCode(t, r, 0)
 		wantIn(t, r, "stdout", r.Stdout, "Member:   member cp-4 ("+hex+")", "Pod:      etcd-cp-4 (node cp-4)",
-			"State:    unhealthy learner", "Verdict:  safe to remove")
+			"State:    not serving learner", "Verdict:  safe to remove")
 		wantIn(t, r, "stderr", r.Stderr, "Removed member cp-4 ("+hex+").")
 		wantMembers(t, c, before, "member add then member remove cp-4")
 	})

@@ -1,0 +1,137 @@
+package member
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes/fake"
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
+	fakeetcd "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
+)
+
+var ids = []uint64{0x8e9e05c52164694d, 0x91bc3c398fb3c146, 0xfd422379fda50e48}
+
+// cluster is three kubeadm etcd pods and the members they run.
+func cluster(t *testing.T) ([]runtime.Object, *fakeetcd.Cluster) {
+	t.Helper()
+	data, err := os.ReadFile("../../discovery/testdata/kubeadm-etcd-cp-1.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &fakeetcd.Cluster{ClusterID: 0xcdf818194e3a8c32, LeaderID: ids[0], PodMember: map[string]uint64{}}
+	var objs []runtime.Object
+	for i, n := range []string{"cp-1", "cp-2", "cp-3"} {
+		var p corev1.Pod
+		if err := yaml.Unmarshal([]byte(strings.ReplaceAll(string(data), "cp-1", n)), &p); err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, &p)
+		c.Members = append(c.Members, &fakeetcd.Member{ID: ids[i], Name: n, Version: "3.6.16", DBSize: 1 << 20, InUse: 1 << 19})
+		c.PodMember["etcd-"+n] = ids[i]
+	}
+	return objs, c
+}
+
+// remove runs "member remove target" with confirm standing in for the operator's answer (nil:
+// --yes). It returns stdout, stderr and the exit code.
+func remove(t *testing.T, objs []runtime.Object, c *fakeetcd.Cluster, target string, confirm func(string) error) (string, string, int) {
+	t.Helper()
+	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+	g := cmdutil.NewGlobalOptions()
+	g.Client = fake.NewSimpleClientset(objs...)
+	g.NewConnector = func(transport.Mode) (transport.Connector, error) { return c.Connector(), nil }
+	if err := g.Complete("kubectl etcd member remove"); err != nil {
+		t.Fatal(err)
+	}
+	o := &RemoveOptions{GlobalOptions: g, IOStreams: streams, Target: target, Yes: confirm == nil, confirm: confirm}
+	err := o.Run(context.Background())
+	if err != nil {
+		errOut.WriteString(cmdutil.Message(err) + "\n")
+	}
+	return out.String(), errOut.String(), cmdutil.ExitCode(err)
+}
+
+func removed(c *fakeetcd.Cluster) bool {
+	c.Lock()
+	defer c.Unlock()
+	for _, call := range c.Calls {
+		if strings.Contains(call, "member remove") {
+			return true
+		}
+	}
+	return false
+}
+
+// Issue 16 item 1: under NOSPACE with one member down, removing a serving member loses quorum.
+func TestRemoveUnderNOSPACERefused(t *testing.T) {
+	objs, c := cluster(t)
+	c.Members[2].Down = true
+	c.Members[0].Unhealthy = "Active Alarm(s): NOSPACE "
+	c.Members[1].Unhealthy = "Active Alarm(s): NOSPACE "
+	c.Alarms = []*etcdserverpb.AlarmMember{{MemberID: ids[0], Alarm: etcdserverpb.AlarmType_NOSPACE}}
+	out, errOut, code := remove(t, objs, c, "cp-2", nil)
+	if code != cmdutil.ExitRefused || !strings.Contains(errOut, "the cluster would lose quorum: 1 serving of 2 voters left, 2 needed; pass --force") {
+		t.Errorf("code %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "State:    serving (NOSPACE alarm: reads only) voter") || !strings.Contains(out, "after:  2 voters (1 serving), quorum 2") {
+		t.Errorf("plan:\n%s", out)
+	}
+	if removed(c) {
+		t.Error("the member was removed")
+	}
+}
+
+// The plan is made again after the prompt: a member that failed meanwhile stops the removal.
+func TestRemoveRechecksAfterPrompt(t *testing.T) {
+	objs, c := cluster(t)
+	c.Members[2].Down = true // removing the failed cp-3 is safe...
+	_, errOut, code := remove(t, objs, c, "cp-3", func(string) error {
+		c.Lock()
+		c.Members[1].Down = true // ...until cp-2 fails while the operator reads the prompt
+		c.Unlock()
+		return nil
+	})
+	if code != cmdutil.ExitRefused || !strings.Contains(errOut, "the cluster changed while waiting for the confirmation: serving voters: 1, was 2") ||
+		!strings.Contains(errOut, "nothing was changed") {
+		t.Errorf("code %d\n%s", code, errOut)
+	}
+	if removed(c) {
+		t.Error("the member was removed although the plan got worse")
+	}
+}
+
+func TestRemoveAfterPromptWhenNothingChanged(t *testing.T) {
+	objs, c := cluster(t)
+	c.Members[2].Down = true
+	asked := ""
+	_, errOut, code := remove(t, objs, c, "cp-3", func(q string) error { asked = q; return nil })
+	if code != 0 || !strings.Contains(errOut, "Removed member cp-3 (fd422379fda50e48).") || !removed(c) {
+		t.Errorf("code %d removed %v\n%s", code, removed(c), errOut)
+	}
+	if asked != "Remove member cp-3 (fd422379fda50e48) from the cluster?" {
+		t.Errorf("asked %q", asked)
+	}
+}
+
+func TestRemoveTargetGoneDuringPrompt(t *testing.T) {
+	objs, c := cluster(t)
+	c.Members[2].Down = true
+	_, errOut, code := remove(t, objs, c, "cp-3", func(string) error {
+		c.Lock()
+		c.Members = c.Members[:2] // someone else removed it
+		c.Unlock()
+		return nil
+	})
+	if code != cmdutil.ExitNotFound || !strings.Contains(errOut, "left the cluster while waiting for the confirmation") || removed(c) {
+		t.Errorf("code %d\n%s", code, errOut)
+	}
+}
