@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
@@ -98,5 +99,22 @@ func TestBytes(t *testing.T) {
 		if got := Bytes(n); got != want {
 			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// Under a NOSPACE alarm the members still serve and count toward the quorum; the summary must
+// say they serve reads only, never that they are healthy.
+func TestStatusSummaryNOSPACE(t *testing.T) {
+	c, pods := cluster()
+	c.Members[0].Unhealthy = "Active Alarm(s): NOSPACE "
+	c.Members[1].Unhealthy = "Active Alarm(s): NOSPACE "
+	st := etcd.Status(context.Background(), c.Connector(), pods, etcd.StatusOptions{})
+	got := StatusSummary(st)
+	want := "2 of 3 voting members serving (2 of them under a NOSPACE alarm: reads only), quorum 2"
+	if !strings.Contains(got, want) {
+		t.Errorf("summary %q does not contain %q", got, want)
+	}
+	if strings.Contains(got, "healthy") {
+		t.Errorf("summary %q calls NOSPACE members healthy", got)
 	}
 }

@@ -77,12 +77,25 @@ func PrintStatus(w io.Writer, f Format, s *etcd.ClusterStatus) error {
 func StatusSummary(s *etcd.ClusterStatus) string {
 	q := s.Quorum
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s: %d of %d voting members healthy, quorum %d", s.State, q.HealthyVoters, q.Voters, q.Needed)
+	// HealthyVoters counts serving voters: a member under a NOSPACE alarm serves reads and votes,
+	// so it counts, but the line must not call it healthy.
+	readOnly := 0
+	for _, m := range s.Members {
+		if m.ServingVoter() && !m.Healthy {
+			readOnly++
+		}
+	}
+	if readOnly == 0 {
+		fmt.Fprintf(&b, "%s: %d of %d voting members healthy, quorum %d", s.State, q.HealthyVoters, q.Voters, q.Needed)
+	} else {
+		fmt.Fprintf(&b, "%s: %d of %d voting members serving (%d of them under a NOSPACE alarm: reads only), quorum %d",
+			s.State, q.HealthyVoters, q.Voters, readOnly, q.Needed)
+	}
 	switch {
 	case q.FailuresLeft >= 0:
 		fmt.Fprintf(&b, ", can lose %d more (fault tolerance %d)", q.FailuresLeft, q.FaultTolerance)
 	default:
-		fmt.Fprintf(&b, ", quorum lost (%d more healthy voter(s) needed)", -q.FailuresLeft)
+		fmt.Fprintf(&b, ", quorum lost (%d more serving voter(s) needed)", -q.FailuresLeft)
 	}
 	if q.Learners > 0 {
 		fmt.Fprintf(&b, "; %d learner(s)", q.Learners)
