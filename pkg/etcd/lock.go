@@ -56,7 +56,7 @@ func lockMember(ctx context.Context, s transport.Session, memberID, name, op str
 		return noop, fmt.Sprintf("could not take the lock %s (%s); going on without it", LockKey(memberID), oneLine(err)), nil
 	}
 	return func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		rctx, cancel := transport.CleanupContext(ctx)
 		defer cancel()
 		_ = rel(rctx)
 	}, "", nil
