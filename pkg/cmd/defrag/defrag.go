@@ -149,11 +149,14 @@ func (o *Options) print(r *etcd.DefragReport) {
 		action := "skip: " + t.Reason
 		if t.Needed {
 			action = "defrag (" + t.Reason + ")"
-			if t.Done {
+			switch {
+			case t.Done:
 				action = "done"
-			} else if t.Error != "" {
+			case t.Started && t.Error != "":
 				action = "FAILED"
-			} else if !r.DryRun {
+			case t.Error != "":
+				action = "not touched (stopped here)"
+			case !r.DryRun:
 				action = "not touched"
 			}
 		}

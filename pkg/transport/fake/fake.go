@@ -29,6 +29,8 @@ type Member struct {
 	Version   string
 	DBSize    int64
 	InUse     int64
+	// Quota is what the member's status reports as its backend quota (0: not reported).
+	Quota     int64
 	RaftIndex uint64
 	PeerURLs  []string
 	// ClientURLs of the member; empty for a member that never started.
@@ -131,7 +133,7 @@ func (s *session) Status(context.Context) (*clientv3.StatusResponse, error) {
 	h := s.header(mem)
 	h.Revision = mem.Revision
 	return &clientv3.StatusResponse{Header: h, Version: mem.Version, DbSize: mem.DBSize,
-		DbSizeInUse: mem.InUse, Leader: s.c.LeaderID, RaftIndex: mem.RaftIndex, RaftTerm: 2,
+		DbSizeInUse: mem.InUse, DbSizeQuota: mem.Quota, Leader: s.c.LeaderID, RaftIndex: mem.RaftIndex, RaftTerm: 2,
 		RaftAppliedIndex: mem.RaftIndex, IsLearner: mem.Learner}, nil
 }
 
