@@ -34,7 +34,7 @@ type DefragOptions struct {
 	MoveLeader bool
 	// Compact compacts the keyspace at the current revision first.
 	Compact bool
-	// Disarm disarms the alarms at the end, when every member is below its quota.
+	// Disarm disarms the alarms at the end, when PlanDisarm allows it without force.
 	Disarm bool
 	// Timeout bounds one member's defrag; zero scales it with the database size.
 	Timeout     time.Duration
