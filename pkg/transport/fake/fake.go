@@ -69,7 +69,9 @@ type Cluster struct {
 	// LeaderMoves records leadership transfers.
 	LeaderMoves []uint64
 	// Locks holds the member locks taken (key -> holder).
-	Locks  map[string]string
+	Locks map[string]string
+	// OnLock, when set, runs before a lock is taken; an error fails TryLock with it.
+	OnLock func(c *Cluster, key string) error
 	nextID uint64
 }
 
@@ -342,6 +344,11 @@ func (s *session) Compact(_ context.Context, rev int64) error {
 func (s *session) TryLock(_ context.Context, key, value string, _ time.Duration) (func(context.Context) error, error) {
 	if _, err := s.self("lock " + key); err != nil {
 		return nil, err
+	}
+	if s.c.OnLock != nil {
+		if err := s.c.OnLock(s.c, key); err != nil {
+			return nil, err
+		}
 	}
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
