@@ -433,6 +433,10 @@ func TestNOSPACE(t *testing.T) {
 	// reached blocks the disarm: it may be the one at its quota.
 	r = plugintest.Run(t, c, args(execArgs(), "defrag", "--force")...)
 	plugintest.WantCode(t, r, 0)
+	// NOSPACE refuses the lock's lease: the defrag goes on without the lock and says so.
+	if n := strings.Count(r.Stderr, "going on without it"); n != len(c.MemberNames()) || !strings.Contains(r.Stderr, "database space exceeded") {
+		t.Errorf("%d warnings about the lock under NOSPACE, want one per member naming the NOSPACE refusal\n%s", n, r)
+	}
 	down := followers(c, leader(t, c, cl))[0]
 	if err := c.StopMember(down); err != nil {
 		t.Fatal(err)
