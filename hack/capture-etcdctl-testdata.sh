@@ -37,6 +37,12 @@ for V in ${*:-v3.6.16 v3.7.3}; do
   cap endpoint-health $E -w json endpoint health
   cap member-list $E -w json member list
   cap alarm-list-empty $E -w json alarm list
+  # the member lock's transaction (exec TryLock: LockTxn on stdin), won and then held
+  LEASE=$($E -w json lease grant 60 | python3 -c 'import json,sys; print(format(json.load(sys.stdin)["ID"],"x"))')
+  locktxn() { printf 'create("/kubectl-etcd/lock/m1") = "0"\n\nput "/kubectl-etcd/lock/m1" "{\\"op\\":\\"defrag\\",\\"pid\\":42}" --lease=%s\n\nget "/kubectl-etcd/lock/m1"\n\n' "$LEASE"; }
+  locktxn | cap txn-lock-won $E -w json txn
+  locktxn | cap txn-lock-held $E -w json txn
+  $E lease revoke "$LEASE" >/dev/null
   # the plain-HTTP metrics listener, as the metrics-only transport reads it
   for p in health readyz livez metrics; do cap http-$p curl -sS http://127.0.0.1:23811/$p; done
   # fill until NOSPACE

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -136,7 +138,33 @@ func readFiles(source, ca, crt, key string) (*Bundle, error) {
 	if _, err := b.TLSConfig(""); err != nil {
 		return nil, err
 	}
+	if err := b.CheckValidity(time.Now()); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// CheckValidity refuses a client certificate that has expired or is not valid yet. etcd would
+// refuse it in the TLS handshake with an alert that does not say why, so it is checked here,
+// before anything is dialled.
+func (b *Bundle) CheckValidity(now time.Time) error {
+	block, _ := pem.Decode(b.Cert)
+	if block == nil {
+		return fmt.Errorf("%s: no PEM certificate in the client certificate", b.Source)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return fmt.Errorf("%s: cannot parse the client certificate: %w", b.Source, err)
+	}
+	switch {
+	case now.After(c.NotAfter):
+		return fmt.Errorf("%s: the client certificate (CN %q) expired at %s; renew it (kubeadm: kubeadm certs renew etcd-healthcheck-client) or give a valid one",
+			b.Source, c.Subject.CommonName, c.NotAfter.UTC().Format(time.RFC3339))
+	case now.Before(c.NotBefore):
+		return fmt.Errorf("%s: the client certificate (CN %q) is not valid before %s and this machine's clock says %s; check the clock, or give a valid certificate",
+			b.Source, c.Subject.CommonName, c.NotBefore.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func readFile(what, path string) ([]byte, error) {
@@ -197,6 +225,9 @@ func fromSecret(ctx context.Context, client kubernetes.Interface, ref string) (*
 		return nil, fmt.Errorf("secret %s lacks the key(s) %s (it needs ca.crt, tls.crt and tls.key)", ref, strings.Join(missing, ", "))
 	}
 	if _, err := b.TLSConfig(""); err != nil {
+		return nil, err
+	}
+	if err := b.CheckValidity(time.Now()); err != nil {
 		return nil, err
 	}
 	return b, nil

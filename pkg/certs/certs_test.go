@@ -23,6 +23,12 @@ import (
 // pki writes a CA and one client pair signed by it into dir; it returns PEM bytes too.
 func pki(t *testing.T, dir, prefix string) (ca, crt, key []byte) {
 	t.Helper()
+	return pkiValid(t, dir, prefix, time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+}
+
+// pkiValid is pki with a client certificate valid from notBefore to notAfter.
+func pkiValid(t *testing.T, dir, prefix string, notBefore, notAfter time.Time) (ca, crt, key []byte) {
+	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "etcd-ca"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
@@ -30,7 +36,7 @@ func pki(t *testing.T, dir, prefix string) (ca, crt, key []byte) {
 	caDER, _ := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "client"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		NotBefore: notBefore, NotAfter: notAfter,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	der, _ := x509.CreateCertificate(rand.Reader, tmpl, caTmpl, &k.PublicKey, caKey)
 	kb, _ := x509.MarshalECPrivateKey(k)
@@ -134,4 +140,55 @@ func TestSecret(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "want NAMESPACE/NAME") {
 		t.Errorf("bad ref: %v", err)
 	}
+}
+
+// An expired or not yet valid client certificate is named as such before anything is dialled
+// (etcd's handshake alert would not say why), from every source.
+func TestClientCertificateValidity(t *testing.T) {
+	now := time.Now()
+	expired, future := now.Add(-2*time.Hour), now.Add(2*time.Hour)
+	dir := t.TempDir()
+	pkiValid(t, dir, "old", now.Add(-48*time.Hour), expired)
+	flags := Options{CACert: filepath.Join(dir, "ca.crt"), Cert: filepath.Join(dir, "old.crt"), Key: filepath.Join(dir, "old.key"), KubeadmDir: "/nonexistent"}
+	_, _, err := Find(context.Background(), flags)
+	want := `flags (--cacert=` + flags.CACert
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), `the client certificate (CN "client") expired at `+expired.UTC().Format(time.RFC3339)) {
+		t.Errorf("expired, flags: %v", err)
+	}
+	pkiValid(t, dir, "early", future, future.Add(time.Hour))
+	flags.CACert, flags.Cert, flags.Key = filepath.Join(dir, "ca.crt"), filepath.Join(dir, "early.crt"), filepath.Join(dir, "early.key")
+	_, _, err = Find(context.Background(), flags)
+	if err == nil || !strings.Contains(err.Error(), "is not valid before "+future.UTC().Format(time.RFC3339)) || !strings.Contains(err.Error(), "clock") {
+		t.Errorf("not yet valid, flags: %v", err)
+	}
+
+	ca, crt, key := pkiValid(t, "", "", now.Add(-48*time.Hour), expired)
+	client := fake.NewSimpleClientset(&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "old"},
+		Data: map[string][]byte{"ca.crt": ca, "tls.crt": crt, "tls.key": key}})
+	_, _, err = Find(context.Background(), Options{KubeadmDir: "/nonexistent", Secret: "ops/old", Client: client})
+	if err == nil || !strings.Contains(err.Error(), "secret ops/old: the client certificate") || !strings.Contains(err.Error(), "expired at") {
+		t.Errorf("expired, secret: %v", err)
+	}
+
+	// kubeadm: an expired healthcheck-client pair gives way to the server pair; when both are
+	// expired, none is used and the note says why.
+	kdir := t.TempDir()
+	pki(t, kdir, "server")
+	pkiValid(t, kdir, "healthcheck-client", now.Add(-48*time.Hour), expired)
+	b, _, err := Find(context.Background(), Options{KubeadmDir: kdir})
+	if err != nil || b == nil || !strings.Contains(b.Source, "server.crt") {
+		t.Errorf("kubeadm, healthcheck-client expired: %s %v", source(b), err)
+	}
+	pkiValid(t, kdir, "server", now.Add(-48*time.Hour), expired)
+	b, notes, err := Find(context.Background(), Options{KubeadmDir: kdir})
+	if err != nil || b != nil || !strings.Contains(strings.Join(notes, "; "), "expired at") {
+		t.Errorf("kubeadm, both expired: %s %v %v", source(b), notes, err)
+	}
+}
+
+func source(b *Bundle) string {
+	if b == nil {
+		return "no bundle"
+	}
+	return b.Source
 }

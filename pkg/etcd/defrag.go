@@ -34,7 +34,7 @@ type DefragOptions struct {
 	MoveLeader bool
 	// Compact compacts the keyspace at the current revision first.
 	Compact bool
-	// Disarm disarms the alarms at the end, when every member is below its quota.
+	// Disarm disarms the alarms at the end, when PlanDisarm allows it without force.
 	Disarm bool
 	// Timeout bounds one member's defrag; zero scales it with the database size.
 	Timeout     time.Duration
@@ -62,7 +62,9 @@ type DefragTarget struct {
 	ExpectedReclaim  int64   `json:"expectedReclaim"`
 	Needed           bool    `json:"needed"`
 	Reason           string  `json:"reason"`
-	// After the run:
+	// After the run: Started once its defrag call was made (its lock taken), Done once it
+	// completed.
+	Started    bool   `json:"started"`
 	Done       bool   `json:"done"`
 	SizeAfter  int64  `json:"dbSizeAfter,omitempty"`
 	Took       string `json:"took,omitempty"`
@@ -278,8 +280,13 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 			}
 			dctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
+			t.Started = true
 			return s.Defragment(dctx)
 		})
+		if err != nil && !t.Started {
+			// The lock is busy or could not be asked for: the member was not touched.
+			return r, stopErr(r, t, fmt.Errorf("%s was not defragmented: %w", t.Name, err))
+		}
 		if err != nil {
 			return r, stopErr(r, t, fmt.Errorf("defragmenting %s: %w", t.Name, err), true)
 		}
@@ -298,10 +305,13 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 		event(t.Name, "done", "%s: %d -> %d bytes in %s", t.Name, t.DBSize, t.SizeAfter, t.Took)
 	}
 	if o.Disarm {
-		disarmed, err := DisarmAlarms(ctx, conn, pods, false, o.CallTimeout)
+		disarmed, warnings, err := DisarmAlarms(ctx, conn, pods, false, o.CallTimeout)
+		for _, w := range warnings {
+			event("", "warning", "warning: %s", w)
+		}
 		r.Disarmed = disarmed
 		if err != nil {
-			return r, err
+			return r, fmt.Errorf("the defragmentation finished, the alarms stay: %w", err)
 		}
 	}
 	return r, nil
@@ -504,86 +514,6 @@ func moveLeader(ctx context.Context, conn transport.Connector, pods []discovery.
 			return fmt.Errorf("waiting for %s to take the leadership: %w (leader now %s)", toHex, err, orUnknown(cur.Leader))
 		}
 	}
-}
-
-// ---- alarms ----
-
-// AlarmInfo is one active alarm.
-type AlarmInfo struct {
-	MemberID string `json:"memberID"`
-	Name     string `json:"name,omitempty"`
-	Pod      string `json:"pod,omitempty"`
-	Alarm    string `json:"alarm"`
-	DBSize   int64  `json:"dbSize"`
-	Quota    int64  `json:"quota,omitempty"`
-}
-
-// ListAlarms returns the cluster's active alarms with the member they concern.
-func ListAlarms(ctx context.Context, conn transport.Connector, pods []discovery.Member, timeout time.Duration) ([]AlarmInfo, *ClusterStatus, error) {
-	st := Status(ctx, conn, pods, StatusOptions{Timeout: timeout})
-	if len(st.Members) == 0 || st.Quorum.HealthyVoters == 0 && st.ClusterID == "" {
-		return nil, st, fmt.Errorf("%w: %s", ErrNoMemberReachable, strings.Join(st.Errors(), "; "))
-	}
-	out := []AlarmInfo{}
-	for _, a := range st.Alarms {
-		id, alarm, _ := strings.Cut(a, ":")
-		ai := AlarmInfo{MemberID: id, Alarm: alarm}
-		if m := findByID(st, id); m != nil {
-			ai.Name, ai.Pod, ai.DBSize, ai.Quota = m.Name, m.Pod, m.DBSize, m.DBSizeQuota
-		}
-		out = append(out, ai)
-	}
-	return out, st, nil
-}
-
-// DisarmAlarms disarms every alarm, but only when every member's database is below its quota
-// (otherwise NOSPACE would be raised again at once) — unless force.
-func DisarmAlarms(ctx context.Context, conn transport.Connector, pods []discovery.Member, force bool, timeout time.Duration) ([]string, error) {
-	alarms, st, err := ListAlarms(ctx, conn, pods, timeout)
-	if err != nil {
-		return nil, err
-	}
-	if len(alarms) == 0 {
-		return nil, nil
-	}
-	var over []string
-	for _, m := range st.Members {
-		quota := m.DBSizeQuota
-		if quota == 0 {
-			quota = 2 << 30 // etcd's default
-		}
-		if m.Reachable && m.DBSize >= quota {
-			over = append(over, fmt.Sprintf("%s (%s) database %d bytes is not below its quota %d", nameOrUnstarted(m.Name), m.ID, m.DBSize, quota))
-		}
-	}
-	if len(over) > 0 && !force {
-		return nil, fmt.Errorf("%w: not disarming: %s; free space first (kubectl etcd defrag, after compaction) or the alarm returns at once",
-			ErrRefused, strings.Join(over, "; "))
-	}
-	var s transport.Session
-	for i := range pods {
-		cctx, cancel := context.WithTimeout(ctx, timeout)
-		ss, err := conn.Connect(cctx, &pods[i])
-		cancel()
-		if err == nil {
-			s = ss
-			break
-		}
-	}
-	if s == nil {
-		return nil, ErrNoMemberReachable
-	}
-	defer s.Close()
-	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	if _, err := s.AlarmDisarm(cctx); err != nil {
-		return nil, fmt.Errorf("alarm disarm: %w", err)
-	}
-	var done []string
-	for _, a := range alarms {
-		done = append(done, a.MemberID+":"+a.Alarm)
-	}
-	return done, nil
 }
 
 // ---- consistency ----

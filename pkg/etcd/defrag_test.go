@@ -148,19 +148,6 @@ func TestDefragSkipsLearners(t *testing.T) {
 	}
 }
 
-func TestDisarmRefusedAboveQuota(t *testing.T) {
-	c := fragmented()
-	c.Alarms = []*etcdserverpb.AlarmMember{{MemberID: id1, Alarm: etcdserverpb.AlarmType_NOSPACE}}
-	c.Members[0].DBSize = 3 << 30 // above the default 2 GiB quota
-	_, err := DisarmAlarms(context.Background(), c.Connector(), pods("cp-1", "cp-2", "cp-3"), false, time.Second)
-	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "not below its quota") || len(c.Alarms) != 1 {
-		t.Errorf("%v alarms %v", err, c.Alarms)
-	}
-	if _, err := DisarmAlarms(context.Background(), c.Connector(), pods("cp-1", "cp-2", "cp-3"), true, time.Second); err != nil || len(c.Alarms) != 0 {
-		t.Errorf("--force: %v", err)
-	}
-}
-
 func TestMoveLeaderRefusals(t *testing.T) {
 	c, ps := withLearner(true)
 	if _, _, err := MoveLeaderTo(context.Background(), c.Connector(), ps, "cp-4", time.Second); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "learner") {
@@ -194,9 +181,16 @@ func TestConsistency(t *testing.T) {
 func TestDefragRefusesAMemberBeingSnapshotted(t *testing.T) {
 	c := fragmented()
 	c.Locks = map[string]string{LockKey("fd422379fda50e48"): `{"op":"snapshot","host":"laptop","pid":42,"since":"2026-11-23T10:00:00Z"}`}
-	_, err := Defrag(context.Background(), c.Connector(), pods("cp-1", "cp-2", "cp-3"), defragOpts())
+	r, err := Defrag(context.Background(), c.Connector(), pods("cp-1", "cp-2", "cp-3"), defragOpts())
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "a snapshot started 2026-11-23T10:00:00Z by pid 42 on laptop") {
 		t.Fatalf("err %v", err)
+	}
+	// The busy member was not touched, and is reported so (not as a started defrag).
+	if !strings.Contains(err.Error(), "cp-3 was not defragmented") || !strings.Contains(err.Error(), "defragmented: cp-2; not touched: cp-3, cp-1") {
+		t.Errorf("err %v; want cp-3 listed as not touched", err)
+	}
+	if x := r.Order[1]; x.Name != "cp-3" || x.Started || x.Done || x.Error == "" {
+		t.Errorf("report for cp-3: %+v", x)
 	}
 	for _, id := range c.Defragged {
 		if id == id3 {

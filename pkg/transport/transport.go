@@ -105,6 +105,17 @@ type LockedError struct {
 
 func (e *LockedError) Error() string { return fmt.Sprintf("%s is held by %s", e.Key, e.Holder) }
 
+// CleanupTimeout bounds clean-up calls that run after the caller's context may have ended, such
+// as revoking the lease of a lock: one round trip to a busy member fits, and an interrupted run
+// still exits within seconds.
+const CleanupTimeout = 5 * time.Second
+
+// CleanupContext returns a context for clean-up that must run even when ctx is already cancelled
+// (Ctrl-C, an expired deadline), bounded by CleanupTimeout. It keeps ctx's values.
+func CleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
+}
+
 // ErrUnsupported is returned by a transport for what it cannot do (metrics-only has no member list).
 var ErrUnsupported = errors.New("not supported by this transport")
 

@@ -63,15 +63,26 @@ func NewCmdAlarm(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *
 	var force bool
 	disarm := &cobra.Command{
 		Use:   "disarm",
-		Short: "Disarm the alarms, only when every member is below its quota",
+		Short: "Disarm the alarms, only when every member was reached and is below its quota",
 		Long: templates.LongDesc(`
-			Disarm every active alarm. A NOSPACE alarm comes straight back while a member's
-			database is still at its quota, so the command refuses until every member is below it
-			(compact and defragment first, or use "kubectl etcd defrag --disarm"). --force
-			disarms anyway.`),
+			Disarm every active alarm (etcd disarms them all at once).
+
+			A NOSPACE alarm comes straight back with the next write while a member's database is
+			near its quota, so with NOSPACE active the command refuses unless every member was
+			reached and its database is below its quota by a margin (10 % of the quota, at least
+			2 MiB): compact and defragment first, or use "kubectl etcd defrag --compact --force
+			--disarm". A member that could not be reached blocks the disarm: it may be the one at
+			its quota.
+
+			A CORRUPT alarm means a member's data differ from the others'; it is never disarmed
+			without --force. --force disarms anyway and prints a warning naming each member whose
+			check it overrode.`),
 		Example: templates.Examples(`
 			# After freeing space
-			kubectl etcd alarm disarm`),
+			kubectl etcd alarm disarm
+
+			# Disarm although a check refuses (names what it overrides on stderr)
+			kubectl etcd alarm disarm --force`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := g.Complete(cmd.CommandPath()); err != nil {
@@ -83,7 +94,10 @@ func NewCmdAlarm(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *
 				return err
 			}
 			defer conn.Close()
-			done, err := etcd.DisarmAlarms(ctx, conn, pods, force, g.Timeout())
+			done, warnings, err := etcd.DisarmAlarms(ctx, conn, pods, force, g.Timeout())
+			for _, w := range warnings {
+				fmt.Fprintf(streams.ErrOut, "warning: %s\n", w)
+			}
 			if err != nil {
 				return err
 			}
@@ -97,7 +111,7 @@ func NewCmdAlarm(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *
 			return nil
 		},
 	}
-	disarm.Flags().BoolVar(&force, "force", false, "Disarm even if a member is still at its quota")
+	disarm.Flags().BoolVar(&force, "force", false, "Disarm even a CORRUPT alarm, or NOSPACE with a member at its quota or not reached (with a warning per member)")
 	cmd.AddCommand(list, disarm)
 	return cmd
 }

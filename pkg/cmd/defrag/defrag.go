@@ -31,8 +31,13 @@ var (
 		Which members need it: at least --min-fragmentation percent of the file unused and a file
 		of at least --min-size bytes, or every member with --force. Learners are skipped.
 		--dry-run prints the plan (order, sizes, expected reclaim) and changes nothing.
-		--disarm disarms the alarms afterwards when every member is below its quota: the NOSPACE
-		runbook in one command.`)
+		--disarm disarms the alarms afterwards when every member answers and is below its quota
+		by a margin (never a CORRUPT alarm; see "kubectl etcd alarm disarm -h"): the NOSPACE
+		runbook in one command.
+
+		Each member's defrag takes that member's lock, shared with snapshot save; a member
+		whose lock another run holds stops the run, and it is reported as not touched. Under
+		NOSPACE the lock cannot be written and the defrag goes on without it, with a warning.`)
 
 	defragExample = templates.Examples(`
 		# See what would be done
@@ -89,7 +94,7 @@ func NewCmdDefrag(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 	f.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
 	f.BoolVar(&o.MoveLeader, "move-leader", o.MoveLeader, "Move leadership to a defragmented follower before defragmenting the leader")
 	f.BoolVar(&o.Compact, "compact", false, "Compact the keyspace at the current revision first (kube-apiserver compacts by itself every 5 minutes)")
-	f.BoolVar(&o.Disarm, "disarm", false, "Disarm the alarms afterwards if every member is below its quota")
+	f.BoolVar(&o.Disarm, "disarm", false, "Disarm the alarms afterwards if every member answers and is below its quota by a margin (never CORRUPT)")
 	f.DurationVar(&o.DefragOptions.Timeout, "defrag-timeout", 0, "Timeout for one member's defrag (default: 30s plus 1s per 10 MiB of database)")
 	return cmd
 }
@@ -149,11 +154,14 @@ func (o *Options) print(r *etcd.DefragReport) {
 		action := "skip: " + t.Reason
 		if t.Needed {
 			action = "defrag (" + t.Reason + ")"
-			if t.Done {
+			switch {
+			case t.Done:
 				action = "done"
-			} else if t.Error != "" {
+			case t.Started && t.Error != "":
 				action = "FAILED"
-			} else if !r.DryRun {
+			case t.Error != "":
+				action = "not touched (stopped here)"
+			case !r.DryRun:
 				action = "not touched"
 			}
 		}

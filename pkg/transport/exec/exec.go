@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -101,9 +102,14 @@ func (s *Session) Argv(ctx context.Context, args ...string) []string {
 // carries etcdctl's own message; stdout is returned too, since some commands print JSON and
 // still exit non-zero (an unhealthy endpoint health).
 func (s *Session) run(ctx context.Context, args ...string) ([]byte, error) {
+	return s.runInput(ctx, nil, args...)
+}
+
+// runInput is run with stdin fed to etcdctl (nil: no standard input).
+func (s *Session) runInput(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
 	var stdout, stderr bytes.Buffer
 	argv := s.Argv(ctx, args...)
-	err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, &stdout, &stderr)
+	err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, stdin, &stdout, &stderr)
 	if err != nil {
 		var ee *ExitError
 		if errors.As(err, &ee) {
@@ -254,7 +260,7 @@ func (s *Session) SaveSnapshotOnNode(ctx context.Context, path string) (*NodeSna
 	}
 	var stdout, stderr bytes.Buffer
 	argv := []string{s.etcdutl(), "snapshot", "status", path, "-w", "json"}
-	if err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, &stdout, &stderr); err != nil {
+	if err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, nil, &stdout, &stderr); err != nil {
 		msg := etcdctlMessage(stderr.String())
 		return nil, fmt.Errorf("etcdutl snapshot status %s: %v: %s", path, err, msg)
 	}
@@ -310,21 +316,12 @@ func (s *Session) Compact(ctx context.Context, rev int64) error {
 	return err
 }
 
-// TryLock checks the key, then puts it under a fresh lease (etcdctl cannot keep a lease alive,
-// so ttl must cover the whole operation). Release revokes the lease.
+// TryLock grants a lease of ttl, then takes the key in one transaction that puts it under the
+// lease only if it does not exist, and otherwise reads the holder (etcdctl txn, the operations on
+// its standard input). etcdctl cannot keep a lease alive, so ttl must cover the whole operation.
+// The lease is revoked when the key is held or the transaction fails, and by release.
 func (s *Session) TryLock(ctx context.Context, key, value string, ttl time.Duration) (func(context.Context) error, error) {
-	out, err := s.run(ctx, "get", key)
-	if err != nil {
-		return nil, err
-	}
-	var got clientv3.GetResponse
-	if err := decodeStrict(out, &got); err != nil {
-		return nil, err
-	}
-	if len(got.Kvs) > 0 {
-		return nil, &transport.LockedError{Key: key, Holder: string(got.Kvs[0].Value)}
-	}
-	out, err = s.run(ctx, "lease", "grant", strconv.FormatInt(int64(ttl.Seconds())+1, 10))
+	out, err := s.run(ctx, "lease", "grant", strconv.FormatInt(int64(ttl.Seconds())+1, 10))
 	if err != nil {
 		return nil, err
 	}
@@ -334,13 +331,70 @@ func (s *Session) TryLock(ctx context.Context, key, value string, ttl time.Durat
 	if err := decodeStrict(out, &lease); err != nil {
 		return nil, err
 	}
-	leaseHex := strconv.FormatInt(lease.ID, 16)
-	if _, err := s.run(ctx, "put", key, value, "--lease="+leaseHex); err != nil {
-		_, _ = s.run(context.WithoutCancel(ctx), "lease", "revoke", leaseHex)
-		return nil, err
+	if lease.ID == 0 {
+		return nil, fmt.Errorf("etcdctl lease grant returned no lease ID")
 	}
-	return func(ctx context.Context) error {
+	leaseHex := strconv.FormatInt(lease.ID, 16)
+	revoke := func(ctx context.Context) error {
 		_, err := s.run(ctx, "lease", "revoke", leaseHex)
 		return err
-	}, nil
+	}
+	giveUp := func() {
+		cctx, cancel := transport.CleanupContext(ctx)
+		defer cancel()
+		_ = revoke(cctx)
+	}
+	out, err = s.runInput(ctx, strings.NewReader(LockTxn(key, value, leaseHex)), "txn")
+	if err != nil {
+		giveUp()
+		return nil, err
+	}
+	won, holder, err := DecodeLockTxn(out)
+	if err != nil {
+		giveUp()
+		return nil, err
+	}
+	if !won {
+		giveUp()
+		return nil, &transport.LockedError{Key: key, Holder: holder}
+	}
+	return revoke, nil
+}
+
+// LockTxn is the standard input of "etcdctl txn" that takes key for the lease (hex ID): compares,
+// a blank line, the operations when they hold, a blank line, the operations when they do not, and
+// a final blank line (etcdctl 3.6 and 3.7 read each list up to a blank line and fail on EOF).
+// Keys and values are Go-quoted, which is how etcdctl unquotes them.
+func LockTxn(key, value, leaseHex string) string {
+	k := strconv.Quote(key)
+	return fmt.Sprintf("create(%s) = \"0\"\n\nput %s %s --lease=%s\n\nget %s\n\n", k, k, strconv.Quote(value), leaseHex, k)
+}
+
+// DecodeLockTxn reads "etcdctl txn -w json" after LockTxn: whether the put happened, and
+// otherwise the holder's value from the get of the failure branch.
+func DecodeLockTxn(data []byte) (won bool, holder string, err error) {
+	var resp struct {
+		Succeeded bool `json:"succeeded"`
+		Responses []struct {
+			Response struct {
+				Range *struct {
+					Kvs []struct {
+						Value []byte `json:"value"`
+					} `json:"kvs"`
+				} `json:"response_range"`
+			} `json:"Response"`
+		} `json:"responses"`
+	}
+	if err := decodeStrict(data, &resp); err != nil {
+		return false, "", err
+	}
+	if resp.Succeeded {
+		return true, "", nil
+	}
+	for _, r := range resp.Responses {
+		if r.Response.Range != nil && len(r.Response.Range.Kvs) > 0 {
+			return false, string(r.Response.Range.Kvs[0].Value), nil
+		}
+	}
+	return false, "another operation", nil
 }

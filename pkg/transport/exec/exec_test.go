@@ -46,7 +46,7 @@ type recorder struct {
 	answer func(argv []string) capture
 }
 
-func (r *recorder) Exec(_ context.Context, ns, pod, container string, argv []string, stdout, stderr io.Writer) error {
+func (r *recorder) Exec(_ context.Context, ns, pod, container string, argv []string, _ io.Reader, stdout, stderr io.Writer) error {
 	r.calls = append(r.calls, argv)
 	r.target = []string{ns, pod, container}
 	c := r.answer(argv)

@@ -20,9 +20,10 @@ import (
 )
 
 // Executor runs a command in a container and streams its output. It is the seam between the exec
-// transport and the Kubernetes API; tests replace it with a recorder.
+// transport and the Kubernetes API; tests replace it with a recorder. A nil stdin means the
+// command gets no standard input (the exec request does not ask for one).
 type Executor interface {
-	Exec(ctx context.Context, namespace, pod, container string, argv []string, stdout, stderr io.Writer) error
+	Exec(ctx context.Context, namespace, pod, container string, argv []string, stdin io.Reader, stdout, stderr io.Writer) error
 }
 
 // ExitError is a command that ran in the container and exited non-zero.
@@ -43,12 +44,13 @@ type APIExecutor struct {
 }
 
 // Exec implements Executor.
-func (e *APIExecutor) Exec(ctx context.Context, namespace, pod, container string, argv []string, stdout, stderr io.Writer) error {
+func (e *APIExecutor) Exec(ctx context.Context, namespace, pod, container string, argv []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	req := e.Client.CoreV1().RESTClient().Post().
 		Resource("pods").Namespace(namespace).Name(pod).SubResource("exec").
 		VersionedParams(&corev1.PodExecOptions{
 			Container: container,
 			Command:   argv,
+			Stdin:     stdin != nil,
 			Stdout:    true,
 			Stderr:    true,
 		}, scheme.ParameterCodec)
@@ -56,7 +58,7 @@ func (e *APIExecutor) Exec(ctx context.Context, namespace, pod, container string
 	if err != nil {
 		return err
 	}
-	err = executor.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: stdout, Stderr: stderr})
+	err = executor.StreamWithContext(ctx, remotecommand.StreamOptions{Stdin: stdin, Stdout: stdout, Stderr: stderr})
 	return classifyExecError(err, namespace, pod)
 }
 

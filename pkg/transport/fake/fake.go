@@ -29,6 +29,8 @@ type Member struct {
 	Version   string
 	DBSize    int64
 	InUse     int64
+	// Quota is what the member's status reports as its backend quota (0: not reported).
+	Quota     int64
 	RaftIndex uint64
 	PeerURLs  []string
 	// ClientURLs of the member; empty for a member that never started.
@@ -70,7 +72,9 @@ type Cluster struct {
 	// false keeps the old leader, as a transfer that never completes would.
 	OnMoveLeader func(c *Cluster, to uint64) bool
 	// Locks holds the member locks taken (key -> holder).
-	Locks  map[string]string
+	Locks map[string]string
+	// OnLock, when set, runs before a lock is taken; an error fails TryLock with it.
+	OnLock func(c *Cluster, key string) error
 	nextID uint64
 }
 
@@ -134,7 +138,7 @@ func (s *session) Status(context.Context) (*clientv3.StatusResponse, error) {
 	h := s.header(mem)
 	h.Revision = mem.Revision
 	return &clientv3.StatusResponse{Header: h, Version: mem.Version, DbSize: mem.DBSize,
-		DbSizeInUse: mem.InUse, Leader: s.c.LeaderID, RaftIndex: mem.RaftIndex, RaftTerm: 2,
+		DbSizeInUse: mem.InUse, DbSizeQuota: mem.Quota, Leader: s.c.LeaderID, RaftIndex: mem.RaftIndex, RaftTerm: 2,
 		RaftAppliedIndex: mem.RaftIndex, IsLearner: mem.Learner}, nil
 }
 
@@ -346,6 +350,11 @@ func (s *session) Compact(_ context.Context, rev int64) error {
 func (s *session) TryLock(_ context.Context, key, value string, _ time.Duration) (func(context.Context) error, error) {
 	if _, err := s.self("lock " + key); err != nil {
 		return nil, err
+	}
+	if s.c.OnLock != nil {
+		if err := s.c.OnLock(s.c, key); err != nil {
+			return nil, err
+		}
 	}
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()

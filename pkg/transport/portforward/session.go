@@ -532,7 +532,9 @@ func (s *Session) TryLock(ctx context.Context, key, value string, ttl time.Durat
 		Then(clientv3.OpPut(key, value, clientv3.WithLease(lease.ID))).
 		Else(clientv3.OpGet(key)).Commit()
 	if err != nil || !resp.Succeeded {
-		_, _ = cli.Revoke(context.WithoutCancel(ctx), lease.ID)
+		rctx, cancel := transport.CleanupContext(ctx)
+		_, _ = cli.Revoke(rctx, lease.ID)
+		cancel()
 		if err != nil {
 			return nil, err
 		}

@@ -384,8 +384,8 @@ func TestDefragRefusedMemberDown(t *testing.T) {
 }
 
 // TestNOSPACE: with a small quota, fill until NOSPACE; status shows the alarm; alarm disarm is
-// refused while the members are at their quota; after deleting and compacting, defrag --force
-// --disarm clears it and writes work again.
+// refused while the members are at their quota, and (after compaction and defrag) while a member
+// is stopped; with every member back, defrag --force --disarm clears it and writes work again.
 func TestNOSPACE(t *testing.T) {
 	plugintest.SkipShort(t)
 	const quota = 24 << 20
@@ -429,6 +429,30 @@ func TestNOSPACE(t *testing.T) {
 	}
 
 	compactAfterDelete(t, cl)
+	// Every database is far below the quota once defragmented, but a member that cannot be
+	// reached blocks the disarm: it may be the one at its quota.
+	r = plugintest.Run(t, c, args(execArgs(), "defrag", "--force")...)
+	plugintest.WantCode(t, r, 0)
+	// NOSPACE refuses the lock's lease: the defrag goes on without the lock and says so.
+	if n := strings.Count(r.Stderr, "going on without it"); n != len(c.MemberNames()) || !strings.Contains(r.Stderr, "database space exceeded") {
+		t.Errorf("%d warnings about the lock under NOSPACE, want one per member naming the NOSPACE refusal\n%s", n, r)
+	}
+	down := followers(c, leader(t, c, cl))[0]
+	if err := c.StopMember(down); err != nil {
+		t.Fatal(err)
+	}
+	r = plugintest.Run(t, c, args(execArgs(), "alarm", "disarm", "--request-timeout", "3s")...)
+	if r.Code != 5 || !strings.Contains(r.Stderr, "not disarming") || !strings.Contains(r.Stderr, down+" ("+hexID(c, down)+") was not reached") {
+		t.Errorf("alarm disarm with %s stopped: exit %d, want 5 with a refusal naming it\n%s", down, r.Code, r)
+	}
+	if _, err := cl.Put(ctx, "/probe", "x"); err == nil || !strings.Contains(err.Error(), "database space exceeded") {
+		t.Errorf("a put after the refused disarm: %v; want database space exceeded (still armed)", err)
+	}
+	if err := c.StartMember(down); err != nil {
+		t.Fatal(err)
+	}
+	waitServing(t, c)
+
 	r = plugintest.Run(t, c, args(execArgs(), "defrag", "--force", "--disarm", "-o", "json")...)
 	plugintest.WantCode(t, r, 0)
 	var rep defragReport
@@ -454,6 +478,41 @@ func TestNOSPACE(t *testing.T) {
 	r = plugintest.Run(t, c, args(execArgs(), "status")...)
 	if r.Code != 0 {
 		t.Errorf("status after recovery: exit %d\n%s", r.Code, r)
+	}
+}
+
+// waitServing polls status until every member answers and is healthy but for a NOSPACE alarm
+// (after a member was restarted under NOSPACE).
+func waitServing(t *testing.T, c *harness.Cluster) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		r := plugintest.Run(t, c, args(execArgs(), "status", "-o", "json", "--request-timeout", "5s")...)
+		var st struct {
+			Members []struct {
+				Reachable   bool   `json:"reachable"`
+				Healthy     bool   `json:"healthy"`
+				HealthError string `json:"healthError"`
+				RaftIndex   uint64 `json:"raftIndex"`
+			} `json:"members"`
+		}
+		ok := r.Code <= 2
+		if ok {
+			plugintest.Decode(t, r, &st)
+			ok = len(st.Members) == len(c.MemberNames())
+		}
+		for _, m := range st.Members {
+			if !m.Reachable || !(m.Healthy || strings.Contains(m.HealthError, "NOSPACE")) {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("members not all serving within 60s; last status:\n%s", r)
+		}
+		time.Sleep(500 * time.Millisecond)
 	}
 }
 

@@ -149,6 +149,7 @@ type defragTarget struct {
 	ExpectedReclaim  int64   `json:"expectedReclaim"`
 	Needed           bool    `json:"needed"`
 	Reason           string  `json:"reason"`
+	Started          bool    `json:"started"`
 	Done             bool    `json:"done"`
 	SizeAfter        int64   `json:"dbSizeAfter"`
 	Took             string  `json:"took"`

@@ -145,6 +145,30 @@ func testCertFailures(t *testing.T, c *harness.Cluster) {
 		}
 	})
 
+	// A client certificate of the cluster's own CA that has expired, or is not valid yet: named
+	// as such (etcd's handshake alert would not say why), before anything is dialled.
+	for _, tc := range []struct {
+		name                string
+		notBefore, notAfter time.Time
+		want                string
+	}{
+		{"expired client certificate", time.Now().Add(-48 * time.Hour), time.Now().Add(-time.Hour), "expired at"},
+		{"client certificate not valid yet", time.Now().Add(time.Hour), time.Now().Add(48 * time.Hour), "is not valid before"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			crt, key := issueClientCert(t, c.PKIDir, tc.notBefore, tc.notAfter)
+			r := plugintest.Run(t, c, "status", "--transport", "port-forward", "--request-timeout", timeout.String(), "--cacert", ca, "--cert", crt, "--key", key)
+			plugintest.WantCode(t, r, 1)
+			lines := r.ErrorLines()
+			if len(lines) != 1 || !strings.Contains(lines[0], tc.want) || !strings.Contains(lines[0], crt) || !strings.Contains(lines[0], "kube-etcd-healthcheck-client") {
+				t.Errorf("want one error line naming %s and saying %q\n%s", crt, tc.want, r)
+			}
+			if r.Dur > fast || r.Stdout != "" {
+				t.Errorf("want a fast failure with nothing on stdout\n%s", r)
+			}
+		})
+	}
+
 	t.Run("incomplete flags", func(t *testing.T) {
 		r := plugintest.Run(t, c, "status", "--transport", "port-forward", "--cacert", ca)
 		plugintest.WantCode(t, r, 1)
@@ -160,6 +184,57 @@ func testCertFailures(t *testing.T, c *harness.Cluster) {
 			t.Errorf("want one error saying port-forward needs certificates and where it looked\n%s", r)
 		}
 	})
+}
+
+// issueClientCert signs a client certificate valid from notBefore to notAfter with the cluster's
+// etcd CA (pkiDir/ca.crt and ca.key) and writes it to a temp dir; it returns the cert and key paths.
+func issueClientCert(t *testing.T, pkiDir string, notBefore, notAfter time.Time) (crtPath, keyPath string) {
+	t.Helper()
+	readPEM := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(pkiDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			t.Fatalf("%s: no PEM", name)
+		}
+		return blk.Bytes
+	}
+	ca, err := x509.ParseCertificate(readPEM("ca.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caKey, err := x509.ParsePKCS8PrivateKey(readPEM("ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "kube-etcd-healthcheck-client"},
+		NotBefore: notBefore, NotAfter: notAfter,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	crtPath, keyPath = filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
+	if err := os.WriteFile(crtPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return crtPath, keyPath
 }
 
 // lineWith returns the first line of s containing sub.
