@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"sort"
 	"strings"
@@ -95,9 +94,9 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 10 * time.Second
 	}
-	if o.Path != "" && !o.Force {
-		if _, err := os.Lstat(o.Path); err == nil {
-			return nil, fmt.Errorf("%w: %s already exists; choose another name or pass --force to replace it", snapshot.ErrExists, o.Path)
+	if o.Path != "" {
+		if err := checkTargets(o.Path, o.Force); err != nil {
+			return nil, err
 		}
 	}
 	st := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
@@ -107,6 +106,9 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 	}
 	if o.Path == "" {
 		o.Path = DefaultSnapshotName(orUnknown(st.ClusterID), time.Now())
+		if err := checkTargets(o.Path, o.Force); err != nil {
+			return nil, err
+		}
 	}
 	if o.Chosen != nil {
 		o.Chosen(*m)
@@ -154,6 +156,10 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 			o.Progress(n, m.DBSize)
 		}
 	}})
+	var notDurable error
+	if err != nil && w != nil && errors.Is(err, snapshot.ErrNotDurable) {
+		notDurable, err = err, nil // complete and verified: write the metadata, then report it
+	}
 	if err != nil {
 		if errors.Is(sctx.Err(), context.DeadlineExceeded) {
 			return nil, fmt.Errorf("snapshot from %s did not finish within --timeout %s: %w", pod, o.Timeout, err)
@@ -179,10 +185,22 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 		}
 	}
 	data, _ := json.MarshalIndent(md, "", "  ")
-	if err := snapshot.WriteFileAtomic(w.Path+".json", append(data, '\n')); err != nil {
+	if err := snapshot.WriteFileAtomic(w.Path+".json", append(data, '\n'), o.Force); err != nil {
 		return md, fmt.Errorf("the snapshot %s is saved and verified, but its metadata could not be written: %w", w.Path, err)
 	}
+	if notDurable != nil {
+		return md, fmt.Errorf("the snapshot is saved and verified, but: %w", notDurable)
+	}
 	return md, nil
+}
+
+// checkTargets refuses, before anything is streamed, a FILE or FILE.json that exists (unless
+// force) and a FILE.part or FILE.json.part (always).
+func checkTargets(path string, force bool) error {
+	if err := snapshot.CheckFree(path, force); err != nil {
+		return err
+	}
+	return snapshot.CheckFree(path+".json", force)
 }
 
 // OnNodeResult is the result of a snapshot saved on a node through exec.
