@@ -72,6 +72,7 @@ func Write(r io.Reader, path string, o WriteOptions) (*Written, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer trackPartial(part)()
 	ok := false
 	defer func() {
 		if !ok {
@@ -131,6 +132,7 @@ func WriteFileAtomic(path string, data []byte, force bool) error {
 	if err != nil {
 		return err
 	}
+	defer trackPartial(part)()
 	if _, err = f.Write(data); err == nil {
 		err = f.Sync()
 	}

@@ -261,3 +261,22 @@ func truncateBytes(b []byte) string {
 	}
 	return string(b)
 }
+
+// The .part of a write in progress is known, so that a second Ctrl-C, which quits without waiting
+// for the writer, can still remove it.
+func TestRemovePartialsDuringWrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "snap.db")
+	_, err := Write(bytes.NewReader(stream(4)), path, WriteOptions{Progress: func(int64) {
+		RemovePartials()
+		if _, err := os.Lstat(PartPath(path)); !os.IsNotExist(err) {
+			t.Errorf("RemovePartials left %s: %v", PartPath(path), err)
+		}
+	}})
+	if err == nil {
+		t.Error("a write whose .part was removed must fail")
+	}
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Errorf("%s exists", path)
+	}
+}

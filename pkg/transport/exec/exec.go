@@ -4,7 +4,6 @@
 package exec
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -101,9 +100,13 @@ func (s *Session) Argv(ctx context.Context, args ...string) []string {
 // carries etcdctl's own message; stdout is returned too, since some commands print JSON and
 // still exit non-zero (an unhealthy endpoint health).
 func (s *Session) run(ctx context.Context, args ...string) ([]byte, error) {
-	var stdout, stderr bytes.Buffer
+	o := newOutputs()
+	stdout, stderr := o.stdout, o.stderr
 	argv := s.Argv(ctx, args...)
-	err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, &stdout, &stderr)
+	err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, stdout, stderr)
+	if oerr := o.overflow(); oerr != nil {
+		return nil, fmt.Errorf("etcdctl %s: %w", strings.Join(args, " "), oerr)
+	}
 	if err != nil {
 		var ee *ExitError
 		if errors.As(err, &ee) {
@@ -252,9 +255,14 @@ func (s *Session) SaveSnapshotOnNode(ctx context.Context, path string) (*NodeSna
 	if _, err := s.run(ctx, "snapshot", "save", path); err != nil {
 		return nil, err
 	}
-	var stdout, stderr bytes.Buffer
+	o := newOutputs()
+	stdout, stderr := o.stdout, o.stderr
 	argv := []string{s.etcdutl(), "snapshot", "status", path, "-w", "json"}
-	if err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, &stdout, &stderr); err != nil {
+	err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, stdout, stderr)
+	if oerr := o.overflow(); oerr != nil {
+		return nil, fmt.Errorf("etcdutl snapshot status %s: %w", path, oerr)
+	}
+	if err != nil {
 		msg := etcdctlMessage(stderr.String())
 		return nil, fmt.Errorf("etcdutl snapshot status %s: %v: %s", path, err, msg)
 	}
