@@ -203,51 +203,6 @@ func checkTargets(path string, force bool) error {
 	return snapshot.CheckFree(path+".json", force)
 }
 
-// OnNodeResult is the result of a snapshot saved on a node through exec.
-type OnNodeResult struct {
-	Pod        string `json:"pod"`
-	Node       string `json:"node"`
-	MemberID   string `json:"memberID,omitempty"`
-	MemberName string `json:"memberName,omitempty"`
-	// Path is the path inside the pod; HostPath the same file on the node.
-	Path           string `json:"path"`
-	HostPath       string `json:"hostPath"`
-	Hash           uint32 `json:"hash"`
-	Revision       int64  `json:"revision"`
-	TotalKeys      int    `json:"totalKeys"`
-	TotalSize      int64  `json:"totalSize"`
-	StorageVersion string `json:"storageVersion,omitempty"`
-}
-
-// HostPathFor maps a path inside the etcd container to the node's path, when it lies in a
-// hostPath mount; it refuses paths inside the member's own data ("member" directory).
-func HostPathFor(m *discovery.Member, p string) (string, error) {
-	if !path.IsAbs(p) {
-		return "", fmt.Errorf("--on-node path %q must be absolute", p)
-	}
-	p = path.Clean(p)
-	if m.DataDir != "" && (p == path.Join(m.DataDir, "member") || strings.HasPrefix(p, path.Join(m.DataDir, "member")+"/")) {
-		return "", fmt.Errorf("--on-node path %s is inside the member's live data (%s/member); use another directory, e.g. %s",
-			p, m.DataDir, path.Join(m.DataDir, "snapshot.db"))
-	}
-	best := ""
-	for mount := range m.HostPaths {
-		if (p == mount || strings.HasPrefix(p, strings.TrimSuffix(mount, "/")+"/")) && len(mount) > len(best) {
-			best = mount
-		}
-	}
-	if best == "" || p == best {
-		var mounts []string
-		for mount := range m.HostPaths {
-			mounts = append(mounts, mount)
-		}
-		sort.Strings(mounts)
-		return "", fmt.Errorf("--on-node path %s is not a file under a hostPath mount of %s, so it would not reach the node's disk; mounted: %s",
-			p, m, strings.Join(mounts, ", "))
-	}
-	return path.Join(m.HostPaths[best], strings.TrimPrefix(p, best)), nil
-}
-
 // ---- restore plan ----
 
 // RestoreStep is one node's part of a restore.

@@ -239,41 +239,6 @@ func (s *Session) Snapshot(context.Context) (*clientv3.SnapshotResponse, error) 
 		"through exec use --on-node to save it on the node: %w", transport.ErrUnsupported)
 }
 
-// NodeSnapshot is a snapshot saved on the node's disk by etcdctl in the pod, as etcdutl reports it.
-type NodeSnapshot struct {
-	Path           string `json:"path"`
-	Hash           uint32 `json:"hash"`
-	Revision       int64  `json:"revision"`
-	TotalKeys      int    `json:"totalKey"`
-	TotalSize      int64  `json:"totalSize"`
-	StorageVersion string `json:"version,omitempty"`
-}
-
-// SaveSnapshotOnNode runs "etcdctl snapshot save PATH" in the pod (etcdctl writes PATH.part,
-// checks it and renames it), then "etcdutl snapshot status PATH" to report on the result.
-func (s *Session) SaveSnapshotOnNode(ctx context.Context, path string) (*NodeSnapshot, error) {
-	if _, err := s.run(ctx, "snapshot", "save", path); err != nil {
-		return nil, err
-	}
-	o := newOutputs()
-	stdout, stderr := o.stdout, o.stderr
-	argv := []string{s.etcdutl(), "snapshot", "status", path, "-w", "json"}
-	err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, stdout, stderr)
-	if oerr := o.overflow(); oerr != nil {
-		return nil, fmt.Errorf("etcdutl snapshot status %s: %w", path, oerr)
-	}
-	if err != nil {
-		msg := etcdctlMessage(stderr.String())
-		return nil, fmt.Errorf("etcdutl snapshot status %s: %v: %s", path, err, msg)
-	}
-	out := &NodeSnapshot{Path: path}
-	if err := decodeStrict(stdout.Bytes(), out); err != nil {
-		return nil, err
-	}
-	out.Path = path
-	return out, nil
-}
-
 // etcdutl is the etcdutl next to the configured etcdctl.
 func (s *Session) etcdutl() string {
 	if i := strings.LastIndex(s.etcdctl, "/"); i >= 0 {
