@@ -189,8 +189,13 @@ func SaveSnapshotOnNode(ctx context.Context, conn transport.Connector, pods []di
 	}
 	scratch := path.Join(path.Clean(pod.DataDir), ".kubectl-etcd-verify-"+randomHex()+".part")
 	leftover, err := nf.VerifySnapshotFile(sctx, p, scratch)
-	if leftover != "" && o.Warn != nil {
+	switch {
+	case o.Warn == nil:
+	case leftover != "":
 		o.Warn(fmt.Sprintf("could not remove the verification directory %s %s; remove it on the node (it holds a copy of the database)", leftover, where))
+	case sctx.Err() != nil:
+		// etcdutl in the pod may go on after the exec stream was cut, and create it later.
+		o.Warn(fmt.Sprintf("the verification was interrupted; etcdutl in the pod may still create %s %s: check, and remove it if it is there", scratch, where))
 	}
 	switch {
 	case errors.Is(err, transport.ErrHashMismatch):

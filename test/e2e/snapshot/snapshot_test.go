@@ -218,6 +218,43 @@ func TestSnapshot(t *testing.T) {
 		wantAbsent(t, r, F+".part")
 	})
 
+	// A lone G.json (another snapshot's metadata) is not overwritten either, and a symlink
+	// planted at G.db.part (the plugin often runs as root) does not redirect the write.
+	t.Run("metadata and planted .part", func(t *testing.T) {
+		G := filepath.Join(dir, "G.db")
+		if err := os.WriteFile(G+".json", []byte("{\"mine\":true}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, c, dir, args("snapshot", "save", "G.db", plugintest.PFArgs(c))...)
+		plugintest.WantCode(t, r, 5)
+		if !strings.Contains(r.Stderr, "G.db.json already exists") {
+			t.Errorf("stderr does not name G.db.json\n%s", r)
+		}
+		if b, _ := os.ReadFile(G + ".json"); string(b) != "{\"mine\":true}\n" {
+			t.Errorf("G.db.json changed without --force: %q", b)
+		}
+		wantAbsent(t, r, G, G+".part")
+		_ = os.Remove(G + ".json")
+
+		victim := filepath.Join(dir, "victim")
+		if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(victim, G+".part"); err != nil {
+			t.Fatal(err)
+		}
+		r = run(t, c, dir, args("snapshot", "save", "G.db", "--force", plugintest.PFArgs(c))...)
+		plugintest.WantCode(t, r, 5)
+		if !strings.Contains(r.Stderr, "G.db.part exists") {
+			t.Errorf("stderr does not name the planted G.db.part\n%s", r)
+		}
+		if b, _ := os.ReadFile(victim); string(b) != "precious" {
+			t.Errorf("the write followed the planted symlink: %s now has %d bytes", victim, len(b))
+		}
+		wantAbsent(t, r, G, G+".json")
+		_ = os.Remove(G + ".part")
+	})
+
 	t.Run("on-node", func(t *testing.T) { testOnNode(t, c, dir) })
 }
 
