@@ -105,7 +105,7 @@ func NewCmdSnapshot(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams
 func (o *SaveOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Member, "member", "", "Member to take the snapshot from (name, pod, node or hex ID); default: a healthy follower")
 	_ = cmd.RegisterFlagCompletionFunc("member", o.CompleteMemberFlag)
-	cmd.Flags().BoolVar(&o.Force, "force", false, "Replace FILE if it exists")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "Replace FILE and FILE.json (or the --on-node PATH) if they exist; a leftover FILE.part is never removed")
 	cmd.Flags().StringVar(&o.OnNode, "on-node", "", "Save through exec to this path on the node (in the etcd data directory's hostPath mount, outside member/)")
 	cmd.Flags().DurationVar(&o.SaveTimeout, "timeout", 0, "Give up if the snapshot takes longer (default: no limit; with --on-node 10m plus 1s per MiB of the database)")
 }
