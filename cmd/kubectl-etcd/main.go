@@ -5,18 +5,23 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	_ "k8s.io/client-go/plugin/pkg/client/auth" // cloud and OIDC credential plugins in kubeconfigs
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first Ctrl-C (or SIGTERM, SIGHUP) cancels the command, which cleans up; a second one
+	// quits at once, removing only the snapshot files still being written.
+	ctx, stop := cmdutil.NotifyContext(context.Background(), os.Stderr, func(sig os.Signal) {
+		snapshot.RemovePartials()
+		fmt.Fprintf(os.Stderr, "error: %s again: quit without waiting for the cleanup\n", sig)
+		os.Exit(cmdutil.SignalExitCode(sig))
+	})
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	err := cmd.NewCmdRoot(streams).ExecuteContext(ctx)
 	stop()

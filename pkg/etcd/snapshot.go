@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"sort"
 	"strings"
@@ -96,9 +95,9 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 10 * time.Second
 	}
-	if o.Path != "" && !o.Force {
-		if _, err := os.Lstat(o.Path); err == nil {
-			return nil, fmt.Errorf("%w: %s already exists; choose another name or pass --force to replace it", snapshot.ErrExists, o.Path)
+	if o.Path != "" {
+		if err := checkTargets(o.Path, o.Force); err != nil {
+			return nil, err
 		}
 	}
 	st := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
@@ -108,6 +107,9 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 	}
 	if o.Path == "" {
 		o.Path = DefaultSnapshotName(orUnknown(st.ClusterID), time.Now())
+		if err := checkTargets(o.Path, o.Force); err != nil {
+			return nil, err
+		}
 	}
 	if o.Chosen != nil {
 		o.Chosen(*m)
@@ -155,6 +157,10 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 			o.Progress(n, m.DBSize)
 		}
 	}})
+	var notDurable error
+	if err != nil && w != nil && errors.Is(err, snapshot.ErrNotDurable) {
+		notDurable, err = err, nil // complete and verified: write the metadata, then report it
+	}
 	if err != nil {
 		if errors.Is(sctx.Err(), context.DeadlineExceeded) {
 			return nil, fmt.Errorf("snapshot from %s did not finish within --timeout %s: %w", pod, o.Timeout, err)
@@ -180,55 +186,22 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 		}
 	}
 	data, _ := json.MarshalIndent(md, "", "  ")
-	if err := snapshot.WriteFileAtomic(w.Path+".json", append(data, '\n')); err != nil {
+	if err := snapshot.WriteFileAtomic(w.Path+".json", append(data, '\n'), o.Force); err != nil {
 		return md, fmt.Errorf("the snapshot %s is saved and verified, but its metadata could not be written: %w", w.Path, err)
+	}
+	if notDurable != nil {
+		return md, fmt.Errorf("the snapshot is saved and verified, but: %w", notDurable)
 	}
 	return md, nil
 }
 
-// OnNodeResult is the result of a snapshot saved on a node through exec.
-type OnNodeResult struct {
-	Pod        string `json:"pod"`
-	Node       string `json:"node"`
-	MemberID   string `json:"memberID,omitempty"`
-	MemberName string `json:"memberName,omitempty"`
-	// Path is the path inside the pod; HostPath the same file on the node.
-	Path           string `json:"path"`
-	HostPath       string `json:"hostPath"`
-	Hash           uint32 `json:"hash"`
-	Revision       int64  `json:"revision"`
-	TotalKeys      int    `json:"totalKeys"`
-	TotalSize      int64  `json:"totalSize"`
-	StorageVersion string `json:"storageVersion,omitempty"`
-}
-
-// HostPathFor maps a path inside the etcd container to the node's path, when it lies in a
-// hostPath mount; it refuses paths inside the member's own data ("member" directory).
-func HostPathFor(m *discovery.Member, p string) (string, error) {
-	if !path.IsAbs(p) {
-		return "", fmt.Errorf("--on-node path %q must be absolute", p)
+// checkTargets refuses, before anything is streamed, a FILE or FILE.json that exists (unless
+// force) and a FILE.part or FILE.json.part (always).
+func checkTargets(path string, force bool) error {
+	if err := snapshot.CheckFree(path, force); err != nil {
+		return err
 	}
-	p = path.Clean(p)
-	if m.DataDir != "" && (p == path.Join(m.DataDir, "member") || strings.HasPrefix(p, path.Join(m.DataDir, "member")+"/")) {
-		return "", fmt.Errorf("--on-node path %s is inside the member's live data (%s/member); use another directory, e.g. %s",
-			p, m.DataDir, path.Join(m.DataDir, "snapshot.db"))
-	}
-	best := ""
-	for mount := range m.HostPaths {
-		if (p == mount || strings.HasPrefix(p, strings.TrimSuffix(mount, "/")+"/")) && len(mount) > len(best) {
-			best = mount
-		}
-	}
-	if best == "" || p == best {
-		var mounts []string
-		for mount := range m.HostPaths {
-			mounts = append(mounts, mount)
-		}
-		sort.Strings(mounts)
-		return "", fmt.Errorf("--on-node path %s is not a file under a hostPath mount of %s, so it would not reach the node's disk; mounted: %s",
-			p, m, strings.Join(mounts, ", "))
-	}
-	return path.Join(m.HostPaths[best], strings.TrimPrefix(p, best)), nil
+	return snapshot.CheckFree(path+".json", force)
 }
 
 // ---- restore plan ----

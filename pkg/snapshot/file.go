@@ -30,6 +30,10 @@ var ErrExists = errors.New("file exists")
 // ErrIntegrity marks a snapshot whose content does not verify.
 var ErrIntegrity = errors.New("snapshot integrity check failed")
 
+// ErrNotDurable says a file was written, verified and renamed into place, but the directory
+// holding it could not be fsynced, so the new name may not survive a crash of this machine.
+var ErrNotDurable = errors.New("directory fsync failed")
+
 // Written describes a snapshot file that was written and verified.
 type Written struct {
 	Path string `json:"path"`
@@ -42,7 +46,7 @@ type Written struct {
 
 // WriteOptions tune Write.
 type WriteOptions struct {
-	// Force replaces an existing file (atomically, by rename).
+	// Force replaces an existing file (atomically, by rename). It never removes a FILE.part.
 	Force bool
 	// Progress, when set, is told the byte count so far after every chunk.
 	Progress func(written int64)
@@ -51,22 +55,24 @@ type WriteOptions struct {
 // PartPath is where a snapshot is written before it is verified.
 func PartPath(path string) string { return path + ".part" }
 
-// Write streams r to path: first into path.part (created exclusively, mode 0600), hashing as it
-// goes; at the end it checks the sha256 trailer against the data received, fsyncs, and renames.
-// On any failure the .part file is removed and path is left as it was. Memory use does not
-// depend on the snapshot size.
+// Write streams r to path: first into path.part (created exclusively, never through a symlink,
+// mode 0600), hashing as it goes; at the end it checks the sha256 trailer against the data
+// received, fsyncs, and renames — without --force a rename that refuses to replace a path that
+// appeared meanwhile. On any failure the .part file is removed and path is left as it was.
+// Memory use does not depend on the snapshot size.
+//
+// When only the fsync of the directory fails after the rename, the file is kept and the
+// error wraps ErrNotDurable; Written is returned with it.
 func Write(r io.Reader, path string, o WriteOptions) (*Written, error) {
-	if _, err := os.Lstat(path); err == nil && !o.Force {
-		return nil, fmt.Errorf("%w: %s already exists; choose another name or pass --force to replace it", ErrExists, path)
+	if err := checkAbsent(path, o.Force); err != nil {
+		return nil, err
 	}
 	part := PartPath(path)
-	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := createPart(part)
 	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("%s exists: another snapshot may be writing it, or a failed run left it; remove it and retry", part)
-		}
-		return nil, fmt.Errorf("cannot create %s: %w", part, unwrapPath(err))
+		return nil, err
 	}
+	defer trackPartial(part)()
 	ok := false
 	defer func() {
 		if !ok {
@@ -107,35 +113,142 @@ func Write(r io.Reader, path string, o WriteOptions) (*Written, error) {
 	if err := f.Close(); err != nil {
 		return nil, fmt.Errorf("closing %s: %w", part, unwrapPath(err))
 	}
-	if err := os.Rename(part, path); err != nil {
-		return nil, fmt.Errorf("renaming %s to %s: %w", part, path, unwrapPath(err))
+	if err := commit(part, path, o.Force); err != nil {
+		return nil, err
 	}
 	ok = true
-	syncDir(filepath.Dir(path))
-	return &Written{Path: path, Size: n, SHA256: hex.EncodeToString(v.wholeSum()), DBSHA256: hex.EncodeToString(dbSum)}, nil
+	w := &Written{Path: path, Size: n, SHA256: hex.EncodeToString(v.wholeSum()), DBSHA256: hex.EncodeToString(dbSum)}
+	return w, durable(path)
 }
 
-// WriteFileAtomic writes small data (the metadata sidecar) the same careful way.
-func WriteFileAtomic(path string, data []byte) error {
-	part := PartPath(path)
-	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("cannot create %s: %w", part, unwrapPath(err))
+// WriteFileAtomic writes small data (the metadata sidecar) the same careful way: an exclusive
+// path.part, fsync, a rename that does not replace path unless force, and the directory fsync.
+func WriteFileAtomic(path string, data []byte, force bool) error {
+	if err := checkAbsent(path, force); err != nil {
+		return err
 	}
+	part := PartPath(path)
+	f, err := createPart(part)
+	if err != nil {
+		return err
+	}
+	defer trackPartial(part)()
 	if _, err = f.Write(data); err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(part, path)
-	}
 	if err != nil {
 		_ = os.Remove(part)
-		return fmt.Errorf("writing %s: %w", path, unwrapPath(err))
+		return fmt.Errorf("writing %s: %w", part, unwrapPath(err))
 	}
-	syncDir(filepath.Dir(path))
+	if err := commit(part, path, force); err != nil {
+		_ = os.Remove(part)
+		return err
+	}
+	return durable(path)
+}
+
+// CheckFree is the early check before a long stream: it refuses an existing path (a dangling
+// symlink counts) unless force, and an existing path.part always. The writes check again,
+// atomically.
+func CheckFree(path string, force bool) error {
+	if err := checkAbsent(path, force); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(PartPath(path)); err == nil {
+		return partExistsError(PartPath(path))
+	}
+	return nil
+}
+
+func checkAbsent(path string, force bool) error {
+	if force {
+		return nil
+	}
+	if _, err := os.Lstat(path); err == nil {
+		return existsError(path)
+	}
+	return nil
+}
+
+func existsError(path string) error {
+	return fmt.Errorf("%w: %s already exists; choose another name or pass --force to replace it", ErrExists, path)
+}
+
+func partExistsError(part string) error {
+	return fmt.Errorf("%w: %s exists: another snapshot may be writing it, or a run that died left it; check that none runs, then remove it",
+		ErrExists, part)
+}
+
+// createPart creates part exclusively with mode 0600, refusing to follow a symlink planted
+// there. An existing part is refused with its name even with --force: nothing tells a part left
+// by a run that died from one another run is writing now, so the operator removes it.
+func createPart(part string) (*os.File, error) {
+	f, err := os.OpenFile(part, os.O_WRONLY|os.O_CREATE|os.O_EXCL|oNoFollow, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, partExistsError(part)
+		}
+		return nil, fmt.Errorf("cannot create %s: %w", part, unwrapPath(err))
+	}
+	return f, nil
+}
+
+// commit moves part to path: a plain (replacing) rename with force, else one that fails when
+// path exists, so a file that appeared while the stream ran is never overwritten.
+func commit(part, path string, force bool) error {
+	if force {
+		if err := os.Rename(part, path); err != nil {
+			return fmt.Errorf("renaming %s to %s: %w", part, path, unwrapPath(err))
+		}
+		return nil
+	}
+	return renameNoReplace(part, path)
+}
+
+// linkUnlink is the no-replace rename for systems or filesystems without one: link fails when
+// to exists. Where hard links are not supported either (FAT, some network filesystems), it
+// falls back to a check and a rename, which leaves a window of a few microseconds.
+func linkUnlink(from, to string) error {
+	err := os.Link(from, to)
+	if err == nil {
+		if err := os.Remove(from); err != nil {
+			return fmt.Errorf("removing %s after linking it to %s: %w", from, to, unwrapPath(err))
+		}
+		return nil
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return existsError(to)
+	}
+	if err := checkAbsent(to, false); err != nil {
+		return err
+	}
+	return wrapRename(from, to, os.Rename(from, to))
+}
+
+func wrapRename(from, to string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fs.ErrExist):
+		return existsError(to)
+	default:
+		return fmt.Errorf("renaming %s to %s: %w", from, to, unwrapPath(err))
+	}
+}
+
+// syncDir is the directory fsync; tests replace it.
+var syncDir = syncDirOS
+
+// durable fsyncs the directory of path after a rename into it.
+func durable(path string) error {
+	dir := filepath.Dir(path)
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("%w: %s is complete, but fsync of its directory %s failed (%v): the new name may not survive a crash of this machine; run sync, or copy the file elsewhere",
+			ErrNotDurable, path, dir, unwrapPath(err))
+	}
 	return nil
 }
 
@@ -190,13 +303,6 @@ func (v *verifier) verify(size int64) ([]byte, error) {
 			ErrIntegrity, v.tail, sum)
 	}
 	return sum, nil
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
 }
 
 // unwrapPath drops the op/path prefix of a *PathError when the message already names the file.

@@ -129,3 +129,154 @@ func TestInspectVerdicts(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+// A FILE that appears while the stream runs (after the early check) is not replaced: the final
+// rename refuses to overwrite without --force.
+func TestWriteNoClobberAtRename(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "snap.db")
+	planted := false
+	_, err := Write(bytes.NewReader(stream(4)), path, WriteOptions{Progress: func(int64) {
+		if !planted {
+			planted = true
+			_ = os.WriteFile(path, []byte("appeared meanwhile"), 0o600)
+		}
+	}})
+	if !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("want ErrExists naming %s, got %v", path, err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "appeared meanwhile" {
+		t.Errorf("the file that appeared during the stream was overwritten: %q", truncateBytes(b))
+	}
+	if _, err := os.Lstat(PartPath(path)); !os.IsNotExist(err) {
+		t.Errorf(".part left behind: %v", err)
+	}
+}
+
+// A symlink planted at FILE.part or FILE.json.part must not redirect the write.
+func TestWritesDoNotFollowPlantedSymlink(t *testing.T) {
+	for _, sidecar := range []bool{false, true} {
+		dir := t.TempDir()
+		victim := filepath.Join(dir, "ca.key")
+		_ = os.WriteFile(victim, []byte("KEY"), 0o600)
+		path := filepath.Join(dir, "snap.db")
+		if sidecar {
+			path += ".json"
+		}
+		if err := os.Symlink(victim, PartPath(path)); err != nil {
+			t.Skipf("no symlinks here: %v", err)
+		}
+		var err error
+		if sidecar {
+			err = WriteFileAtomic(path, []byte("{}\n"), true)
+		} else {
+			_, err = Write(bytes.NewReader(stream(4)), path, WriteOptions{Force: true})
+		}
+		if err == nil || !strings.Contains(err.Error(), PartPath(path)) {
+			t.Errorf("sidecar=%v: want a refusal naming %s, got %v", sidecar, PartPath(path), err)
+		}
+		if b, _ := os.ReadFile(victim); string(b) != "KEY" {
+			t.Errorf("sidecar=%v: the symlink target was written: %q", sidecar, truncateBytes(b))
+		}
+		if _, err := os.Lstat(path); !os.IsNotExist(err) {
+			t.Errorf("sidecar=%v: %s was created", sidecar, path)
+		}
+	}
+}
+
+func TestWriteFileAtomicNoClobber(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "snap.db.json")
+	_ = os.WriteFile(path, []byte("old"), 0o600)
+	if err := WriteFileAtomic(path, []byte("new"), false); !errors.Is(err, ErrExists) {
+		t.Fatalf("want ErrExists, got %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "old" {
+		t.Errorf("existing %s overwritten without force: %q", path, b)
+	}
+	if err := WriteFileAtomic(path, []byte("new"), true); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "new" {
+		t.Errorf("force did not replace: %q", b)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", st.Mode())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("left %v", entries)
+	}
+}
+
+// The fallback for filesystems without a no-replace rename refuses an existing target too.
+func TestLinkUnlinkRefusesExisting(t *testing.T) {
+	dir := t.TempDir()
+	from, to := filepath.Join(dir, "a.part"), filepath.Join(dir, "a")
+	_ = os.WriteFile(from, []byte("new"), 0o600)
+	_ = os.WriteFile(to, []byte("old"), 0o600)
+	if err := linkUnlink(from, to); !errors.Is(err, ErrExists) {
+		t.Fatalf("want ErrExists, got %v", err)
+	}
+	if b, _ := os.ReadFile(to); string(b) != "old" {
+		t.Errorf("overwritten: %q", b)
+	}
+	_ = os.Remove(to)
+	if err := linkUnlink(from, to); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(to); string(b) != "new" {
+		t.Errorf("content %q", b)
+	}
+	if _, err := os.Lstat(from); !os.IsNotExist(err) {
+		t.Errorf("source left: %v", err)
+	}
+}
+
+// A failed fsync of the directory after the rename is reported, not ignored; the verified file
+// is kept and named.
+func TestWriteReportsDirectoryFsyncFailure(t *testing.T) {
+	saved := syncDir
+	t.Cleanup(func() { syncDir = saved })
+	syncDir = func(string) error { return errors.New("input/output error") }
+	dir := t.TempDir()
+	path := filepath.Join(dir, "snap.db")
+	w, err := Write(bytes.NewReader(stream(4)), path, WriteOptions{})
+	if !errors.Is(err, ErrNotDurable) || !strings.Contains(err.Error(), "input/output error") || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("want ErrNotDurable naming the directory and the cause, got %v", err)
+	}
+	if w == nil || w.Path != path {
+		t.Fatalf("Written %+v, want the kept file", w)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the verified file was not kept: %v", err)
+	}
+	if err := WriteFileAtomic(path+".json", []byte("{}"), false); !errors.Is(err, ErrNotDurable) {
+		t.Errorf("metadata: want ErrNotDurable, got %v", err)
+	}
+}
+
+func truncateBytes(b []byte) string {
+	if len(b) > 40 {
+		b = b[:40]
+	}
+	return string(b)
+}
+
+// The .part of a write in progress is known, so that a second Ctrl-C, which quits without waiting
+// for the writer, can still remove it.
+func TestRemovePartialsDuringWrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "snap.db")
+	_, err := Write(bytes.NewReader(stream(4)), path, WriteOptions{Progress: func(int64) {
+		RemovePartials()
+		if _, err := os.Lstat(PartPath(path)); !os.IsNotExist(err) {
+			t.Errorf("RemovePartials left %s: %v", PartPath(path), err)
+		}
+	}})
+	if err == nil {
+		t.Error("a write whose .part was removed must fail")
+	}
+	if _, err := os.Lstat(path); !os.IsNotExist(err) {
+		t.Errorf("%s exists", path)
+	}
+}

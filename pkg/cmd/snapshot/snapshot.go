@@ -17,11 +17,11 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
 	snap "github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
-	transportexec "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/exec"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/version"
 )
 
@@ -41,8 +41,12 @@ var (
 		is the same as "kubectl etcd snapshot save FILE".
 
 		With --on-node PATH the snapshot is instead written by etcdctl inside the etcd pod to PATH
-		on the node's disk (PATH must lie in a hostPath the pod mounts, e.g. under /var/lib/etcd),
-		through exec; no local certificates are needed. etcdutl then reports on the file.`)
+		on the node's disk, through exec; no local certificates are needed. PATH must lie in the
+		data directory's hostPath mount (kubeadm: /var/lib/etcd) outside its member directory;
+		an existing PATH is refused unless --force. The member's lock is held meanwhile, and the
+		sha256 trailer of the result is proved with etcdutl snapshot restore into a scratch
+		directory next to it (it needs as much free space as the snapshot, briefly), which is
+		removed again. etcdutl then reports on the file.`)
 
 	saveExample = templates.Examples(`
 		# Save a verified snapshot (a default name with cluster ID and time)
@@ -101,9 +105,9 @@ func NewCmdSnapshot(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams
 func (o *SaveOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Member, "member", "", "Member to take the snapshot from (name, pod, node or hex ID); default: a healthy follower")
 	_ = cmd.RegisterFlagCompletionFunc("member", o.CompleteMemberFlag)
-	cmd.Flags().BoolVar(&o.Force, "force", false, "Replace FILE if it exists")
-	cmd.Flags().StringVar(&o.OnNode, "on-node", "", "Save through exec to this path on the node (inside a hostPath the etcd pod mounts)")
-	cmd.Flags().DurationVar(&o.SaveTimeout, "timeout", 0, "Give up if the snapshot takes longer (default: no limit)")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "Replace FILE and FILE.json (or the --on-node PATH) if they exist; a leftover FILE.part is never removed")
+	cmd.Flags().StringVar(&o.OnNode, "on-node", "", "Save through exec to this path on the node (in the etcd data directory's hostPath mount, outside member/)")
+	cmd.Flags().DurationVar(&o.SaveTimeout, "timeout", 0, "Give up if the snapshot takes longer (default: no limit; with --on-node 10m plus 1s per MiB of the database)")
 }
 
 func (o *SaveOptions) runE(cmd *cobra.Command, args []string) error {
@@ -143,7 +147,7 @@ func (o *SaveOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.OnNode != "" {
-		return o.runOnNode(ctx)
+		return o.runOnNode(ctx, pods)
 	}
 	conn, err := o.Connector(ctx)
 	if err != nil {
@@ -183,62 +187,26 @@ func (o *SaveOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-func (o *SaveOptions) runOnNode(ctx context.Context) error {
-	pods, err := o.Discover(ctx)
-	if err != nil {
-		return err
-	}
+func (o *SaveOptions) runOnNode(ctx context.Context, pods []discovery.Member) error {
 	conn := o.ExecConnector()
 	defer conn.Close()
-	st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout()})
-	m, err := etcd.PickSnapshotMember(st, o.Member)
-	if err != nil {
-		return err
-	}
-	var pod = -1
-	for i := range pods {
-		if pods[i].Pod == m.Pod {
-			pod = i
-		}
-	}
-	if pod < 0 {
-		return fmt.Errorf("pod %s vanished", m.Pod)
-	}
-	hostPath, err := etcd.HostPathFor(&pods[pod], o.OnNode)
-	if err != nil {
+	res, err := etcd.SaveSnapshotOnNode(ctx, conn, pods, etcd.OnNodeOptions{
+		Path: o.OnNode, Member: o.Member, Force: o.Force, Timeout: o.SaveTimeout, CallTimeout: o.GlobalOptions.Timeout(),
+		Warn: func(w string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", w) },
+		Chosen: func(m etcd.MemberStatus) {
+			o.Logf(1, "saving the snapshot on node %s through member %s (%s) in pod %s", m.Node, m.Name, m.ID, m.Pod)
+		},
+	})
+	if errors.Is(err, etcd.ErrBadPath) {
 		return &cmdutil.UsageError{Cmd: o.cmdPath, Err: err}
 	}
-	s, err := conn.Connect(ctx, &pods[pod])
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	es, ok := s.(interface {
-		SaveSnapshotOnNode(ctx context.Context, path string) (*transportexec.NodeSnapshot, error)
-	})
-	if !ok {
-		return errors.New("this transport cannot save snapshots on the node")
-	}
-	sctx := ctx
-	if o.SaveTimeout > 0 {
-		var cancel context.CancelFunc
-		sctx, cancel = context.WithTimeout(ctx, o.SaveTimeout)
-		defer cancel()
-	} else {
-		var cancel context.CancelFunc
-		sctx, cancel = context.WithTimeout(ctx, 24*time.Hour) // etcdctl needs a finite command timeout
-		defer cancel()
-	}
-	ns, err := es.SaveSnapshotOnNode(sctx, o.OnNode)
-	if err != nil {
-		return fmt.Errorf("snapshot on node %s: %w", pods[pod].Node, err)
-	}
-	res := etcd.OnNodeResult{Pod: m.Pod, Node: m.Node, MemberID: m.ID, MemberName: m.Name, Path: ns.Path, HostPath: hostPath,
-		Hash: ns.Hash, Revision: ns.Revision, TotalKeys: ns.TotalKeys, TotalSize: ns.TotalSize, StorageVersion: ns.StorageVersion}
 	if o.Format.Structured() {
 		return printers.PrintStructured(o.Out, o.Format, res)
 	}
-	fmt.Fprintf(o.Out, "Snapshot saved on node %s at %s (%s in pod %s): %s, revision %d, %d keys, etcdutl hash %08x\n",
+	fmt.Fprintf(o.Out, "Snapshot saved on node %s at %s (%s in pod %s): %s, revision %d, %d keys, etcdutl hash %08x, sha256 trailer verified\n",
 		res.Node, res.HostPath, res.Path, res.Pod, printers.Bytes(res.TotalSize), res.Revision, res.TotalKeys, res.Hash)
 	return nil
 }

@@ -4,7 +4,6 @@
 package exec
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -107,9 +106,13 @@ func (s *Session) run(ctx context.Context, args ...string) ([]byte, error) {
 
 // runInput is run with stdin fed to etcdctl (nil: no standard input).
 func (s *Session) runInput(ctx context.Context, stdin io.Reader, args ...string) ([]byte, error) {
-	var stdout, stderr bytes.Buffer
+	o := newOutputs()
+	stdout, stderr := o.stdout, o.stderr
 	argv := s.Argv(ctx, args...)
-	err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, stdin, &stdout, &stderr)
+	err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, stdin, stdout, stderr)
+	if oerr := o.overflow(); oerr != nil {
+		return nil, fmt.Errorf("etcdctl %s: %w", strings.Join(args, " "), oerr)
+	}
 	if err != nil {
 		var ee *ExitError
 		if errors.As(err, &ee) {
@@ -240,36 +243,6 @@ func (s *Session) MemberPromote(ctx context.Context, id uint64) (*clientv3.Membe
 func (s *Session) Snapshot(context.Context) (*clientv3.SnapshotResponse, error) {
 	return nil, fmt.Errorf("streaming a snapshot needs the port-forward transport (etcd client certificates); "+
 		"through exec use --on-node to save it on the node: %w", transport.ErrUnsupported)
-}
-
-// NodeSnapshot is a snapshot saved on the node's disk by etcdctl in the pod, as etcdutl reports it.
-type NodeSnapshot struct {
-	Path           string `json:"path"`
-	Hash           uint32 `json:"hash"`
-	Revision       int64  `json:"revision"`
-	TotalKeys      int    `json:"totalKey"`
-	TotalSize      int64  `json:"totalSize"`
-	StorageVersion string `json:"version,omitempty"`
-}
-
-// SaveSnapshotOnNode runs "etcdctl snapshot save PATH" in the pod (etcdctl writes PATH.part,
-// checks it and renames it), then "etcdutl snapshot status PATH" to report on the result.
-func (s *Session) SaveSnapshotOnNode(ctx context.Context, path string) (*NodeSnapshot, error) {
-	if _, err := s.run(ctx, "snapshot", "save", path); err != nil {
-		return nil, err
-	}
-	var stdout, stderr bytes.Buffer
-	argv := []string{s.etcdutl(), "snapshot", "status", path, "-w", "json"}
-	if err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, nil, &stdout, &stderr); err != nil {
-		msg := etcdctlMessage(stderr.String())
-		return nil, fmt.Errorf("etcdutl snapshot status %s: %v: %s", path, err, msg)
-	}
-	out := &NodeSnapshot{Path: path}
-	if err := decodeStrict(stdout.Bytes(), out); err != nil {
-		return nil, err
-	}
-	out.Path = path
-	return out, nil
 }
 
 // etcdutl is the etcdutl next to the configured etcdctl.

@@ -244,3 +244,43 @@ func TestEtcdctlMessage(t *testing.T) {
 		}
 	}
 }
+
+// A command that prints without end (or a hostile image) cannot exhaust the plugin's memory:
+// stdout and stderr are capped, with a clear error.
+func TestOutputIsBounded(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		out  capture
+		want string
+	}{
+		{"stdout", capture{stdout: strings.Repeat("x", MaxStdout+1)}, "more than 64 MiB on stdout"},
+		{"stderr", capture{stderr: strings.Repeat("y", MaxStderr+1), code: 1}, "more than 1 MiB on stderr"},
+	} {
+		rec := &recorder{answer: func([]string) capture { return c.out }}
+		s, err := (&Connector{Executor: rec}).Connect(context.Background(), rke2Member())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Status(context.Background())
+		if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "etcdctl endpoint status") {
+			msg := fmt.Sprint(err)
+			if len(msg) > 200 {
+				msg = msg[:200] + "..."
+			}
+			t.Errorf("%s: want an error saying %q, got %s", c.name, c.want, msg)
+		}
+	}
+}
+
+func TestLimitedBufferKeepsWhatFits(t *testing.T) {
+	b := newLimitedBuffer("stdout", 10)
+	if n, err := b.Write([]byte("123456")); n != 6 || err != nil {
+		t.Fatal(n, err)
+	}
+	if n, err := b.Write([]byte("7890ab")); n != 4 || err == nil || !b.exceeded {
+		t.Fatalf("n=%d err=%v exceeded=%v", n, err, b.exceeded)
+	}
+	if b.String() != "1234567890" {
+		t.Errorf("kept %q", b.String())
+	}
+}

@@ -119,7 +119,8 @@ type APIForwarder struct {
 }
 
 // Forward opens a forward from a random port on 127.0.0.1 to the pod's port. ctx bounds only the
-// opening; the forward lives until Close.
+// opening — Forward returns when ctx ends even while client-go is still dialling; the forward
+// lives until Close.
 func (a *APIForwarder) Forward(ctx context.Context, namespace, pod string, port int) (*Forward, error) {
 	req := a.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("portforward")
 	rt, upgrader, err := spdy.RoundTripperFor(a.Config)
@@ -154,7 +155,9 @@ func (a *APIForwarder) Forward(ctx context.Context, namespace, pod string, port 
 	case <-f.done:
 		return nil, describeForwardError(f.err, namespace, pod, port)
 	case <-ctx.Done():
-		f.Close()
+		// client-go's dial takes no context: a dead node can hold it for as long as the API
+		// server waits for the kubelet. Give up now and let the forward end in the background.
+		cancel()
 		return nil, fmt.Errorf("port-forward to pod %s port %d: %w", pod, port, ctx.Err())
 	}
 	ports, err := pf.GetPorts()

@@ -47,6 +47,8 @@
 //	func (c *Cluster) AddLearner(ctx, name string) (uint64, error)
 //	func (c *Cluster) AddMember(ctx, name string, o AddOptions) (uint64, error) // Voter, NoStart
 //	func (c *Cluster) DeletePod(name string) error           // member keeps running
+//	func (c *Cluster) FreezeNode(name string) error          // SIGSTOP its kwok: calls to the node hang
+//	func (c *Cluster) ThawNode(name string) error            // SIGCONT it
 //	func (c *Cluster) Fill(ctx, mib int) error               // ~mib MiB of random values under /fill/
 //
 // Files under Cluster.Dir: pki/ (kubeadm's /etc/kubernetes/pki: ca, apiserver*, admin, sa.*,

@@ -403,3 +403,26 @@ func (c *Cluster) writeEnvFile() error {
 	fmt.Fprintf(&b, "export ETCDCTL_KEY=%s\n", filepath.Join(c.PKIDir, "healthcheck-client.key"))
 	return os.WriteFile(filepath.Join(c.Dir, "env"), []byte(b.String()), 0o644)
 }
+
+// FreezeNode stops the node's kubelet (its kwok) with SIGSTOP: a node that died without closing
+// its connections, so the API server's exec and port-forward calls to it hang instead of
+// failing. In loopback mode one kwok serves every node, so every node freezes. ThawNode resumes.
+func (c *Cluster) FreezeNode(name string) error { return c.signalKubelet(name, syscall.SIGSTOP) }
+
+// ThawNode resumes a kubelet stopped by FreezeNode.
+func (c *Cluster) ThawNode(name string) error { return c.signalKubelet(name, syscall.SIGCONT) }
+
+func (c *Cluster) signalKubelet(name string, sig syscall.Signal) error {
+	n, err := c.node(name)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	p := c.kwokOf(n)
+	c.mu.Unlock()
+	if p == nil || p.exited() {
+		return fmt.Errorf("harness: the kubelet (kwok) of %s is not running", name)
+	}
+	p.signal(sig)
+	return nil
+}

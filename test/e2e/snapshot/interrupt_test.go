@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -121,6 +122,85 @@ func TestSnapshotInterrupted(t *testing.T) {
 	})
 }
 
+// TestSnapshotSignals stops a snapshot mid-stream with SIGTERM and SIGHUP (the terminal
+// closing), which must clean up exactly like Ctrl-C, and with a second Ctrl-C while the first
+// one's cleanup still waits, which must quit at once and still leave no FILE.part.
+func TestSnapshotSignals(t *testing.T) {
+	plugintest.SkipShort(t)
+	c := harness.Start(t, harness.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := c.Fill(ctx, fillMiB); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+
+	for sig, name := range map[syscall.Signal]string{syscall.SIGTERM: "TERM.db", syscall.SIGHUP: "HUP.db"} {
+		t.Run(name, func(t *testing.T) {
+			F := filepath.Join(dir, name)
+			p := start(t, c, dir, args("snapshot", "save", name, "--member", "cp-3", plugintest.PFArgs(c))...)
+			partSize, ok := waitPart(p, F+".part")
+			if !ok {
+				r := p.Wait(t)
+				t.Fatalf("%s.part never appeared\n%s", name, r)
+			}
+			if err := p.Cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("sent %v when the .part had %d bytes", sig, partSize)
+			r := p.Wait(t)
+			if r.Code == 0 {
+				t.Fatalf("the snapshot finished although it was stopped (raise fillMiB)\n%s", r)
+			}
+			if r.Code != 1 {
+				t.Errorf("exit code %d, want 1 (the command cleaned up and failed; a process killed by the signal has none)\n%s", r.Code, r)
+			}
+			wantCrashFree(t, r)
+			if !strings.Contains(r.Stderr, "interrupted") || !strings.Contains(r.Stderr, "nothing was kept") {
+				t.Errorf("stderr does not say the snapshot was interrupted and nothing kept\n%s", r)
+			}
+			wantAbsent(t, r, F, F+".part", F+".json")
+		})
+	}
+
+	t.Run("second Ctrl-C", func(t *testing.T) {
+		F := filepath.Join(dir, "INT2.db")
+		p := start(t, c, dir, args("snapshot", "save", "INT2.db", "--member", "cp-1", plugintest.PFArgs(c))...)
+		if _, ok := waitPart(p, F+".part"); !ok {
+			r := p.Wait(t)
+			t.Fatalf("INT2.db.part never appeared\n%s", r)
+		}
+		// With the node's kubelet frozen the first Ctrl-C's cleanup waits (the lock's release
+		// cannot reach the member, for up to 5 s), so the second one arrives while it does. It
+		// is sent once the first has removed the .part: two signals sent at once would merge
+		// into one.
+		if err := c.FreezeNode("cp-1"); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.ThawNode("cp-1") })
+		if err := p.Cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		if !waitGone(p, F+".part") {
+			r := p.Wait(t)
+			t.Fatalf("the first Ctrl-C did not remove INT2.db.part, or the plugin exited at once\n%s", r)
+		}
+		t0 := time.Now()
+		if err := p.Cmd.Process.Signal(os.Interrupt); err != nil {
+			t.Fatal(err)
+		}
+		r := p.Wait(t)
+		t.Logf("exited %s after the second SIGINT", time.Since(t0).Round(time.Millisecond))
+		_ = c.ThawNode("cp-1")
+		t.Logf("exit %d after two SIGINTs; stderr: %s", r.Code, r.Stderr)
+		if r.Code != 130 {
+			t.Errorf("exit code %d, want 130: the second Ctrl-C must quit without waiting for the cleanup\n%s", r.Code, r)
+		}
+		wantCrashFree(t, r)
+		wantAbsent(t, r, F, F+".part", F+".json")
+	})
+}
+
 // wantSnapshotOK checks a saved snapshot with "snapshot status" and its size against the fill.
 func wantSnapshotOK(t *testing.T, dir, name string) {
 	t.Helper()
@@ -147,4 +227,25 @@ func waitPart(p *plugintest.Proc, path string) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// waitGone polls until path is gone while the process still runs; false when it exited first.
+func waitGone(p *plugintest.Proc, path string) bool {
+	deadline := time.Now().Add(plugintest.HangLimit)
+	for time.Now().Before(deadline) {
+		if _, err := os.Lstat(path); os.IsNotExist(err) {
+			select {
+			case <-p.Exited:
+				return false
+			default:
+				return true
+			}
+		}
+		select {
+		case <-p.Exited:
+			return false
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	return false
 }

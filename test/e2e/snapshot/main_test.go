@@ -138,6 +138,7 @@ type onNodeResult struct {
 	MemberName string `json:"memberName"`
 	Path       string `json:"path"`
 	HostPath   string `json:"hostPath"`
+	Trailer    string `json:"trailer"`
 	Hash       uint32 `json:"hash"`
 	Revision   int64  `json:"revision"`
 	TotalKeys  int    `json:"totalKeys"`

@@ -218,6 +218,43 @@ func TestSnapshot(t *testing.T) {
 		wantAbsent(t, r, F+".part")
 	})
 
+	// A lone G.json (another snapshot's metadata) is not overwritten either, and a symlink
+	// planted at G.db.part (the plugin often runs as root) does not redirect the write.
+	t.Run("metadata and planted .part", func(t *testing.T) {
+		G := filepath.Join(dir, "G.db")
+		if err := os.WriteFile(G+".json", []byte("{\"mine\":true}\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, c, dir, args("snapshot", "save", "G.db", plugintest.PFArgs(c))...)
+		plugintest.WantCode(t, r, 5)
+		if !strings.Contains(r.Stderr, "G.db.json already exists") {
+			t.Errorf("stderr does not name G.db.json\n%s", r)
+		}
+		if b, _ := os.ReadFile(G + ".json"); string(b) != "{\"mine\":true}\n" {
+			t.Errorf("G.db.json changed without --force: %q", b)
+		}
+		wantAbsent(t, r, G, G+".part")
+		_ = os.Remove(G + ".json")
+
+		victim := filepath.Join(dir, "victim")
+		if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(victim, G+".part"); err != nil {
+			t.Fatal(err)
+		}
+		r = run(t, c, dir, args("snapshot", "save", "G.db", "--force", plugintest.PFArgs(c))...)
+		plugintest.WantCode(t, r, 5)
+		if !strings.Contains(r.Stderr, "G.db.part exists") {
+			t.Errorf("stderr does not name the planted G.db.part\n%s", r)
+		}
+		if b, _ := os.ReadFile(victim); string(b) != "precious" {
+			t.Errorf("the write followed the planted symlink: %s now has %d bytes", victim, len(b))
+		}
+		wantAbsent(t, r, G, G+".json")
+		_ = os.Remove(G + ".part")
+	})
+
 	t.Run("on-node", func(t *testing.T) { testOnNode(t, c, dir) })
 }
 
@@ -596,6 +633,48 @@ func testOnNode(t *testing.T, c *harness.Cluster, dir string) {
 	// The plugin's own status agrees that the file (written by etcdctl, with trailer) is sound.
 	r2 := run(t, nil, dir, "snapshot", "status", hostFile, "-o", "json")
 	plugintest.WantCode(t, r2, 0)
+	if res.Trailer != "valid" {
+		t.Errorf("on-node result trailer %q, want valid (proved by etcdutl snapshot restore)", res.Trailer)
+	}
+	// The verification's scratch directory is gone again (the image has no rm: etcdctl removed it).
+	wantNoScratch(t, hostDataDir)
+
+	// An existing file is refused without --force, and left as it was.
+	before := sha256File(t, hostFile)
+	r = run(t, c, dir, "snapshot", "save", "--on-node", podPath, "--member", member)
+	plugintest.WantCode(t, r, 5)
+	if !strings.Contains(r.Stderr, "already exists") || !strings.Contains(r.Stderr, "--force") {
+		t.Errorf("refusal of an existing file does not say so\n%s", r)
+	}
+	if sha256File(t, hostFile) != before {
+		t.Errorf("%s changed although the save was refused", hostFile)
+	}
+	// With --force it is replaced by a new, verified snapshot.
+	r = run(t, c, dir, "snapshot", "save", "--on-node", podPath, "--member", member, "--force", "-o", "json")
+	plugintest.WantCode(t, r, 0)
+	wantNoScratch(t, hostDataDir)
+
+	// The PKI is a hostPath too, mounted read-write: never a target, however the path is spelt.
+	podPKI, hostPKI := "/etc/kubernetes/pki/etcd", filepath.Join(c.Dir, "nodes", member, "pki", "etcd")
+	if c.Mode != harness.ModeNetns {
+		podPKI = hostPKI
+	}
+	caKey := filepath.Join(hostPKI, "ca.key")
+	keyBefore := sha256File(t, caKey)
+	rel, err := filepath.Rel(filepath.Dir(podPath), filepath.Join(podPKI, "ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{filepath.Join(podPKI, "ca.key"), filepath.Dir(podPath) + "/" + rel} {
+		r = run(t, c, dir, "snapshot", "save", "--on-node", target, "--member", member, "--force")
+		plugintest.WantCode(t, r, 1)
+		if !strings.Contains(r.Stderr, "data directory's hostPath mount") {
+			t.Errorf("--on-node %s: refusal does not explain where snapshots may go\n%s", target, r)
+		}
+	}
+	if sha256File(t, caKey) != keyBefore {
+		t.Fatalf("the etcd CA key %s was overwritten", caKey)
+	}
 
 	// Outside the pod's hostPath mounts: refused, naming the mounts.
 	r = run(t, c, dir, "snapshot", "save", "--on-node", "/tmp/x.db", "--member", member)
@@ -616,5 +695,14 @@ func testOnNode(t *testing.T, c *harness.Cluster, dir string) {
 	plugintest.WantCode(t, r, 1)
 	if !strings.Contains(r.Stderr, "member") || exists(filepath.Join(hostDataDir, "member", "snap.db")) {
 		t.Errorf("a snapshot inside the member's data directory was not refused\n%s", r)
+	}
+}
+
+// wantNoScratch fails when a verification directory of --on-node is left in the data directory.
+func wantNoScratch(t *testing.T, hostDataDir string) {
+	t.Helper()
+	left, _ := filepath.Glob(filepath.Join(hostDataDir, ".kubectl-etcd-verify-*"))
+	if len(left) > 0 {
+		t.Errorf("verification directories left on the node: %v", left)
 	}
 }

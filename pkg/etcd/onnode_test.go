@@ -1,0 +1,211 @@
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"testing"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
+)
+
+// kubeadmPods are pods with kubeadm's mounts: the data dir and the PKI, both hostPaths.
+func kubeadmPods(names ...string) []discovery.Member {
+	ps := pods(names...)
+	for i := range ps {
+		ps[i].DataDir = "/var/lib/etcd"
+		ps[i].HostPaths = map[string]string{"/var/lib/etcd": "/var/lib/etcd", "/etc/kubernetes/pki/etcd": "/etc/kubernetes/pki/etcd"}
+	}
+	return ps
+}
+
+func TestOnNodePath(t *testing.T) {
+	m := &kubeadmPods("cp-1")[0]
+	cases := []struct {
+		in, inPod, onNode, refused string
+	}{
+		{in: "/var/lib/etcd/snapshot.db", inPod: "/var/lib/etcd/snapshot.db", onNode: "/var/lib/etcd/snapshot.db"},
+		{in: "/var/lib/etcd//backups/./s.db", inPod: "/var/lib/etcd/backups/s.db", onNode: "/var/lib/etcd/backups/s.db"},
+		// kubeadm mounts the PKI read-write: the CA key must never be a snapshot target.
+		{in: "/etc/kubernetes/pki/etcd/ca.key", refused: "not a file in the data directory's hostPath mount /var/lib/etcd"},
+		{in: "/var/lib/etcd/../../../etc/kubernetes/pki/etcd/ca.key", refused: "/etc/kubernetes/pki/etcd/ca.key is not a file"},
+		{in: "/var/lib/etcd/member/snap/db", refused: "inside the member's live data"},
+		{in: "/var/lib/etcd/x/../member", refused: "inside the member's live data"},
+		{in: "/var/lib/etcd", refused: "not a file in the data directory's hostPath mount"},
+		{in: "/tmp/s.db", refused: "not a file in the data directory's hostPath mount"},
+		{in: "var/lib/etcd/s.db", refused: "must be absolute"},
+		{in: "/var/lib/etcd/s.db.part", refused: "ends in .part"},
+	}
+	for _, c := range cases {
+		inPod, onNode, err := OnNodePath(m, c.in)
+		if c.refused != "" {
+			if !errors.Is(err, ErrBadPath) || !strings.Contains(err.Error(), c.refused) {
+				t.Errorf("%s: want a refusal saying %q, got %q, %q, %v", c.in, c.refused, inPod, onNode, err)
+			}
+			continue
+		}
+		if err != nil || inPod != c.inPod || onNode != c.onNode {
+			t.Errorf("%s: got %q, %q, %v; want %q, %q", c.in, inPod, onNode, err, c.inPod, c.onNode)
+		}
+	}
+	noData := *m
+	noData.DataDir = ""
+	if _, _, err := OnNodePath(&noData, "/var/lib/etcd/s.db"); !errors.Is(err, ErrBadPath) {
+		t.Errorf("no --data-dir: %v", err)
+	}
+	sub := *m
+	sub.HostPaths = map[string]string{"/var/lib/etcd": "/mnt/disk1/etcd"}
+	if _, onNode, err := OnNodePath(&sub, "/var/lib/etcd/s.db"); err != nil || onNode != "/mnt/disk1/etcd/s.db" {
+		t.Errorf("mapped mount: %q %v", onNode, err)
+	}
+}
+
+// nodeDisk is the node's disk as etcdctl and etcdutl in the pod see it.
+type nodeDisk struct {
+	c     *fake.Cluster
+	files map[string]string // path -> "db", "corrupt" or "dir"
+	calls []string
+	// lockHeld records, for each save, whether the member lock was held.
+	lockHeld []bool
+}
+
+type nodeConnector struct {
+	transport.Connector
+	d *nodeDisk
+}
+
+func (n *nodeConnector) Connect(ctx context.Context, m *discovery.Member) (transport.Session, error) {
+	s, err := n.Connector.Connect(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return &nodeSession{Session: s, d: n.d}, nil
+}
+
+type nodeSession struct {
+	transport.Session
+	d *nodeDisk
+}
+
+type failed string
+
+func (f failed) Error() string    { return string(f) }
+func (f failed) ToolFailed() bool { return true }
+
+func (s *nodeSession) SnapshotFileStatus(_ context.Context, p string) (*transport.SnapshotFileStatus, error) {
+	s.d.calls = append(s.d.calls, "status "+p)
+	switch s.d.files[p] {
+	case "":
+		return nil, fmt.Errorf("%s: %w", p, fs.ErrNotExist)
+	case "db":
+		return &transport.SnapshotFileStatus{Hash: 0xabcd, Revision: 42, TotalKeys: 7, TotalSize: 1 << 20, Version: "3.6.0"}, nil
+	}
+	return nil, failed("etcdutl snapshot status exited with code 1: invalid database")
+}
+
+func (s *nodeSession) SaveSnapshotFile(_ context.Context, p string) error {
+	s.d.calls = append(s.d.calls, "save "+p)
+	s.d.c.Lock()
+	held := len(s.d.c.Locks) > 0
+	s.d.c.Unlock()
+	s.d.lockHeld = append(s.d.lockHeld, held)
+	if s.d.files[p] != "corrupt" {
+		s.d.files[p] = "db"
+	}
+	return nil
+}
+
+func (s *nodeSession) VerifySnapshotFile(_ context.Context, p, scratch string) (string, error) {
+	s.d.calls = append(s.d.calls, "verify "+p+" in "+scratch)
+	if s.d.files[p] == "corrupt" {
+		return "", fmt.Errorf("%w: expected sha256 [1 2], got [3 4]", transport.ErrHashMismatch)
+	}
+	return "", nil
+}
+
+func onNodeSetup(files map[string]string) (*nodeDisk, transport.Connector) {
+	c := threeMembers()
+	d := &nodeDisk{c: c, files: files}
+	return d, &nodeConnector{Connector: c.Connector(), d: d}
+}
+
+func TestSaveSnapshotOnNode(t *testing.T) {
+	d, conn := onNodeSetup(map[string]string{})
+	res, err := SaveSnapshotOnNode(context.Background(), conn, kubeadmPods("cp-1", "cp-2", "cp-3"),
+		OnNodeOptions{Path: "/var/lib/etcd/./snap.db", Member: "cp-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Path != "/var/lib/etcd/snap.db" || res.HostPath != "/var/lib/etcd/snap.db" || res.Trailer != "valid" || res.Revision != 42 || res.Node != "cp-2" {
+		t.Errorf("result %+v", res)
+	}
+	// The cleaned path is checked, given to etcdctl and verified; the lock is held meanwhile.
+	calls := strings.Join(d.calls, "\n")
+	for _, want := range []string{"status /var/lib/etcd/snap.db\n", "status /var/lib/etcd/snap.db.part\n", "save /var/lib/etcd/snap.db\n", "verify /var/lib/etcd/snap.db in /var/lib/etcd/.kubectl-etcd-verify-"} {
+		if !strings.Contains(calls, want) {
+			t.Errorf("calls lack %q:\n%s", want, calls)
+		}
+	}
+	if len(d.lockHeld) != 1 || !d.lockHeld[0] {
+		t.Errorf("the member lock was not held during the save: %v", d.lockHeld)
+	}
+	if len(d.c.Locks) != 0 {
+		t.Errorf("lock not released: %v", d.c.Locks)
+	}
+}
+
+func TestSaveSnapshotOnNodeRefusals(t *testing.T) {
+	cases := []struct {
+		name  string
+		files map[string]string
+		path  string
+		force bool
+		is    error
+		want  string
+	}{
+		{"existing file", map[string]string{"/var/lib/etcd/snap.db": "db"}, "/var/lib/etcd/snap.db", false, snapshot.ErrExists, "already exists on node cp-2; choose another name or pass --force"},
+		{"existing non-snapshot file", map[string]string{"/var/lib/etcd/notes": "text"}, "/var/lib/etcd/notes", false, snapshot.ErrExists, "already exists"},
+		{"leftover .part even with --force", map[string]string{"/var/lib/etcd/snap.db.part": "dir"}, "/var/lib/etcd/snap.db", true, snapshot.ErrExists, "snap.db.part exists on node cp-2"},
+		{"PKI", nil, "/etc/kubernetes/pki/etcd/ca.key", true, ErrBadPath, "/etc/kubernetes/pki/etcd/ca.key is not a file in the data directory's hostPath mount"},
+		{"corrupt result", map[string]string{"/var/lib/etcd/snap.db": "corrupt"}, "/var/lib/etcd/snap.db", true, snapshot.ErrIntegrity, "does not verify"},
+	}
+	for _, c := range cases {
+		if c.files == nil {
+			c.files = map[string]string{}
+		}
+		d, conn := onNodeSetup(c.files)
+		_, err := SaveSnapshotOnNode(context.Background(), conn, kubeadmPods("cp-1", "cp-2", "cp-3"),
+			OnNodeOptions{Path: c.path, Member: "cp-2", Force: c.force})
+		if !errors.Is(err, c.is) || !strings.Contains(fmt.Sprint(err), c.want) {
+			t.Errorf("%s: want %v saying %q, got %v", c.name, c.is, c.want, err)
+		}
+		if c.is != snapshot.ErrIntegrity && len(d.lockHeld) != 0 {
+			t.Errorf("%s: etcdctl snapshot save ran: %v", c.name, d.calls)
+		}
+		if len(d.c.Locks) != 0 {
+			t.Errorf("%s: lock not released", c.name)
+		}
+	}
+	// --force replaces an existing FILE (etcdctl renames over it).
+	d, conn := onNodeSetup(map[string]string{"/var/lib/etcd/snap.db": "db"})
+	if _, err := SaveSnapshotOnNode(context.Background(), conn, kubeadmPods("cp-1", "cp-2", "cp-3"),
+		OnNodeOptions{Path: "/var/lib/etcd/snap.db", Member: "cp-2", Force: true}); err != nil || len(d.lockHeld) != 1 {
+		t.Errorf("--force: %v %v", err, d.calls)
+	}
+}
+
+// A member locked by another operation is not snapshotted on the node either.
+func TestSaveSnapshotOnNodeTakesTheLock(t *testing.T) {
+	d, conn := onNodeSetup(map[string]string{})
+	d.c.Locks = map[string]string{LockKey(FormatID(id2)): `{"op":"defrag","host":"laptop","pid":7,"since":"2026-01-01T00:00:00Z"}`}
+	_, err := SaveSnapshotOnNode(context.Background(), conn, kubeadmPods("cp-1", "cp-2", "cp-3"),
+		OnNodeOptions{Path: "/var/lib/etcd/snap.db", Member: "cp-2"})
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "busy") || len(d.lockHeld) != 0 {
+		t.Errorf("want a busy refusal and no save, got %v, calls %v", err, d.calls)
+	}
+}
