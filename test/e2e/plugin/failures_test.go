@@ -16,7 +16,7 @@ const reqTimeout = 5 * time.Second
 // bounded fails when a run took more than about one request timeout.
 func bounded(t *testing.T, r *plugintest.Result) {
 	t.Helper()
-	if limit := reqTimeout + 5*time.Second; r.Dur > limit {
+	if limit := reqTimeout + 15*time.Second; r.Dur > limit { // a hang runs into plugintest.HangLimit; the margin absorbs a loaded machine
 		t.Errorf("took %s with --request-timeout %s; want under %s\n%s", r.Dur.Round(time.Millisecond), reqTimeout, limit, r)
 	}
 }
