@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-// The get-page captures are "etcdctl get '' --from-key --limit=2 --consistency=s -w json" of a
+// The get-page captures are "etcdctl get ” --from-key --limit=2 --consistency=s -w json" of a
 // real single-member etcd of each version holding three keys, one with a non-UTF-8 value.
 func TestRangeArgvAndDecode(t *testing.T) {
 	for _, v := range versions {

@@ -394,7 +394,7 @@ func (s *session) Range(_ context.Context, key, end string, limit int64) (*clien
 	}
 	var keys []string
 	for k := range s.c.KV {
-		if k >= key && (end == "\x00" || k < end) {
+		if k == key || (end != "" && k >= key && (end == "\x00" || k < end)) {
 			keys = append(keys, k)
 		}
 	}
