@@ -162,8 +162,10 @@ func ReadFile(path string, o FileOptions) (*Report, error) {
 		st := db.Stats()
 		inUse := tx.Size() - int64(st.FreePageN+st.PendingPageN)*int64(db.Info().PageSize)
 		size := tx.Size()
-		if fi, err := os.Stat(path); err == nil && fi.Size() > size {
-			size = fi.Size()
+		// A snapshot stream ends with a 32-byte sha256 trailer: only whole pages are database.
+		ps := int64(db.Info().PageSize)
+		if fi, err := os.Stat(path); err == nil && fi.Size()/ps*ps > size {
+			size = fi.Size() / ps * ps
 		}
 		r.DB = DBSplit{Size: size, InUse: inUse, Free: size - inUse}
 		return nil

@@ -1,92 +1,30 @@
 package usage
 
 import (
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
-	"go.etcd.io/etcd/api/v3/mvccpb"
-	"google.golang.org/protobuf/proto"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/usage/usagetest"
 )
-
-// op is one write of the test backend: a put, or a delete (tombstone) when del is set.
-type op struct {
-	key, value string
-	del        bool
-}
-
-func revKey(main int64, tomb bool) []byte {
-	b := make([]byte, revBytesLen, revBytesLen+1)
-	binary.BigEndian.PutUint64(b, uint64(main))
-	b[8] = '_'
-	if tomb {
-		b = append(b, tombstoneMark)
-	}
-	return b
-}
-
-// writeBackend builds a bbolt file in etcd's layout: one revision per op, starting at 2.
-func writeBackend(t *testing.T, ops []op, leases int, compacted int64) string {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "db")
-	db, err := bolt.Open(path, 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		kb, _ := tx.CreateBucket(keyBucket)
-		mb, _ := tx.CreateBucket(metaBucket)
-		lb, _ := tx.CreateBucket(leaseBucket)
-		for i, o := range ops {
-			rev := int64(i + 2)
-			kv := &mvccpb.KeyValue{Key: []byte(o.key), ModRevision: rev}
-			if !o.del {
-				kv.Value = []byte(o.value)
-			}
-			v, err := proto.Marshal(kv)
-			if err != nil {
-				return err
-			}
-			if err := kb.Put(revKey(rev, o.del), v); err != nil {
-				return err
-			}
-		}
-		for i := range leases {
-			if err := lb.Put(binary.BigEndian.AppendUint64(nil, uint64(i+1)), []byte("x")); err != nil {
-				return err
-			}
-		}
-		if compacted > 0 {
-			return mb.Put(finishedKey, revKey(compacted, false))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 func TestReadFile(t *testing.T) {
 	cm := "/registry/configmaps/team-a/big"
-	ops := []op{
-		{key: cm, value: strings.Repeat("a", 100)},
-		{key: cm, value: strings.Repeat("b", 200)},
-		{key: cm, value: strings.Repeat("c", 300)}, // live: len(cm)+300
-		{key: "/registry/events/team-a/e1", value: strings.Repeat("e", 50)},
-		{key: "/registry/events/team-a/e1", del: true}, // deleted: 50+key and the tombstone are history
-		{key: "/registry/namespaces/team-a", value: "ns"},
-		{key: "/registry/example.com/widgets/team-b/w1", value: "widget"},
-		{key: "compact_rev_key", value: "4"},
-		{key: "/app/config", value: "v"},
+	ops := []usagetest.Op{
+		{Key: cm, Value: strings.Repeat("a", 100)},
+		{Key: cm, Value: strings.Repeat("b", 200)},
+		{Key: cm, Value: strings.Repeat("c", 300)}, // live: len(cm)+300
+		{Key: "/registry/events/team-a/e1", Value: strings.Repeat("e", 50)},
+		{Key: "/registry/events/team-a/e1", Del: true}, // deleted: 50+key and the tombstone are history
+		{Key: "/registry/namespaces/team-a", Value: "ns"},
+		{Key: "/registry/example.com/widgets/team-b/w1", Value: "widget"},
+		{Key: "compact_rev_key", Value: "4"},
+		{Key: "/app/config", Value: "v"},
 	}
-	path := writeBackend(t, ops, 3, 4)
+	path := usagetest.WriteBackend(t, ops, 3, 4)
 	r, err := ReadFile(path, FileOptions{Top: 5})
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +64,16 @@ func TestReadFile(t *testing.T) {
 	if r.DB.Size != st.Size() {
 		t.Errorf("db size %d, file %d", r.DB.Size, st.Size())
 	}
+	// A snapshot stream's 32-byte sha256 trailer is not database.
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(make([]byte, 32))
+	f.Close()
+	if r2, err := ReadFile(path, FileOptions{}); err != nil || r2.DB.Size != st.Size() || r2.DB.Free != r.DB.Free {
+		t.Errorf("with a trailer: %v %+v, want size %d free %d", err, r2.DB, st.Size(), r.DB.Free)
+	}
 
 	// --prefix narrows every number to the matching keys.
 	r, err = ReadFile(path, FileOptions{Prefix: "/registry/configmaps/"})
@@ -140,7 +88,7 @@ func TestReadFile(t *testing.T) {
 // A key deleted and written again is live with its last value; only the older ones are history.
 func TestReadFileRecreated(t *testing.T) {
 	k := "/registry/secrets/n/s"
-	path := writeBackend(t, []op{{key: k, value: "1"}, {key: k, del: true}, {key: k, value: "22"}}, 0, 0)
+	path := usagetest.WriteBackend(t, []usagetest.Op{{Key: k, Value: "1"}, {Key: k, Del: true}, {Key: k, Value: "22"}}, 0, 0)
 	r, err := ReadFile(path, FileOptions{})
 	if err != nil {
 		t.Fatal(err)
