@@ -105,6 +105,9 @@ func ReadFile(path string, o FileOptions) (*Report, error) {
 	agg := NewAggregator(o.Top)
 	prefix := []byte(o.Prefix)
 	err = db.View(func(tx *bolt.Tx) error {
+		if fi, err := os.Stat(path); err == nil && fi.Size() < tx.Size() {
+			return fmt.Errorf("%s is shorter (%d bytes) than its database (%d bytes): truncated", path, fi.Size(), tx.Size())
+		}
 		kb := tx.Bucket(keyBucket)
 		if kb == nil {
 			return fmt.Errorf("%s has no %q bucket: not an etcd database", path, keyBucket)

@@ -1,0 +1,100 @@
+package cmd
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/snapshot"
+	cmdusage "github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/usage"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/usage"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/usage/usagetest"
+)
+
+// TestMain lets this test binary stand in for kubectl-etcd as the child process that "usage
+// --file" and "snapshot status" start (os.Executable is the test binary).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && (os.Args[1] == cmdusage.FileCommand || os.Args[1] == snapshot.CheckDBCommand) {
+		streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+		root := NewCmdRoot(streams)
+		root.SetArgs(os.Args[1:])
+		if err := root.Execute(); err != nil {
+			os.Stderr.WriteString("error: " + cmdutil.Message(err) + "\n")
+			os.Exit(cmdutil.ExitCode(err))
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestUsageLive(t *testing.T) {
+	cl := fakeCluster()
+	cl.KV = map[string]string{
+		"/registry/configmaps/a/big":                           strings.Repeat("x", 5000),
+		"/registry/configmaps/b/small":                         "s",
+		"/registry/events/a/e1":                                strings.Repeat("e", 700),
+		"/registry/example.com/widgets/a/w1":                   "w",
+		"/registry/apiregistration.k8s.io/apiservices/v1.apps": "api",
+		"/other/key": "o",
+	}
+	out, errOut, code := run(t, kubeadmPods(t, "cp-1", "cp-2", "cp-3"), cl, "usage", "-o", "json", "--page-size", "2", "--rate", "0")
+	if code != 0 {
+		t.Fatalf("code %d\n%s", code, errOut)
+	}
+	var r usage.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if r.Source != "live" || r.Pod == "etcd-cp-1" || r.Totals.Keys != 6 || len(r.Resources) != 4 || len(r.Prefixes) != 1 || r.Resources[0].Resource != "configmaps" {
+		t.Errorf("report: %+v", r)
+	}
+	out, errOut, code = run(t, kubeadmPods(t, "cp-1", "cp-2", "cp-3"), cl, "usage", "--by", "namespace")
+	if code != 0 || !strings.Contains(out, "NAMESPACE") || !strings.Contains(errOut, "note: a live walk cannot show") {
+		t.Errorf("code %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestUsageFile(t *testing.T) {
+	k := "/registry/configmaps/team-a/cm"
+	var ops []usagetest.Op
+	for range 20 {
+		ops = append(ops, usagetest.Op{Key: k, Value: strings.Repeat("v", 1000)})
+	}
+	ops = append(ops, usagetest.Op{Key: "/registry/events/team-a/e", Value: "e"}, usagetest.Op{Key: "/registry/events/team-a/e", Del: true})
+	path := usagetest.WriteBackend(t, ops, 2, 0)
+	out, errOut, code := run(t, nil, fakeCluster(), "usage", "--file", path, "-o", "json")
+	if code != 0 {
+		t.Fatalf("code %d\n%s", code, errOut)
+	}
+	var r usage.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	wantHistory := int64(19*(len(k)+1000) + 2*len("/registry/events/team-a/e") + 1)
+	if r.Source != "file" || r.Totals.Keys != 1 || r.Totals.HistoryBytes != wantHistory || r.Leases != 2 || r.Revision != 23 {
+		t.Errorf("report: %+v totals %+v, want history %d", r, r.Totals, wantHistory)
+	}
+
+	// A damaged file: the walk fails in the child, and the verdict is snapshot status's.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := path + ".trunc"
+	if err := os.WriteFile(bad, data[:16<<10], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = run(t, nil, fakeCluster(), "usage", "--file", bad)
+	if code != cmdutil.ExitIntegrity || out != "" || !strings.Contains(errOut, "damaged") {
+		t.Errorf("damaged file: code %d\n%s\n%s", code, out, errOut)
+	}
+
+	_, errOut, code = run(t, nil, fakeCluster(), "usage", "--file", path+".missing")
+	if code != cmdutil.ExitError || !strings.Contains(errOut, "no such file") {
+		t.Errorf("missing file: code %d\n%s", code, errOut)
+	}
+}
