@@ -3,6 +3,7 @@ package cmd
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -96,5 +97,37 @@ func TestUsageFile(t *testing.T) {
 	_, errOut, code = run(t, nil, fakeCluster(), "usage", "--file", path+".missing")
 	if code != cmdutil.ExitError || !strings.Contains(errOut, "no such file") {
 		t.Errorf("missing file: code %d\n%s", code, errOut)
+	}
+}
+
+// doctor names what fills a database over 80% of its quota, from a usage walk.
+func TestDoctorQuotaNamesTopResource(t *testing.T) {
+	cl := fakeCluster()
+	for _, m := range cl.Members {
+		m.Quota = 1 << 20 // DBSize is 1 MiB: 100% of the quota
+	}
+	cl.KV = map[string]string{
+		"/registry/events/team-a/e1":    strings.Repeat("e", 6000),
+		"/registry/events/team-b/e2":    strings.Repeat("e", 500),
+		"/registry/configmaps/team-a/c": strings.Repeat("c", 3000),
+	}
+	pods := kubeadmPods(t, "cp-1", "cp-2", "cp-3")
+	out, errOut, code := run(t, pods, cl, "doctor")
+	if code != cmdutil.ExitDegraded || !strings.Contains(out, "events hold 68% of the live data") || !strings.Contains(out, "the largest namespace is team-a") {
+		t.Errorf("code %d\n%s\n%s", code, out, errOut)
+	}
+	cl.Calls = nil
+	out, _, _ = run(t, pods, cl, "doctor", "--usage=false")
+	if strings.Contains(out, "live data") || slices.ContainsFunc(cl.Calls, func(c string) bool { return strings.Contains(c, "range") }) {
+		t.Errorf("--usage=false walked the keyspace:\n%s\n%v", out, cl.Calls)
+	}
+	// Below the quota threshold doctor reads no keys.
+	for _, m := range cl.Members {
+		m.Quota = 8 << 30
+	}
+	cl.Calls = nil
+	run(t, pods, cl, "doctor")
+	if slices.ContainsFunc(cl.Calls, func(c string) bool { return strings.Contains(c, "range") }) {
+		t.Errorf("doctor walked the keyspace below the quota threshold: %v", cl.Calls)
 	}
 }

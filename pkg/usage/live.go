@@ -3,6 +3,7 @@ package usage
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -171,4 +172,28 @@ func Live(ctx context.Context, conn transport.Connector, pods []discovery.Member
 	r.Member, r.Pod, r.Transport = m.Name, m.Pod, string(conn.Mode())
 	r.SetStatus(m.DBSize, m.DBSizeInUse)
 	return r, nil
+}
+
+// Headline names what holds the most of the live data, for a one-line finding: "events hold
+// 61% of the live data (4.6 GiB); the largest namespace is team-a (40%)". It is empty when
+// nothing was measured.
+func (r *Report) Headline(bytes func(int64) string) string {
+	if len(r.Resources) == 0 && len(r.Prefixes) == 0 {
+		return ""
+	}
+	top := ResourceUsage{}
+	for _, x := range append(slices.Clone(r.Resources), r.Prefixes...) {
+		if x.Bytes > top.Bytes {
+			top = x
+		}
+	}
+	name := top.Resource
+	if top.Group != "" {
+		name += "." + top.Group
+	}
+	s := fmt.Sprintf("%s hold %.0f%% of the live data (%s)", name, top.Share, bytes(top.Bytes))
+	if len(r.Namespaces) > 0 {
+		s += fmt.Sprintf("; the largest namespace is %s (%.0f%%)", r.Namespaces[0].Namespace, r.Namespaces[0].Share)
+	}
+	return s
 }
