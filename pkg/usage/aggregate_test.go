@@ -95,3 +95,25 @@ func TestAggregatorTiesAreStable(t *testing.T) {
 		t.Errorf("top = %+v", first)
 	}
 }
+
+func TestHeadline(t *testing.T) {
+	bytes := func(n int64) string { return fmt.Sprint(n) }
+	a := NewAggregator(3)
+	a.Add([]byte("/registry/events/a/e"), 600)
+	a.Add([]byte("/registry/configmaps/b/c"), 300)
+	a.Add([]byte("/fill/x"), 100)
+	r := &Report{Breakdown: a.Breakdown()}
+	if got, want := r.Headline(bytes), "events hold 60% of the live data (600); the largest namespace is a (60%)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	a = NewAggregator(3)
+	a.Add([]byte("/fill/x"), 1000)
+	a.Add([]byte("/registry/configmaps/b/c"), 20)
+	r = &Report{Breakdown: a.Breakdown()}
+	if got, want := r.Headline(bytes), "/fill hold 98% of the live data (1000)"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := (&Report{}).Headline(bytes); got != "" {
+		t.Errorf("empty report: %q", got)
+	}
+}

@@ -175,8 +175,8 @@ func Live(ctx context.Context, conn transport.Connector, pods []discovery.Member
 }
 
 // Headline names what holds the most of the live data, for a one-line finding: "events hold
-// 61% of the live data (4.6 GiB); the largest namespace is team-a (40%)". It is empty when
-// nothing was measured.
+// 61% of the live data (4.6 GiB); the largest namespace is team-a (40%)" (a namespace only when
+// it holds at least 10%). It is empty when nothing was measured.
 func (r *Report) Headline(bytes func(int64) string) string {
 	if len(r.Resources) == 0 && len(r.Prefixes) == 0 {
 		return ""
@@ -192,7 +192,7 @@ func (r *Report) Headline(bytes func(int64) string) string {
 		name += "." + top.Group
 	}
 	s := fmt.Sprintf("%s hold %.0f%% of the live data (%s)", name, top.Share, bytes(top.Bytes))
-	if len(r.Namespaces) > 0 {
+	if len(r.Namespaces) > 0 && r.Namespaces[0].Share >= 10 {
 		s += fmt.Sprintf("; the largest namespace is %s (%.0f%%)", r.Namespaces[0].Namespace, r.Namespaces[0].Share)
 	}
 	return s

@@ -177,3 +177,42 @@ func TestUsage(t *testing.T) {
 		}
 	})
 }
+
+// TestDoctorNamesWhatFillsTheQuota fills a small quota past 80% under /fill/ and a few
+// configmaps: every member's quota finding names /fill as what holds the data.
+func TestDoctorNamesWhatFillsTheQuota(t *testing.T) {
+	plugintest.SkipShort(t)
+	c := harness.Start(t, harness.Options{QuotaBackendBytes: 16 << 20})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := c.Fill(ctx, 14); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := c.Client(t).Put(ctx, fmt.Sprintf("/registry/configmaps/team-a/cm-%d", i), "small"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := plugintest.Run(t, c, "--transport", "exec", "doctor", "-o", "json")
+	plugintest.WantCode(t, r, 2)
+	var rep struct {
+		Findings []struct {
+			Check   string `json:"check"`
+			Finding string `json:"finding"`
+		} `json:"findings"`
+	}
+	plugintest.Decode(t, r, &rep)
+	found := false
+	for _, f := range rep.Findings {
+		if f.Check == "quota" {
+			found = true
+			// 14 MiB under /fill/ against three tiny configmaps: no namespace holds 10%.
+			if !strings.Contains(f.Finding, "/fill hold 100% of the live data (14.0 MiB)") || strings.Contains(f.Finding, "namespace") {
+				t.Errorf("quota finding does not name /fill: %s", f.Finding)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("no quota finding:\n%s", r)
+	}
+}
