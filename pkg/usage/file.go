@@ -11,7 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	"go.etcd.io/etcd/api/v3/mvccpb"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/encoding/protowire"
 )
 
 // The bbolt layout of an etcd backend (etcd's server/storage/schema and mvcc revision encoding).
@@ -113,7 +113,7 @@ func ReadFile(path string, o FileOptions) (*Report, error) {
 			return fmt.Errorf("%s has no %q bucket: not an etcd database", path, keyBucket)
 		}
 		keys := map[string]latest{}
-		kv := &mvccpb.KeyValue{}
+		kv := &keyValue{}
 		err := kb.ForEach(func(rk, v []byte) error {
 			if len(rk) < revBytesLen {
 				return fmt.Errorf("bad revision key %x in the key bucket", rk)
@@ -122,7 +122,7 @@ func ReadFile(path string, o FileOptions) (*Report, error) {
 			if main > r.Revision {
 				r.Revision = main
 			}
-			if err := proto.Unmarshal(v, kv); err != nil {
+			if err := kv.decode(v); err != nil {
 				return fmt.Errorf("revision %d: cannot decode the key-value: %w", main, err)
 			}
 			if string(kv.Key) == KubeCompactKey {
@@ -133,7 +133,7 @@ func ReadFile(path string, o FileOptions) (*Report, error) {
 			if !bytes.HasPrefix(kv.Key, prefix) {
 				return nil
 			}
-			size := int64(len(kv.Key) + len(kv.Value))
+			size := int64(len(kv.Key) + kv.ValueLen)
 			tomb := len(rk) > revBytesLen && rk[revBytesLen] == tombstoneMark
 			if prev, ok := keys[string(kv.Key)]; ok && !prev.deleted {
 				agg.AddHistory(kv.Key, prev.size)
@@ -184,4 +184,51 @@ func ReadFile(path string, o FileOptions) (*Report, error) {
 	}
 	r.Took = time.Since(start).Round(time.Millisecond).String()
 	return r, nil
+}
+
+// The field numbers of mvccpb.KeyValue's key and value, from etcd's own generated type.
+var (
+	kvFields   = (&mvccpb.KeyValue{}).ProtoReflect().Descriptor().Fields()
+	keyField   = kvFields.ByName("key").Number()
+	valueField = kvFields.ByName("value").Number()
+)
+
+// keyValue is the part of an mvccpb.KeyValue the walk needs: the key (aliasing the database's
+// memory, valid for the transaction) and the length of the value, which is never copied.
+type keyValue struct {
+	Key      []byte
+	Value    []byte // set only when the caller asks for it (compact_rev_key)
+	ValueLen int
+}
+
+// decode reads the wire format of an mvccpb.KeyValue without copying its value; fields it does
+// not need are skipped, a malformed record is an error.
+func (kv *keyValue) decode(b []byte) error {
+	*kv = keyValue{}
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return protowire.ParseError(n)
+		}
+		b = b[n:]
+		if typ == protowire.BytesType && (num == keyField || num == valueField) {
+			v, m := protowire.ConsumeBytes(b)
+			if m < 0 {
+				return protowire.ParseError(m)
+			}
+			if num == keyField {
+				kv.Key = v
+			} else {
+				kv.Value, kv.ValueLen = v, len(v)
+			}
+			b = b[m:]
+			continue
+		}
+		m := protowire.ConsumeFieldValue(num, typ, b)
+		if m < 0 {
+			return protowire.ParseError(m)
+		}
+		b = b[m:]
+	}
+	return nil
 }

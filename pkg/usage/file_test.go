@@ -1,12 +1,15 @@
 package usage
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/usage/usagetest"
 )
@@ -115,5 +118,31 @@ func TestReadFileNotEtcd(t *testing.T) {
 	db.Close()
 	if _, err := ReadFile(empty, FileOptions{}); err == nil || !strings.Contains(err.Error(), "not an etcd database") {
 		t.Errorf("bbolt file without a key bucket: %v", err)
+	}
+}
+
+// decode agrees with etcd's generated type on every field layout, and rejects a cut record.
+func TestDecodeKeyValue(t *testing.T) {
+	for _, in := range []*mvccpb.KeyValue{
+		{Key: []byte("/registry/pods/a/b"), Value: []byte("value"), CreateRevision: 3, ModRevision: 9, Version: 4, Lease: 0x7fffffffffff},
+		{Key: []byte("k")},
+		{Key: []byte("k"), Value: bytes.Repeat([]byte{0xff}, 300)},
+	} {
+		b, err := proto.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var kv keyValue
+		if err := kv.decode(b); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(kv.Key, in.Key) || kv.ValueLen != len(in.Value) || !bytes.Equal(kv.Value, in.Value) {
+			t.Errorf("decode(%v) = %q, %d", in, kv.Key, kv.ValueLen)
+		}
+		if len(b) > 2 {
+			if err := kv.decode(b[:len(b)-1]); err == nil && len(in.Value) > 0 {
+				t.Errorf("a cut record of %v decoded", in)
+			}
+		}
 	}
 }
