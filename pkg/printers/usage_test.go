@@ -70,3 +70,15 @@ func TestUsageLiveHasNoHistoryColumn(t *testing.T) {
 		t.Errorf("live table has a history column:\n%s", buf.String())
 	}
 }
+
+// A walk of unknown length shows its count without a "/0" total.
+func TestProgressUnknownTotal(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewProgress(&buf, true)
+	p.Update("usage", 1500, 0, "keys, 2.0 MiB")
+	p.Update("usage", 1500, 3000, "keys")
+	p.Done()
+	if got := buf.String(); !strings.Contains(got, "usage 1500 keys, 2.0 MiB") || !strings.Contains(got, " 50.0% 1500/3000 keys") || strings.Contains(got, "/0") {
+		t.Errorf("progress: %q", got)
+	}
+}
