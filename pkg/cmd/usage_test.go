@@ -3,6 +3,7 @@ package cmd
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -74,6 +75,14 @@ func TestUsageFile(t *testing.T) {
 	var r usage.Report
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("%v\n%s", err, out)
+	}
+	// A file name that looks like a flag still reaches the child as a file.
+	dash := filepath.Join(filepath.Dir(path), "-db")
+	if err := os.Link(path, dash); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := run(t, nil, fakeCluster(), "usage", "--file", dash, "-o", "json"); code != 0 || !strings.Contains(out, `"source": "file"`) {
+		t.Errorf("file named -db: code %d\n%s\n%s", code, out, errOut)
 	}
 	wantHistory := int64(19*(len(k)+1000) + 2*len("/registry/events/team-a/e") + 1)
 	if r.Source != "file" || r.Totals.Keys != 1 || r.Totals.HistoryBytes != wantHistory || r.Leases != 2 || r.Revision != 23 {

@@ -257,7 +257,8 @@ func readFileInChild(path string, fo usage.FileOptions) (*usage.Report, error) {
 	}
 	start := time.Now()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(self, FileCommand, path, "--prefix="+fo.Prefix, "--top="+strconv.Itoa(fo.Top))
+	// "--" so that a file name starting with "-" is not taken for a flag.
+	cmd := exec.Command(self, FileCommand, "--prefix="+fo.Prefix, "--top="+strconv.Itoa(fo.Top), "--", path)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
 	var r usage.Report
