@@ -370,7 +370,8 @@ func CheckDBInChild(path string) (snap.DBCheck, error) {
 		return snap.CheckDB(path), nil
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(self, CheckDBCommand, path)
+	// "--" so that a file name starting with "-" is not taken for a flag.
+	cmd := exec.Command(self, CheckDBCommand, "--", path)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
 	if err := json.Unmarshal(stdout.Bytes(), &c); err == nil && runErr == nil {
