@@ -39,8 +39,9 @@ test-e2e: build e2e-tools ## Run the end-to-end tests on a real etcd + kube-apis
 e2e-up: build e2e-tools ## Start a harness cluster by hand (Ctrl-C stops it); E2E_ETCD_VERSION picks etcd
 	cd test && $(GO) run ./e2e/harness/cmd/e2e-up --etcd-version=$${E2E_ETCD_VERSION:-v3.6.16}
 
-bench: build e2e-tools ## Snapshot throughput: the plugin (port-forward) vs direct etcdctl on one member, ~500 MiB
+bench: build e2e-tools ## Snapshot throughput (plugin vs etcdctl, ~500 MiB); usage --file on ~1 GiB backends (MB/s, peak RSS)
 	KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd hack/bench.sh $(BENCH_ARGS)
+	cd test && KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd $(GO) run ./bench/usage $(BENCH_USAGE_ARGS)
 
 testdata: ## Re-capture the real etcdctl output used by the exec transport's unit tests
 	hack/e2e-tools.sh etcd && hack/capture-etcdctl-testdata.sh

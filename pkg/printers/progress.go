@@ -38,7 +38,17 @@ func (p *Progress) Update(label string, done, total uint64, note string) {
 			pct = "[" + strings.Repeat("#", n) + strings.Repeat(" ", width-n) + "] " + pct
 		}
 	}
-	line := strings.TrimSpace(fmt.Sprintf("%s %s %d/%d %s", label, pct, done, total, note))
+	count := fmt.Sprintf("%d/%d", done, total)
+	if total == 0 {
+		count = fmt.Sprint(done) // unknown total: no "/0"
+	}
+	var parts []string
+	for _, x := range []string{label, pct, count, note} {
+		if x != "" {
+			parts = append(parts, x)
+		}
+	}
+	line := strings.Join(parts, " ")
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
 		p.drawn = true

@@ -79,6 +79,12 @@ type Session interface {
 
 	// Close releases what the session holds (forwarded ports, gRPC connections).
 	Close() error
+
+	// Range reads one page of the keys in [key, end) with their values, serializably (this
+	// member answers from its own store; the leader is not involved), at most limit keys in key
+	// order. end "\x00" means every key from key on. More in the response says whether keys are
+	// left after the page.
+	Range(ctx context.Context, key, end string, limit int64) (*clientv3.GetResponse, error)
 }
 
 // Connector opens sessions to members. One connector serves a whole command run.

@@ -2,6 +2,7 @@
 package doctor
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -9,13 +10,17 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/usage"
 )
 
 // NewCmdDoctor builds "kubectl etcd doctor".
 func NewCmdDoctor(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
-	return &cobra.Command{
+	measure := true
+	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Report what needs fixing: stale members, unstarted learners, skew, expiry, alarms, quota",
 		Long: templates.LongDesc(`
@@ -25,6 +30,10 @@ func NewCmdDoctor(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 			members, etcd older than the recommended minimum (3.5.6, 3.4.22), serving certificates
 			expiring within 30 days, NOSPACE and CORRUPT alarms, databases over 80% of their quota,
 			high fragmentation, and kubeadm annotations that disagree with the member list.
+
+			When a database is over 80% of its quota, doctor reads the keyspace of a healthy
+			follower as "kubectl etcd usage" does (serializable pages, rate-limited, read-only)
+			and names the resource that holds the most of the data (--usage=false skips it).
 
 			Exit codes: 0 nothing to fix; 2 findings that need attention; 3 quorum lost or no
 			member reachable.`),
@@ -50,6 +59,9 @@ func NewCmdDoctor(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 				return err
 			}
 			r := etcd.Doctor(st, pods, etcd.DoctorOptions{})
+			if measure {
+				explainQuota(ctx, g, streams, conn, pods, r)
+			}
 			if g.Format.Structured() {
 				if err := printers.PrintStructured(streams.Out, g.Format, r); err != nil {
 					return err
@@ -76,5 +88,34 @@ func NewCmdDoctor(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 			}
 			return nil
 		},
+	}
+	cmd.Flags().BoolVar(&measure, "usage", true, "When a database is over 80% of its quota, walk the keyspace to name the resource that fills it")
+	return cmd
+}
+
+// explainQuota adds to every quota finding what fills the database, from a live usage walk. A
+// walk that fails leaves the findings as they are and says why on stderr.
+func explainQuota(ctx context.Context, g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams, conn transport.Connector, pods []discovery.Member, r *etcd.DoctorReport) {
+	var quota []int
+	for i, f := range r.Findings {
+		if f.Check == "quota" {
+			quota = append(quota, i)
+		}
+	}
+	if len(quota) == 0 {
+		return
+	}
+	rep, err := usage.Live(ctx, conn, pods, "", usage.LiveOptions{Top: 1, PageSize: usage.DefaultPageSize, Rate: usage.DefaultRate, CallTimeout: g.Timeout()}, nil)
+	if err != nil {
+		fmt.Fprintf(streams.ErrOut, "warning: could not measure what fills the database: %v\n", err)
+		return
+	}
+	h := rep.Headline(printers.Bytes)
+	if h == "" {
+		return
+	}
+	for _, i := range quota {
+		r.Findings[i].Finding += "; " + h
+		r.Findings[i].Fix += " (see kubectl etcd usage)"
 	}
 }

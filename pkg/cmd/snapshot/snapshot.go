@@ -242,7 +242,7 @@ func NewCmdStatus(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 			if err != nil {
 				return &cmdutil.UsageError{Cmd: cmd.CommandPath(), Err: err}
 			}
-			r, err := snap.Inspect(o.File, snap.InspectOptions{CheckDB: checkDBInChild})
+			r, err := snap.Inspect(o.File, snap.InspectOptions{CheckDB: CheckDBInChild})
 			if err != nil {
 				return err
 			}
@@ -361,15 +361,17 @@ func NewCmdCheckDB(streams genericiooptions.IOStreams) *cobra.Command {
 	}
 }
 
-// checkDBInChild runs the database checks in a child process of this binary.
-func checkDBInChild(path string) (snap.DBCheck, error) {
+// CheckDBInChild runs the database checks in a child process of this binary (usage --file uses
+// it too, for the verdict on a file its walk could not read).
+func CheckDBInChild(path string) (snap.DBCheck, error) {
 	var c snap.DBCheck
 	self, err := os.Executable()
 	if err != nil {
 		return snap.CheckDB(path), nil
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := exec.Command(self, CheckDBCommand, path)
+	// "--" so that a file name starting with "-" is not taken for a flag.
+	cmd := exec.Command(self, CheckDBCommand, "--", path)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
 	if err := json.Unmarshal(stdout.Bytes(), &c); err == nil && runErr == nil {

@@ -96,3 +96,13 @@ func DecodeHashKV(data []byte) (*clientv3.HashKVResponse, error) {
 	}
 	return out[0].HashKV, nil
 }
+
+// DecodeGet decodes "etcdctl get -w json": the range response, keys and values in base64 (which
+// encoding/json decodes into []byte).
+func DecodeGet(data []byte) (*clientv3.GetResponse, error) {
+	var r clientv3.GetResponse
+	if err := decodeStrict(data, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}

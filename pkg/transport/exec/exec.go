@@ -371,3 +371,27 @@ func DecodeLockTxn(data []byte) (won bool, holder string, err error) {
 	}
 	return false, "another operation", nil
 }
+
+// Range implements transport.Session with "etcdctl get KEY END --limit N --consistency=s -w
+// json" (--from-key for an end of "\x00"). etcdctl's JSON carries keys and values in base64.
+// A key or range end with a NUL byte cannot be passed in argv and is refused.
+func (s *Session) Range(ctx context.Context, key, end string, limit int64) (*clientv3.GetResponse, error) {
+	if (key != "\x00" && strings.IndexByte(key, 0) >= 0) || (end != "\x00" && strings.IndexByte(end, 0) >= 0) {
+		return nil, fmt.Errorf("key %q: etcdctl cannot be given a key with a NUL byte; use the port-forward transport", key)
+	}
+	if key == "\x00" && end == "\x00" {
+		key = "" // etcdctl turns an empty key with --from-key into "\x00": the whole keyspace
+	}
+	args := []string{"get", key}
+	if end == "\x00" {
+		args = append(args, "--from-key")
+	} else if end != "" {
+		args = append(args, end)
+	}
+	args = append(args, fmt.Sprintf("--limit=%d", limit), "--consistency=s", "-w", "json")
+	out, err := s.run(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeGet(out)
+}

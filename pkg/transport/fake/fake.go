@@ -6,11 +6,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
@@ -75,7 +77,12 @@ type Cluster struct {
 	Locks map[string]string
 	// OnLock, when set, runs before a lock is taken; an error fails TryLock with it.
 	OnLock func(c *Cluster, key string) error
-	nextID uint64
+	// KV is the keyspace every member serves to Range (key -> value).
+	KV map[string]string
+	// RangeErrAfter, when set, fails Range once it has served this many pages (0: never).
+	RangeErrAfter int
+	ranges        int
+	nextID        uint64
 }
 
 // Connector returns a transport.Connector over this cluster.
@@ -371,4 +378,35 @@ func (s *session) TryLock(_ context.Context, key, value string, _ time.Duration)
 		s.c.mu.Unlock()
 		return nil
 	}, nil
+}
+
+// Range serves a page of c.KV in key order; it records "range KEY END LIMIT".
+func (s *session) Range(_ context.Context, key, end string, limit int64) (*clientv3.GetResponse, error) {
+	mem, err := s.self(fmt.Sprintf("range %q %q %d", key, end, limit))
+	if err != nil {
+		return nil, err
+	}
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	s.c.ranges++
+	if s.c.RangeErrAfter > 0 && s.c.ranges > s.c.RangeErrAfter {
+		return nil, fmt.Errorf("%s: range: connection lost", mem.Name)
+	}
+	var keys []string
+	for k := range s.c.KV {
+		if k == key || (end != "" && k >= key && (end == "\x00" || k < end)) {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	h := s.header(mem)
+	h.Revision = mem.Revision
+	r := &clientv3.GetResponse{Header: h, Count: int64(len(keys))}
+	if limit > 0 && int64(len(keys)) > limit {
+		keys, r.More = keys[:limit], true
+	}
+	for _, k := range keys {
+		r.Kvs = append(r.Kvs, &mvccpb.KeyValue{Key: []byte(k), Value: []byte(s.c.KV[k]), ModRevision: mem.Revision})
+	}
+	return r, nil
 }

@@ -327,3 +327,8 @@ func (s *MetricsSession) Compact(context.Context, int64) error {
 func (s *MetricsSession) TryLock(context.Context, string, string, time.Duration) (func(context.Context) error, error) {
 	return nil, fmt.Errorf("lock: %w", ErrNeedsCertificates)
 }
+
+// Range needs the client API.
+func (s *MetricsSession) Range(context.Context, string, string, int64) (*clientv3.GetResponse, error) {
+	return nil, fmt.Errorf("reading keys: %w", ErrNeedsCertificates)
+}

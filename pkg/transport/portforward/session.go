@@ -557,3 +557,14 @@ func (s *Session) TryLock(ctx context.Context, key, value string, ttl time.Durat
 		return err
 	}, nil
 }
+
+// Range implements transport.Session with a serializable, paginated Get.
+func (s *Session) Range(ctx context.Context, key, end string, limit int64) (*clientv3.GetResponse, error) {
+	var out *clientv3.GetResponse
+	err := s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		var err error
+		out, err = cli.Get(ctx, key, clientv3.WithRange(end), clientv3.WithLimit(limit), clientv3.WithSerializable())
+		return err
+	})
+	return out, err
+}

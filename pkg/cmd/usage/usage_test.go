@@ -1,0 +1,45 @@
+package usage
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	ok := func() *UsageOptions {
+		return &UsageOptions{By: "resource", Top: 10, PageSize: 500, Rate: 10, cmdPath: "kubectl etcd usage"}
+	}
+	tests := []struct {
+		name   string
+		change func(o *UsageOptions)
+		err    string
+	}{
+		{name: "defaults"},
+		{name: "file", change: func(o *UsageOptions) { o.File = "/backup/etcd.db" }},
+		{name: "by object", change: func(o *UsageOptions) { o.By = "object" }},
+		{name: "by namespace", change: func(o *UsageOptions) { o.By = "namespace" }},
+		{name: "unlimited rate", change: func(o *UsageOptions) { o.Rate = 0 }},
+		{name: "bad by", change: func(o *UsageOptions) { o.By = "pod" }, err: `invalid --by "pod": want resource, namespace, object`},
+		{name: "top 0", change: func(o *UsageOptions) { o.Top = 0 }, err: "--top must be between 1 and 10000"},
+		{name: "top huge", change: func(o *UsageOptions) { o.Top = 10001 }, err: "--top must be between 1 and 10000"},
+		{name: "page size 0", change: func(o *UsageOptions) { o.PageSize = 0 }, err: "--page-size must be between 1 and 10000"},
+		{name: "negative rate", change: func(o *UsageOptions) { o.Rate = -1 }, err: "--rate must not be negative"},
+		{name: "file with live flags", change: func(o *UsageOptions) { o.File = "x"; o.liveOnly = []string{"--member", "--rate"} },
+			err: "--member, --rate: only for a live walk, not with --file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := ok()
+			if tt.change != nil {
+				tt.change(o)
+			}
+			err := o.Validate()
+			switch {
+			case tt.err == "" && err != nil:
+				t.Errorf("unexpected error %v", err)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Errorf("error %v, want %q", err, tt.err)
+			}
+		})
+	}
+}

@@ -1,0 +1,149 @@
+package cmd
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/snapshot"
+	cmdusage "github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/usage"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/usage"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/usage/usagetest"
+)
+
+// TestMain lets this test binary stand in for kubectl-etcd as the child process that "usage
+// --file" and "snapshot status" start (os.Executable is the test binary).
+func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && (os.Args[1] == cmdusage.FileCommand || os.Args[1] == snapshot.CheckDBCommand) {
+		streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
+		root := NewCmdRoot(streams)
+		root.SetArgs(os.Args[1:])
+		if err := root.Execute(); err != nil {
+			os.Stderr.WriteString(cmdutil.Message(err) + "\n") // Message starts with "error: "
+			os.Exit(cmdutil.ExitCode(err))
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func TestUsageLive(t *testing.T) {
+	cl := fakeCluster()
+	cl.KV = map[string]string{
+		"/registry/configmaps/a/big":                           strings.Repeat("x", 5000),
+		"/registry/configmaps/b/small":                         "s",
+		"/registry/events/a/e1":                                strings.Repeat("e", 700),
+		"/registry/example.com/widgets/a/w1":                   "w",
+		"/registry/apiregistration.k8s.io/apiservices/v1.apps": "api",
+		"/other/key": "o",
+	}
+	out, errOut, code := run(t, kubeadmPods(t, "cp-1", "cp-2", "cp-3"), cl, "usage", "-o", "json", "--page-size", "2", "--rate", "0")
+	if code != 0 {
+		t.Fatalf("code %d\n%s", code, errOut)
+	}
+	var r usage.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if r.Source != "live" || r.Pod == "etcd-cp-1" || r.Totals.Keys != 6 || len(r.Resources) != 4 || len(r.Prefixes) != 1 || r.Resources[0].Resource != "configmaps" {
+		t.Errorf("report: %+v", r)
+	}
+	out, errOut, code = run(t, kubeadmPods(t, "cp-1", "cp-2", "cp-3"), cl, "usage", "--by", "namespace")
+	if code != 0 || !strings.Contains(out, "NAMESPACE") || !strings.Contains(errOut, "note: a live walk cannot show") {
+		t.Errorf("code %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestUsageFile(t *testing.T) {
+	k := "/registry/configmaps/team-a/cm"
+	var ops []usagetest.Op
+	for range 20 {
+		ops = append(ops, usagetest.Op{Key: k, Value: strings.Repeat("v", 1000)})
+	}
+	ops = append(ops, usagetest.Op{Key: "/registry/events/team-a/e", Value: "e"}, usagetest.Op{Key: "/registry/events/team-a/e", Del: true})
+	path := usagetest.WriteBackend(t, ops, 2, 0)
+	out, errOut, code := run(t, nil, fakeCluster(), "usage", "--file", path, "-o", "json")
+	if code != 0 {
+		t.Fatalf("code %d\n%s", code, errOut)
+	}
+	var r usage.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// A file name that looks like a flag still reaches the child as a file.
+	dash := filepath.Join(filepath.Dir(path), "-db")
+	if err := os.Link(path, dash); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(filepath.Dir(path))
+	if out, errOut, code := run(t, nil, fakeCluster(), "usage", "--file=-db", "-o", "json"); code != 0 || !strings.Contains(out, `"source": "file"`) {
+		t.Errorf("file named -db: code %d\n%s\n%s", code, out, errOut)
+	}
+	// snapshot status had the same flaw: the child took "-db" for a flag and the intact file
+	// was declared corrupt (a db copy has no trailer: the verdict is corrupt for that reason
+	// only, and the bbolt check must pass).
+	if out, _, _ := run(t, nil, fakeCluster(), "snapshot", "status", "-o", "json", "--", "-db"); !strings.Contains(out, `"bolt": "ok"`) {
+		t.Errorf("snapshot status of a file named -db:\n%s", out)
+	}
+	wantHistory := int64(19*(len(k)+1000) + 2*len("/registry/events/team-a/e") + 1)
+	if r.Source != "file" || r.Totals.Keys != 1 || r.Totals.HistoryBytes != wantHistory || r.Leases != 2 || r.Revision != 23 {
+		t.Errorf("report: %+v totals %+v, want history %d", r, r.Totals, wantHistory)
+	}
+
+	// A damaged file: the walk fails in the child, and the verdict is snapshot status's.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := path + ".trunc"
+	if err := os.WriteFile(bad, data[:16<<10], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code = run(t, nil, fakeCluster(), "usage", "--file", bad)
+	if code != cmdutil.ExitIntegrity || out != "" || !strings.Contains(errOut, "damaged") {
+		t.Errorf("damaged file: code %d\n%s\n%s", code, out, errOut)
+	}
+
+	_, errOut, code = run(t, nil, fakeCluster(), "usage", "--file", path+".missing")
+	if code != cmdutil.ExitError || !strings.Contains(errOut, "no such file") {
+		t.Errorf("missing file: code %d\n%s", code, errOut)
+	}
+}
+
+// doctor names what fills a database over 80% of its quota, from a usage walk.
+func TestDoctorQuotaNamesTopResource(t *testing.T) {
+	cl := fakeCluster()
+	for _, m := range cl.Members {
+		m.Quota = 1 << 20 // DBSize is 1 MiB: 100% of the quota
+	}
+	cl.KV = map[string]string{
+		"/registry/events/team-a/e1":    strings.Repeat("e", 6000),
+		"/registry/events/team-b/e2":    strings.Repeat("e", 500),
+		"/registry/configmaps/team-a/c": strings.Repeat("c", 3000),
+	}
+	pods := kubeadmPods(t, "cp-1", "cp-2", "cp-3")
+	out, errOut, code := run(t, pods, cl, "doctor")
+	if code != cmdutil.ExitDegraded || !strings.Contains(out, "events hold 68% of the live data") || !strings.Contains(out, "the largest namespace is team-a") {
+		t.Errorf("code %d\n%s\n%s", code, out, errOut)
+	}
+	cl.Calls = nil
+	out, _, _ = run(t, pods, cl, "doctor", "--usage=false")
+	if strings.Contains(out, "live data") || slices.ContainsFunc(cl.Calls, func(c string) bool { return strings.Contains(c, "range") }) {
+		t.Errorf("--usage=false walked the keyspace:\n%s\n%v", out, cl.Calls)
+	}
+	// Below the quota threshold doctor reads no keys.
+	for _, m := range cl.Members {
+		m.Quota = 8 << 30
+	}
+	cl.Calls = nil
+	run(t, pods, cl, "doctor")
+	if slices.ContainsFunc(cl.Calls, func(c string) bool { return strings.Contains(c, "range") }) {
+		t.Errorf("doctor walked the keyspace below the quota threshold: %v", cl.Calls)
+	}
+}
