@@ -33,7 +33,10 @@ type MemberStatus struct {
 	Learner    bool   `json:"learner"`
 	Version    string `json:"version,omitempty"`
 	// StorageVersion is the storage schema version (etcd 3.6 and later).
-	StorageVersion   string   `json:"storageVersion,omitempty"`
+	StorageVersion string `json:"storageVersion,omitempty"`
+	// Downgrade is the cluster's downgrade state as this member reports it (etcd 3.6 and later;
+	// nil when the member does not report it).
+	Downgrade        *DowngradeState `json:"downgrade,omitempty"`
 	DBSize           int64    `json:"dbSize"`
 	DBSizeInUse      int64    `json:"dbSizeInUse"`
 	DBSizeQuota      int64    `json:"dbSizeQuota,omitempty"`
@@ -77,6 +80,22 @@ func (m MemberStatus) Serving() bool {
 		return false
 	}
 	return m.Healthy || onlyNOSPACE(m)
+}
+
+// DowngradeState is etcd's downgrade info: whether a downgrade is enabled and to which version.
+type DowngradeState struct {
+	Enabled       bool   `json:"enabled"`
+	TargetVersion string `json:"targetVersion,omitempty"`
+}
+
+// DowngradeEnabled returns the target of a downgrade that some member reports enabled.
+func (s *ClusterStatus) DowngradeEnabled() (target string, enabled bool) {
+	for _, m := range s.Members {
+		if m.Downgrade != nil && m.Downgrade.Enabled {
+			return m.Downgrade.TargetVersion, true
+		}
+	}
+	return "", false
 }
 
 // ServingVoter is Serving for a voting member (learners excluded). It is the one definition of
@@ -279,6 +298,9 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 			ms.Learner = ms.Learner || st.IsLearner
 			ms.Version = st.Version
 			ms.StorageVersion = st.StorageVersion
+			if di := st.DowngradeInfo; di != nil {
+				ms.Downgrade = &DowngradeState{Enabled: di.Enabled, TargetVersion: di.TargetVersion}
+			}
 			ms.DBSize, ms.DBSizeInUse, ms.DBSizeQuota = st.DbSize, st.DbSizeInUse, st.DbSizeQuota
 			if ms.DBSizeQuota == 0 {
 				ms.DBSizeQuota = m.QuotaBackendBytes

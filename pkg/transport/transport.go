@@ -79,6 +79,10 @@ type Session interface {
 
 	// Close releases what the session holds (forwarded ports, gRPC connections).
 	Close() error
+
+	// Downgrade validates, enables or cancels a cluster downgrade to version (a minor, "3.6";
+	// cancel ignores it). etcd answers with the cluster version.
+	Downgrade(ctx context.Context, action clientv3.DowngradeAction, version string) (*clientv3.DowngradeResponse, error)
 }
 
 // Connector opens sessions to members. One connector serves a whole command run.

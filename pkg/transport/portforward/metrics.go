@@ -327,3 +327,7 @@ func (s *MetricsSession) Compact(context.Context, int64) error {
 func (s *MetricsSession) TryLock(context.Context, string, string, time.Duration) (func(context.Context) error, error) {
 	return nil, fmt.Errorf("lock: %w", ErrNeedsCertificates)
 }
+
+func (s *MetricsSession) Downgrade(context.Context, clientv3.DowngradeAction, string) (*clientv3.DowngradeResponse, error) {
+	return nil, fmt.Errorf("downgrade: %w", ErrNeedsCertificates)
+}

@@ -557,3 +557,13 @@ func (s *Session) TryLock(ctx context.Context, key, value string, ttl time.Durat
 		return err
 	}, nil
 }
+
+func (s *Session) Downgrade(ctx context.Context, action clientv3.DowngradeAction, version string) (*clientv3.DowngradeResponse, error) {
+	var out *clientv3.DowngradeResponse
+	err := s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		var err error
+		out, err = cli.Downgrade(ctx, action, version)
+		return err
+	})
+	return out, err
+}
