@@ -37,17 +37,17 @@ type MemberStatus struct {
 	// Downgrade is the cluster's downgrade state as this member reports it (etcd 3.6 and later;
 	// nil when the member does not report it).
 	Downgrade        *DowngradeState `json:"downgrade,omitempty"`
-	DBSize           int64    `json:"dbSize"`
-	DBSizeInUse      int64    `json:"dbSizeInUse"`
-	DBSizeQuota      int64    `json:"dbSizeQuota,omitempty"`
-	FragmentationPct float64  `json:"fragmentationPercent"`
-	RaftTerm         uint64   `json:"raftTerm"`
-	RaftIndex        uint64   `json:"raftIndex"`
-	RaftAppliedIndex uint64   `json:"raftAppliedIndex"`
-	Revision         int64    `json:"revision"`
-	LeaderID         string   `json:"leaderID,omitempty"`
-	ClusterID        string   `json:"clusterID,omitempty"`
-	Alarms           []string `json:"alarms,omitempty"`
+	DBSize           int64           `json:"dbSize"`
+	DBSizeInUse      int64           `json:"dbSizeInUse"`
+	DBSizeQuota      int64           `json:"dbSizeQuota,omitempty"`
+	FragmentationPct float64         `json:"fragmentationPercent"`
+	RaftTerm         uint64          `json:"raftTerm"`
+	RaftIndex        uint64          `json:"raftIndex"`
+	RaftAppliedIndex uint64          `json:"raftAppliedIndex"`
+	Revision         int64           `json:"revision"`
+	LeaderID         string          `json:"leaderID,omitempty"`
+	ClusterID        string          `json:"clusterID,omitempty"`
+	Alarms           []string        `json:"alarms,omitempty"`
 	// Errors are errors the member itself reports in its status (etcd's "errors" field).
 	Errors []string `json:"errors,omitempty"`
 

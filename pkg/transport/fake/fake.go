@@ -29,8 +29,8 @@ type Member struct {
 	Version   string
 	// StorageVersion is what the member's status reports as its storage version.
 	StorageVersion string
-	DBSize    int64
-	InUse     int64
+	DBSize         int64
+	InUse          int64
 	// Quota is what the member's status reports as its backend quota (0: not reported).
 	Quota     int64
 	RaftIndex uint64
@@ -83,7 +83,7 @@ type Cluster struct {
 	Downgrades []string
 	// OnDowngrade, when set, answers a downgrade call instead of the built-in rules.
 	OnDowngrade func(c *Cluster, action clientv3.DowngradeAction, version string) (*clientv3.DowngradeResponse, error)
-	nextID uint64
+	nextID      uint64
 }
 
 // Connector returns a transport.Connector over this cluster.
