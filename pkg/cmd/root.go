@@ -16,6 +16,7 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/promote"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/snapshot"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/status"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/upgradecheck"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/version"
 )
 
@@ -68,9 +69,11 @@ func NewCmdRootWithOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IO
 	chk.GroupID = "inspect"
 	doc := doctor.NewCmdDoctor(g, streams)
 	doc.GroupID = "inspect"
+	upc := upgradecheck.NewCmdUpgradeCheck(g, streams)
+	upc.GroupID = "inspect"
 	ver := version.NewCmdVersion(g, streams)
 	ver.GroupID = "other"
-	root.AddCommand(st, mem, chk, doc, pro, snp, dfr, alm, mvl, ver, snapshot.NewCmdCheckDB(streams))
+	root.AddCommand(st, mem, chk, doc, upc, pro, snp, dfr, alm, mvl, ver, snapshot.NewCmdCheckDB(streams))
 	_ = root.RegisterFlagCompletionFunc("pod", func(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		return g.CompletePods(cmd), cobra.ShellCompDirectiveNoFileComp
 	})

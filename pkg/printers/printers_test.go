@@ -118,3 +118,26 @@ func TestStatusSummaryNOSPACE(t *testing.T) {
 		t.Errorf("summary %q calls NOSPACE members healthy", got)
 	}
 }
+
+func TestUpgradeReportGolden(t *testing.T) {
+	c, pods := cluster()
+	c.Members[2].Down = false
+	c.Members[1].Version = "3.5.25"
+	for _, m := range c.Members {
+		if m.Version == "3.6.16" {
+			m.StorageVersion = "3.6.0"
+		}
+	}
+	st := etcd.Status(context.Background(), c.Connector(), pods, etcd.StatusOptions{})
+	r := etcd.CheckUpgradeStatus(st, etcd.Version{Major: 3, Minor: 7, Patch: -1})
+	if r.Safe {
+		t.Fatal("a mixed 3.5/3.6 cluster passes the 3.7 check")
+	}
+	for _, f := range Formats {
+		var buf bytes.Buffer
+		if err := PrintUpgradeReport(&buf, f, r); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "upgrade-check."+string(f), buf.Bytes())
+	}
+}
