@@ -11,6 +11,7 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/defrag"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/doctor"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/downgrade"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/member"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/moveleader"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/promote"
@@ -69,11 +70,13 @@ func NewCmdRootWithOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IO
 	chk.GroupID = "inspect"
 	doc := doctor.NewCmdDoctor(g, streams)
 	doc.GroupID = "inspect"
+	dwn := downgrade.NewCmdDowngrade(g, streams)
+	dwn.GroupID = "change"
 	upc := upgradecheck.NewCmdUpgradeCheck(g, streams)
 	upc.GroupID = "inspect"
 	ver := version.NewCmdVersion(g, streams)
 	ver.GroupID = "other"
-	root.AddCommand(st, mem, chk, doc, upc, pro, snp, dfr, alm, mvl, ver, snapshot.NewCmdCheckDB(streams))
+	root.AddCommand(st, mem, chk, doc, upc, pro, snp, dfr, alm, mvl, dwn, ver, snapshot.NewCmdCheckDB(streams))
 	_ = root.RegisterFlagCompletionFunc("pod", func(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		return g.CompletePods(cmd), cobra.ShellCompDirectiveNoFileComp
 	})
