@@ -113,6 +113,8 @@ type ClusterStatus struct {
 	Members   []MemberStatus `json:"members"`
 	// Alarms are the cluster's active alarms ("<member id>:NOSPACE").
 	Alarms []string `json:"alarms,omitempty"`
+	// Downgrade is the cluster's downgrade state (etcd 3.6+; nil when no member reports it).
+	Downgrade *DowngradeState `json:"downgrade,omitempty"`
 	// Warnings are problems worth an operator's attention that are not member failures.
 	Warnings []string `json:"warnings,omitempty"`
 	// Unavailable names the fields the transport could not fill (metrics-only mode).
@@ -415,6 +417,11 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 	}
 	if l, ok := conn.(transport.Limited); ok {
 		res.Unavailable = l.Unavailable()
+	}
+	for _, ms := range res.Members {
+		if d := ms.Downgrade; d != nil && (res.Downgrade == nil || d.Enabled) {
+			res.Downgrade = &DowngradeState{Enabled: d.Enabled, TargetVersion: d.TargetVersion}
+		}
 	}
 	for _, ms := range res.Members {
 		if ms.ServerCertDaysLeft != nil && time.Until(mustTime(ms.ServerCertNotAfter)) < CertExpiryWarning {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
@@ -139,5 +141,28 @@ func TestUpgradeReportGolden(t *testing.T) {
 			t.Fatal(err)
 		}
 		golden(t, "upgrade-check."+string(f), buf.Bytes())
+	}
+}
+
+// With a downgrade enabled, -o wide, the summary and -o json all show it.
+func TestStatusShowsDowngrade(t *testing.T) {
+	c, pods := cluster()
+	c.Downgrade = &etcdserverpb.DowngradeInfo{Enabled: true, TargetVersion: "3.5.0"}
+	st := etcd.Status(context.Background(), c.Connector(), pods, etcd.StatusOptions{})
+	var wide, js bytes.Buffer
+	if err := PrintStatus(&wide, Wide, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := PrintStatus(&js, JSON, st); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(wide.String(), "enabled:3.5.0") || !strings.Contains(wide.String(), "downgrade to 3.5.0 enabled") {
+		t.Errorf("wide status lacks the downgrade:\n%s", wide.String())
+	}
+	if !strings.Contains(js.String(), `"downgrade": {
+        "enabled": true,
+        "targetVersion": "3.5.0"
+    }`) {
+		t.Errorf("json status lacks the cluster's downgrade:\n%s", js.String())
 	}
 }
