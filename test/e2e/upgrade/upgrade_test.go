@@ -69,7 +69,7 @@ func previousMinor(t *testing.T, v string) string {
 
 func readStatus(t *testing.T, c *harness.Cluster, extra ...string) *status {
 	t.Helper()
-	r := plugintest.Run(t, c, append(append([]string{"etcd"}, extra...), "status", "-o", "json")...)
+	r := plugintest.Run(t, c, append(extra, "status", "-o", "json")...)
 	plugintest.WantCode(t, r, 0)
 	var st status
 	plugintest.Decode(t, r, &st)
@@ -88,7 +88,7 @@ func TestDowngradeFlow(t *testing.T) {
 		t.Fatalf("a fresh cluster reports a downgrade: %+v", st.Downgrade)
 	}
 
-	r := plugintest.Run(t, c, "etcd", "--transport", "exec", "downgrade", "validate", prev, "-o", "json")
+	r := plugintest.Run(t, c, "--transport", "exec", "downgrade", "validate", prev, "-o", "json")
 	plugintest.WantCode(t, r, 0)
 	var p downgradePlan
 	plugintest.Decode(t, r, &p)
@@ -96,19 +96,19 @@ func TestDowngradeFlow(t *testing.T) {
 		t.Errorf("validate %s: %+v\n%s", prev, p, r)
 	}
 	// Two minors down is refused by the rules, one line on stderr, exit 5.
-	r = plugintest.Run(t, c, "etcd", "downgrade", "validate", previousMinor(t, "v"+prev))
+	r = plugintest.Run(t, c, "downgrade", "validate", previousMinor(t, "v"+prev))
 	plugintest.WantCode(t, r, 5)
 	if !strings.Contains(r.Stderr, "one minor version at a time") {
 		t.Errorf("two minors down: stderr lacks the reason\n%s", r)
 	}
 	// Without a terminal and without --yes nothing changes.
-	r = plugintest.Run(t, c, "etcd", "downgrade", "enable", prev)
+	r = plugintest.Run(t, c, "downgrade", "enable", prev)
 	plugintest.WantCode(t, r, 5)
 	if st := readStatus(t, c); st.Downgrade != nil && st.Downgrade.Enabled {
 		t.Fatalf("enable without confirmation enabled the downgrade\n%s", r)
 	}
 
-	r = plugintest.Run(t, c, "etcd", "--transport", "exec", "downgrade", "enable", prev, "--yes", "-o", "json")
+	r = plugintest.Run(t, c, "--transport", "exec", "downgrade", "enable", prev, "--yes", "-o", "json")
 	plugintest.WantCode(t, r, 0)
 	plugintest.Decode(t, r, &p)
 	if !p.Changed || p.Downgrade == nil || !p.Downgrade.Enabled {
@@ -125,19 +125,19 @@ func TestDowngradeFlow(t *testing.T) {
 			}
 		}
 	}
-	r = plugintest.Run(t, c, "etcd", "upgrade-check", "-o", "json")
+	r = plugintest.Run(t, c, "upgrade-check", "-o", "json")
 	plugintest.WantCode(t, r, 5)
 	var u upgradeReport
 	plugintest.Decode(t, r, &u)
 	if u.Safe || !strings.Contains(fmt.Sprint(u.Blockers), "downgrade to "+prev+".0 is enabled") {
 		t.Errorf("upgrade-check with a downgrade enabled: %+v", u)
 	}
-	r = plugintest.Run(t, c, "etcd", "doctor", "-o", "json")
+	r = plugintest.Run(t, c, "doctor", "-o", "json")
 	if !strings.Contains(r.Stdout, `"downgrade-enabled"`) {
 		t.Errorf("doctor does not report the enabled downgrade\n%s", r)
 	}
 
-	r = plugintest.Run(t, c, append(append([]string{"etcd"}, plugintest.PFArgs(c)...), "downgrade", "cancel", "--yes")...)
+	r = plugintest.Run(t, c, append(plugintest.PFArgs(c), "downgrade", "cancel", "--yes")...)
 	plugintest.WantCode(t, r, 0)
 	if !strings.Contains(r.Stderr, "Downgrade cancelled.") {
 		t.Errorf("cancel does not say so\n%s", r)
@@ -145,7 +145,7 @@ func TestDowngradeFlow(t *testing.T) {
 	if st := readStatus(t, c, exec...); st.Downgrade == nil || st.Downgrade.Enabled {
 		t.Errorf("status after cancel shows downgrade %+v, want reported and not enabled", st.Downgrade)
 	}
-	r = plugintest.Run(t, c, "etcd", "downgrade", "cancel", "--yes")
+	r = plugintest.Run(t, c, "downgrade", "cancel", "--yes")
 	plugintest.WantCode(t, r, 0)
 	if !strings.Contains(r.Stderr, "nothing to cancel") {
 		t.Errorf("a second cancel does not say there is nothing to cancel\n%s", r)
@@ -181,7 +181,7 @@ func TestMixedVersions(t *testing.T) {
 		t.Fatalf("want a mixed cluster, 3.6 members: %v", old)
 	}
 
-	r := plugintest.Run(t, c, "etcd", "upgrade-check", "-o", "json")
+	r := plugintest.Run(t, c, "upgrade-check", "-o", "json")
 	plugintest.WantCode(t, r, 0)
 	var u upgradeReport
 	plugintest.Decode(t, r, &u)
@@ -194,7 +194,7 @@ func TestMixedVersions(t *testing.T) {
 		}
 	}
 
-	r = plugintest.Run(t, c, "etcd", "upgrade-check", "--to", "3.8", "-o", "json")
+	r = plugintest.Run(t, c, "upgrade-check", "--to", "3.8", "-o", "json")
 	plugintest.WantCode(t, r, 5)
 	plugintest.Decode(t, r, &u)
 	named := map[string]bool{}
@@ -213,7 +213,7 @@ func TestMixedVersions(t *testing.T) {
 		t.Errorf("stderr lacks the verdict\n%s", r)
 	}
 
-	r = plugintest.Run(t, c, "etcd", "downgrade", "validate", "3.6")
+	r = plugintest.Run(t, c, "downgrade", "validate", "3.6")
 	plugintest.WantCode(t, r, 5)
 	if !strings.Contains(r.Stderr, "different minor versions") {
 		t.Errorf("downgrade of a mixed cluster: stderr lacks the reason\n%s", r)
