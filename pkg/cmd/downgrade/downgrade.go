@@ -78,10 +78,9 @@ func NewCmdDowngrade(g *cmdutil.GlobalOptions, streams genericiooptions.IOStream
 		{etcd.DowngradeCancel, "cancel", "Cancel an enabled downgrade"},
 	} {
 		o := &Options{GlobalOptions: g, IOStreams: streams, Action: a.action}
-		args := cobra.ExactArgs(1)
-		if a.action == etcd.DowngradeCancel {
-			args = cobra.NoArgs
-		}
+		// Argument counts are checked by Validate, so that the message is ours and the same for
+		// every way in.
+		args := cobra.MaximumNArgs(1)
 		sub := &cobra.Command{
 			Use:     a.use,
 			Short:   a.short,
