@@ -62,6 +62,13 @@ for V in ${*:-v3.6.16 v3.7.3}; do
   cap move-leader $BIN/etcdctl --endpoints=$LEADER -w json move-leader "$TARGET"
   cap member-remove-learner $E -w json member remove "$LID"
   $E member add learner-1 --learner --peer-urls=http://127.0.0.1:23809 >/dev/null
+  # the downgrade flow: one minor below the cluster's (3.6 -> 3.5, 3.7 -> 3.6), then cancelled
+  PREV=$(echo "${V#v}" | awk -F. '{print $1"."$2-1}')
+  cap downgrade-validate $E -w json downgrade validate "$PREV"
+  cap downgrade-validate-invalid $E -w json downgrade validate 3.4
+  cap downgrade-enable $E -w json downgrade enable "$PREV"
+  cap endpoint-status-downgrade $E -w json endpoint status
+  cap downgrade-cancel $E -w json downgrade cancel
   kill "${pids[2]}"; wait "${pids[2]}" 2>/dev/null
   cap endpoint-status-down $BIN/etcdctl --endpoints=http://127.0.0.1:23793 --dial-timeout=1s --command-timeout=2s -w json endpoint status
   cap endpoint-health-down $BIN/etcdctl --endpoints=http://127.0.0.1:23793 --dial-timeout=1s --command-timeout=2s -w json endpoint health

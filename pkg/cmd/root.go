@@ -11,11 +11,13 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/defrag"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/doctor"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/downgrade"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/member"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/moveleader"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/promote"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/snapshot"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/status"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/upgradecheck"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/usage"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/version"
 )
@@ -71,9 +73,13 @@ func NewCmdRootWithOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IO
 	doc.GroupID = "inspect"
 	use := usage.NewCmdUsage(g, streams)
 	use.GroupID = "inspect"
+	dwn := downgrade.NewCmdDowngrade(g, streams)
+	dwn.GroupID = "change"
+	upc := upgradecheck.NewCmdUpgradeCheck(g, streams)
+	upc.GroupID = "inspect"
 	ver := version.NewCmdVersion(g, streams)
 	ver.GroupID = "other"
-	root.AddCommand(st, mem, chk, doc, use, pro, snp, dfr, alm, mvl, ver, snapshot.NewCmdCheckDB(streams), usage.NewCmdUsageFile(streams))
+	root.AddCommand(st, mem, chk, doc, use, upc, pro, snp, dfr, alm, mvl, dwn, ver, snapshot.NewCmdCheckDB(streams), usage.NewCmdUsageFile(streams))
 	_ = root.RegisterFlagCompletionFunc("pod", func(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		return g.CompletePods(cmd), cobra.ShellCompDirectiveNoFileComp
 	})

@@ -141,6 +141,7 @@ func Doctor(st *ClusterStatus, pods []discovery.Member, o DoctorOptions) *Doctor
 		sort.Strings(parts)
 		add(SeverityWarning, "version-skew", nil, "members run different etcd versions ("+strings.Join(parts, "; ")+")", "finish the upgrade (or rollback) so that all members run one version")
 	}
+	versionFindings(st, func(sev, check string, m *MemberStatus, finding, fix string) { add(sev, check, m, finding, fix) })
 	if len(st.Unavailable) > 0 {
 		r.Skipped = append(r.Skipped, "checks that need "+strings.Join(st.Unavailable, ", "))
 	}
@@ -166,4 +167,45 @@ func minimumFor(v string) string {
 		return min
 	}
 	return ""
+}
+
+// versionFindings reports what stands in the way of the next version step: a downgrade left
+// enabled, 3.5 members below the safe 3.5 -> 3.6 starting point, and a storage version behind the
+// server versions (the cluster version has not followed the members).
+func versionFindings(st *ClusterStatus, add func(sev, check string, m *MemberStatus, finding, fix string)) {
+	if t, ok := st.DowngradeEnabled(); ok {
+		add(SeverityWarning, "downgrade-enabled", nil, fmt.Sprintf("a downgrade to %s is enabled: the cluster version stays lowered and upgrades are blocked", t),
+			fmt.Sprintf("finish it (replace the members one at a time with etcd %s) or cancel it: kubectl etcd downgrade cancel", t))
+	}
+	var lowest *Version
+	for i := range st.Members {
+		m := &st.Members[i]
+		v, err := ParseVersion(m.Version)
+		if err != nil {
+			continue
+		}
+		if lowest == nil || v.Compare(*lowest) < 0 {
+			vv := v
+			lowest = &vv
+		}
+		if v.SameMinor(SafeFrom35) && v.Compare(SafeFrom35) < 0 {
+			add(SeverityWarning, "unsafe-upgrade-start", m, fmt.Sprintf("etcd %s: 3.6 is the next step, and it is safe only from %s (etcd-io/etcd#19557, #20793); kubeadm %s+ moves etcd to 3.6",
+				m.Version, SafeFrom35, KubeadmFirstEtcd36), fmt.Sprintf("upgrade this member to %s or later before any upgrade to 3.6 (kubectl etcd upgrade-check --to 3.6)", SafeFrom35))
+		}
+	}
+	if _, downgrading := st.DowngradeEnabled(); downgrading || lowest == nil || lowest.Compare(Version{3, 6, 0}) < 0 {
+		return
+	}
+	for i := range st.Members {
+		m := &st.Members[i]
+		sv, err := ParseVersion(m.StorageVersion)
+		if err != nil {
+			continue
+		}
+		if sv.Major == lowest.Major && sv.Minor < lowest.Minor {
+			add(SeverityWarning, "storage-version-behind", m, fmt.Sprintf("storage version %s is behind the server versions (every member runs %s or later): the cluster version did not follow the members",
+				m.StorageVersion, lowest.MinorString()),
+				"check that every member is healthy and runs one version (kubectl etcd upgrade-check); etcd raises the cluster and storage version once they do")
+		}
+	}
 }

@@ -64,3 +64,60 @@ func TestMinimumFor(t *testing.T) {
 		}
 	}
 }
+
+func TestDoctorVersionFindings(t *testing.T) {
+	cases := []struct {
+		name  string
+		setup func(c *fake.Cluster)
+		want  []string
+		not   []string
+	}{
+		{name: "healthy 3.6 with matching storage", setup: func(c *fake.Cluster) {
+			for _, m := range c.Members {
+				m.StorageVersion = "3.6.0"
+			}
+		}, not: []string{"downgrade-enabled", "unsafe-upgrade-start", "storage-version-behind"}},
+		{name: "a downgrade left enabled", setup: func(c *fake.Cluster) {
+			c.Downgrade = &etcdserverpb.DowngradeInfo{Enabled: true, TargetVersion: "3.5.0"}
+			for _, m := range c.Members {
+				m.StorageVersion = "3.5.0"
+			}
+		}, want: []string{"warning:downgrade-enabled"}, not: []string{"storage-version-behind"}},
+		{name: "3.5.25 before 3.6", setup: func(c *fake.Cluster) {
+			for _, m := range c.Members {
+				m.Version = "3.5.25"
+			}
+		}, want: []string{"warning:unsafe-upgrade-start"}},
+		{name: "3.5.26 is the safe start", setup: func(c *fake.Cluster) {
+			for _, m := range c.Members {
+				m.Version = "3.5.26"
+			}
+		}, not: []string{"unsafe-upgrade-start"}},
+		{name: "storage version behind", setup: func(c *fake.Cluster) {
+			for _, m := range c.Members {
+				m.Version, m.StorageVersion = "3.7.3", "3.6.0"
+			}
+		}, want: []string{"warning:storage-version-behind"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := threeMembers()
+			for _, m := range c.Members {
+				m.InUse = m.DBSize
+			}
+			tc.setup(c)
+			ps := pods("cp-1", "cp-2", "cp-3")
+			got := checks(Doctor(Status(context.Background(), c.Connector(), ps, StatusOptions{}), ps, DoctorOptions{}))
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("missing %s in %s", w, got)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(got, n) {
+					t.Errorf("unexpected %s in %s", n, got)
+				}
+			}
+		})
+	}
+}

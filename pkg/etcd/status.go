@@ -33,18 +33,21 @@ type MemberStatus struct {
 	Learner    bool   `json:"learner"`
 	Version    string `json:"version,omitempty"`
 	// StorageVersion is the storage schema version (etcd 3.6 and later).
-	StorageVersion   string   `json:"storageVersion,omitempty"`
-	DBSize           int64    `json:"dbSize"`
-	DBSizeInUse      int64    `json:"dbSizeInUse"`
-	DBSizeQuota      int64    `json:"dbSizeQuota,omitempty"`
-	FragmentationPct float64  `json:"fragmentationPercent"`
-	RaftTerm         uint64   `json:"raftTerm"`
-	RaftIndex        uint64   `json:"raftIndex"`
-	RaftAppliedIndex uint64   `json:"raftAppliedIndex"`
-	Revision         int64    `json:"revision"`
-	LeaderID         string   `json:"leaderID,omitempty"`
-	ClusterID        string   `json:"clusterID,omitempty"`
-	Alarms           []string `json:"alarms,omitempty"`
+	StorageVersion string `json:"storageVersion,omitempty"`
+	// Downgrade is the cluster's downgrade state as this member reports it (etcd 3.6 and later;
+	// nil when the member does not report it).
+	Downgrade        *DowngradeState `json:"downgrade,omitempty"`
+	DBSize           int64           `json:"dbSize"`
+	DBSizeInUse      int64           `json:"dbSizeInUse"`
+	DBSizeQuota      int64           `json:"dbSizeQuota,omitempty"`
+	FragmentationPct float64         `json:"fragmentationPercent"`
+	RaftTerm         uint64          `json:"raftTerm"`
+	RaftIndex        uint64          `json:"raftIndex"`
+	RaftAppliedIndex uint64          `json:"raftAppliedIndex"`
+	Revision         int64           `json:"revision"`
+	LeaderID         string          `json:"leaderID,omitempty"`
+	ClusterID        string          `json:"clusterID,omitempty"`
+	Alarms           []string        `json:"alarms,omitempty"`
 	// Errors are errors the member itself reports in its status (etcd's "errors" field).
 	Errors []string `json:"errors,omitempty"`
 
@@ -79,6 +82,22 @@ func (m MemberStatus) Serving() bool {
 	return m.Healthy || onlyNOSPACE(m)
 }
 
+// DowngradeState is etcd's downgrade info: whether a downgrade is enabled and to which version.
+type DowngradeState struct {
+	Enabled       bool   `json:"enabled"`
+	TargetVersion string `json:"targetVersion,omitempty"`
+}
+
+// DowngradeEnabled returns the target of a downgrade that some member reports enabled.
+func (s *ClusterStatus) DowngradeEnabled() (target string, enabled bool) {
+	for _, m := range s.Members {
+		if m.Downgrade != nil && m.Downgrade.Enabled {
+			return m.Downgrade.TargetVersion, true
+		}
+	}
+	return "", false
+}
+
 // ServingVoter is Serving for a voting member (learners excluded). It is the one definition of
 // a member that counts toward the quorum: status, the removal plan, the snapshot source and the
 // leadership transferee all use it.
@@ -94,6 +113,8 @@ type ClusterStatus struct {
 	Members   []MemberStatus `json:"members"`
 	// Alarms are the cluster's active alarms ("<member id>:NOSPACE").
 	Alarms []string `json:"alarms,omitempty"`
+	// Downgrade is the cluster's downgrade state (etcd 3.6+; nil when no member reports it).
+	Downgrade *DowngradeState `json:"downgrade,omitempty"`
 	// Warnings are problems worth an operator's attention that are not member failures.
 	Warnings []string `json:"warnings,omitempty"`
 	// Unavailable names the fields the transport could not fill (metrics-only mode).
@@ -279,6 +300,9 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 			ms.Learner = ms.Learner || st.IsLearner
 			ms.Version = st.Version
 			ms.StorageVersion = st.StorageVersion
+			if di := st.DowngradeInfo; di != nil {
+				ms.Downgrade = &DowngradeState{Enabled: di.Enabled, TargetVersion: di.TargetVersion}
+			}
 			ms.DBSize, ms.DBSizeInUse, ms.DBSizeQuota = st.DbSize, st.DbSizeInUse, st.DbSizeQuota
 			if ms.DBSizeQuota == 0 {
 				ms.DBSizeQuota = m.QuotaBackendBytes
@@ -393,6 +417,11 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 	}
 	if l, ok := conn.(transport.Limited); ok {
 		res.Unavailable = l.Unavailable()
+	}
+	for _, ms := range res.Members {
+		if d := ms.Downgrade; d != nil && (res.Downgrade == nil || d.Enabled) {
+			res.Downgrade = &DowngradeState{Enabled: d.Enabled, TargetVersion: d.TargetVersion}
+		}
 	}
 	for _, ms := range res.Members {
 		if ms.ServerCertDaysLeft != nil && time.Until(mustTime(ms.ServerCertNotAfter)) < CertExpiryWarning {

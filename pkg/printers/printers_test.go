@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
@@ -116,5 +118,51 @@ func TestStatusSummaryNOSPACE(t *testing.T) {
 	}
 	if strings.Contains(got, "healthy") {
 		t.Errorf("summary %q calls NOSPACE members healthy", got)
+	}
+}
+
+func TestUpgradeReportGolden(t *testing.T) {
+	c, pods := cluster()
+	c.Members[2].Down = false
+	c.Members[1].Version = "3.5.25"
+	for _, m := range c.Members {
+		if m.Version == "3.6.16" {
+			m.StorageVersion = "3.6.0"
+		}
+	}
+	st := etcd.Status(context.Background(), c.Connector(), pods, etcd.StatusOptions{})
+	r := etcd.CheckUpgradeStatus(st, etcd.Version{Major: 3, Minor: 7, Patch: -1})
+	if r.Safe {
+		t.Fatal("a mixed 3.5/3.6 cluster passes the 3.7 check")
+	}
+	for _, f := range Formats {
+		var buf bytes.Buffer
+		if err := PrintUpgradeReport(&buf, f, r); err != nil {
+			t.Fatal(err)
+		}
+		golden(t, "upgrade-check."+string(f), buf.Bytes())
+	}
+}
+
+// With a downgrade enabled, -o wide, the summary and -o json all show it.
+func TestStatusShowsDowngrade(t *testing.T) {
+	c, pods := cluster()
+	c.Downgrade = &etcdserverpb.DowngradeInfo{Enabled: true, TargetVersion: "3.5.0"}
+	st := etcd.Status(context.Background(), c.Connector(), pods, etcd.StatusOptions{})
+	var wide, js bytes.Buffer
+	if err := PrintStatus(&wide, Wide, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := PrintStatus(&js, JSON, st); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(wide.String(), "enabled:3.5.0") || !strings.Contains(wide.String(), "downgrade to 3.5.0 enabled") {
+		t.Errorf("wide status lacks the downgrade:\n%s", wide.String())
+	}
+	if !strings.Contains(js.String(), `"downgrade": {
+        "enabled": true,
+        "targetVersion": "3.5.0"
+    }`) {
+		t.Errorf("json status lacks the cluster's downgrade:\n%s", js.String())
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 var statusHeaders = []string{"POD", "NODE", "MEMBER", "ID", "ENDPOINT", "HEALTH", "LEADER", "LEARNER",
 	"VERSION", "DB", "IN-USE", "FRAG", "TERM", "INDEX", "APPLIED", "ALARMS", "ERRORS"}
-var statusWideHeaders = []string{"CLUSTER-ID", "LEADER-ID", "REVISION", "QUOTA", "STORAGE", "TOOK", "CERT-EXPIRES", "POD-PHASE", "IMAGE"}
+var statusWideHeaders = []string{"CLUSTER-ID", "LEADER-ID", "REVISION", "QUOTA", "STORAGE", "TOOK", "CERT-EXPIRES", "POD-PHASE", "IMAGE", "DOWNGRADE"}
 
 // PrintStatus renders a cluster status in the given format. In table formats it ends with a
 // summary line; per-member errors are not printed here (callers print them to stderr).
@@ -62,7 +62,7 @@ func PrintStatus(w io.Writer, f Format, s *etcd.ClusterStatus) error {
 				rev = strconv.FormatInt(m.Revision, 10)
 			}
 			row = append(row, OrDash(m.ClusterID), OrDash(m.LeaderID), OrDash(rev), OrDash(quota),
-				OrDash(m.StorageVersion), OrDash(m.HealthTook), certExpiry(m), OrDash(m.PodPhase), OrDash(m.Image))
+				OrDash(m.StorageVersion), OrDash(m.HealthTook), certExpiry(m), OrDash(m.PodPhase), OrDash(m.Image), downgradeState(m.Downgrade))
 		}
 		rows = append(rows, row)
 	}
@@ -102,6 +102,9 @@ func StatusSummary(s *etcd.ClusterStatus) string {
 	}
 	if len(s.Alarms) > 0 {
 		fmt.Fprintf(&b, "; alarms %s", strings.Join(s.Alarms, ","))
+	}
+	if d := s.Downgrade; d != nil && d.Enabled {
+		fmt.Fprintf(&b, "; downgrade to %s enabled", d.TargetVersion)
 	}
 	if s.Leader != "" {
 		fmt.Fprintf(&b, "; leader %s", s.Leader)
@@ -147,3 +150,14 @@ func certExpiry(m etcd.MemberStatus) string {
 }
 
 func u64(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// downgradeState renders a member's downgrade info for the wide table.
+func downgradeState(d *etcd.DowngradeState) string {
+	switch {
+	case d == nil:
+		return "-"
+	case d.Enabled:
+		return "enabled:" + d.TargetVersion
+	}
+	return "none"
+}

@@ -85,6 +85,9 @@ type Session interface {
 	// order. end "\x00" means every key from key on. More in the response says whether keys are
 	// left after the page.
 	Range(ctx context.Context, key, end string, limit int64) (*clientv3.GetResponse, error)
+	// Downgrade validates, enables or cancels a cluster downgrade to version (a minor, "3.6";
+	// cancel ignores it). etcd answers with the cluster version.
+	Downgrade(ctx context.Context, action clientv3.DowngradeAction, version string) (*clientv3.DowngradeResponse, error)
 }
 
 // Connector opens sessions to members. One connector serves a whole command run.

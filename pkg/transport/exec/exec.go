@@ -395,3 +395,31 @@ func (s *Session) Range(ctx context.Context, key, end string, limit int64) (*cli
 	}
 	return DecodeGet(out)
 }
+
+// Downgrade implements transport.Session with "etcdctl downgrade validate|enable VERSION" and
+// "etcdctl downgrade cancel".
+func (s *Session) Downgrade(ctx context.Context, action clientv3.DowngradeAction, version string) (*clientv3.DowngradeResponse, error) {
+	args, err := DowngradeArgs(action, version)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.run(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	var resp clientv3.DowngradeResponse
+	return &resp, decodeStrict(out, &resp)
+}
+
+// DowngradeArgs is the etcdctl argv (after the global flags) of a downgrade action.
+func DowngradeArgs(action clientv3.DowngradeAction, version string) ([]string, error) {
+	switch action {
+	case clientv3.DowngradeValidate:
+		return []string{"downgrade", "validate", version}, nil
+	case clientv3.DowngradeEnable:
+		return []string{"downgrade", "enable", version}, nil
+	case clientv3.DowngradeCancel:
+		return []string{"downgrade", "cancel"}, nil
+	}
+	return nil, fmt.Errorf("unknown downgrade action %d", action)
+}

@@ -29,8 +29,10 @@ type Member struct {
 	// Unhealthy makes the health probe report this error.
 	Unhealthy string
 	Version   string
-	DBSize    int64
-	InUse     int64
+	// StorageVersion is what the member's status reports as its storage version.
+	StorageVersion string
+	DBSize         int64
+	InUse          int64
 	// Quota is what the member's status reports as its backend quota (0: not reported).
 	Quota     int64
 	RaftIndex uint64
@@ -83,6 +85,12 @@ type Cluster struct {
 	RangeErrAfter int
 	ranges        int
 	nextID        uint64
+	// Downgrade is the cluster's downgrade state (every member reports it in its status when
+	// the member's version is 3.6 or later); Downgrades records the calls (action and version).
+	Downgrade  *etcdserverpb.DowngradeInfo
+	Downgrades []string
+	// OnDowngrade, when set, answers a downgrade call instead of the built-in rules.
+	OnDowngrade func(c *Cluster, action clientv3.DowngradeAction, version string) (*clientv3.DowngradeResponse, error)
 }
 
 // Connector returns a transport.Connector over this cluster.
@@ -146,7 +154,15 @@ func (s *session) Status(context.Context) (*clientv3.StatusResponse, error) {
 	h.Revision = mem.Revision
 	return &clientv3.StatusResponse{Header: h, Version: mem.Version, DbSize: mem.DBSize,
 		DbSizeInUse: mem.InUse, DbSizeQuota: mem.Quota, Leader: s.c.LeaderID, RaftIndex: mem.RaftIndex, RaftTerm: 2,
-		RaftAppliedIndex: mem.RaftIndex, IsLearner: mem.Learner}, nil
+		RaftAppliedIndex: mem.RaftIndex, IsLearner: mem.Learner, StorageVersion: mem.StorageVersion,
+		DowngradeInfo: s.c.downgradeInfo(mem)}, nil
+}
+
+func (c *Cluster) downgradeInfo(mem *Member) *etcdserverpb.DowngradeInfo {
+	if c.Downgrade == nil || strings.HasPrefix(mem.Version, "3.5.") || strings.HasPrefix(mem.Version, "3.4.") {
+		return nil
+	}
+	return &etcdserverpb.DowngradeInfo{Enabled: c.Downgrade.Enabled, TargetVersion: c.Downgrade.TargetVersion}
 }
 
 func (s *session) Health(context.Context) (*transport.Health, error) {
@@ -409,4 +425,54 @@ func (s *session) Range(_ context.Context, key, end string, limit int64) (*clien
 		r.Kvs = append(r.Kvs, &mvccpb.KeyValue{Key: []byte(k), Value: []byte(s.c.KV[k]), ModRevision: mem.Revision})
 	}
 	return r, nil
+}
+
+// Downgrade answers like etcd 3.6+: validate and enable need a target one minor below every
+// member's version (enable records the target), cancel needs an enabled downgrade.
+func (s *session) Downgrade(_ context.Context, action clientv3.DowngradeAction, version string) (*clientv3.DowngradeResponse, error) {
+	mem, err := s.self(fmt.Sprintf("downgrade %d %s", action, version))
+	if err != nil {
+		return nil, err
+	}
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	s.c.Downgrades = append(s.c.Downgrades, fmt.Sprintf("%d %s", action, version))
+	if s.c.OnDowngrade != nil {
+		return s.c.OnDowngrade(s.c, action, version)
+	}
+	// Minor versions as major*1000+minor, so that 3.10 sorts after 3.9.
+	minor := func(v string) int {
+		var major, min int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(v, "v"), "%d.%d", &major, &min); err != nil {
+			return -1
+		}
+		return major*1000 + min
+	}
+	name := func(m int) string { return fmt.Sprintf("%d.%d", m/1000, m%1000) }
+	lowest := minor(mem.Version)
+	for _, m := range s.c.Members {
+		if v := minor(m.Version); m.Version != "" && v < lowest {
+			lowest = v
+		}
+	}
+	cluster := name(lowest)
+	resp := &clientv3.DowngradeResponse{Header: s.header(mem), Version: cluster}
+	switch action {
+	case clientv3.DowngradeCancel:
+		if s.c.Downgrade == nil || !s.c.Downgrade.Enabled {
+			return nil, fmt.Errorf("etcdserver: no inflight downgrade job")
+		}
+		s.c.Downgrade = &etcdserverpb.DowngradeInfo{}
+		return resp, nil
+	}
+	if minor(version) != lowest-1 || lowest%1000 == 0 {
+		return nil, fmt.Errorf("etcdserver: invalid downgrade target version")
+	}
+	if action == clientv3.DowngradeEnable {
+		if s.c.Downgrade != nil && s.c.Downgrade.Enabled {
+			return nil, fmt.Errorf("etcdserver: cluster has a downgrade job in progress")
+		}
+		s.c.Downgrade = &etcdserverpb.DowngradeInfo{Enabled: true, TargetVersion: name(lowest-1) + ".0"}
+	}
+	return resp, nil
 }

@@ -332,3 +332,8 @@ func (s *MetricsSession) TryLock(context.Context, string, string, time.Duration)
 func (s *MetricsSession) Range(context.Context, string, string, int64) (*clientv3.GetResponse, error) {
 	return nil, fmt.Errorf("reading keys: %w", ErrNeedsCertificates)
 }
+
+// Downgrade needs the client API.
+func (s *MetricsSession) Downgrade(context.Context, clientv3.DowngradeAction, string) (*clientv3.DowngradeResponse, error) {
+	return nil, fmt.Errorf("downgrade: %w", ErrNeedsCertificates)
+}

@@ -568,3 +568,13 @@ func (s *Session) Range(ctx context.Context, key, end string, limit int64) (*cli
 	})
 	return out, err
 }
+
+func (s *Session) Downgrade(ctx context.Context, action clientv3.DowngradeAction, version string) (*clientv3.DowngradeResponse, error) {
+	var out *clientv3.DowngradeResponse
+	err := s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
+		var err error
+		out, err = cli.Downgrade(ctx, action, version)
+		return err
+	})
+	return out, err
+}

@@ -40,6 +40,10 @@ type Options struct {
 	NoSignalHandler bool
 	// Keep keeps Dir after Stop even on success (also $E2E_KEEP=1).
 	Keep bool
+	// MemberVersions overrides EtcdVersion for single members by node name ("cp-3": "v3.7.3"):
+	// that member's etcd binary and its pod's image tag. etcdctl (exec) and the storage etcd
+	// stay at EtcdVersion. Only versions that can form one cluster make sense (3.6 with 3.7).
+	MemberVersions map[string]string
 }
 
 const runDirPrefix = "kubectl-etcd-e2e-"
@@ -126,7 +130,11 @@ func findTools(c *Cluster) error {
 	c.kwokBin = filepath.Join(kwok, "kwok")
 	c.stagesFile = filepath.Join(kwok, "stages.yaml")
 	var missing []string
-	for _, d := range []string{c.EtcdBin, k8s, kwok} {
+	dirs := []string{c.EtcdBin, k8s, kwok}
+	for _, v := range c.opts.MemberVersions {
+		dirs = append(dirs, filepath.Join(cache, "etcd-"+v))
+	}
+	for _, d := range dirs {
 		if _, err := os.Stat(filepath.Join(d, ".complete")); err != nil {
 			missing = append(missing, d)
 		}

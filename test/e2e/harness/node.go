@@ -203,7 +203,7 @@ func (c *Cluster) etcdArgv(n *node, state, initialCluster string) []string {
 }
 
 func (c *Cluster) startEtcd(n *node) error {
-	argv := append([]string{filepath.Join(c.EtcdBin, "etcd")}, n.argv[1:]...)
+	argv := append([]string{filepath.Join(c.etcdBinFor(n.name), "etcd")}, n.argv[1:]...)
 	p, err := c.spawn("etcd-"+n.name, os.Environ(), c.inNode(n, argv...)...)
 	if err != nil {
 		return err
@@ -465,7 +465,7 @@ func (c *Cluster) etcdPod(n *node) *corev1.Pod {
 		}
 	}
 	hostPath := corev1.HostPathDirectoryOrCreate
-	image := "registry.k8s.io/etcd:" + strings.TrimPrefix(c.EtcdVersion, "v") + "-0"
+	image := "registry.k8s.io/etcd:" + strings.TrimPrefix(c.etcdVersionFor(n.name), "v") + "-0"
 	return &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:      "etcd-" + n.name,
@@ -566,4 +566,20 @@ func podReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// etcdVersionFor is the etcd version node name runs: Options.MemberVersions, else EtcdVersion.
+func (c *Cluster) etcdVersionFor(name string) string {
+	if v, ok := c.opts.MemberVersions[name]; ok && v != "" {
+		return v
+	}
+	return c.EtcdVersion
+}
+
+// etcdBinFor is the directory of the etcd binary node name runs.
+func (c *Cluster) etcdBinFor(name string) string {
+	if v := c.etcdVersionFor(name); v != c.EtcdVersion {
+		return filepath.Join(CacheDir(), "etcd-"+v)
+	}
+	return c.EtcdBin
 }

@@ -33,8 +33,15 @@ type clusterStatus struct {
 	Quorum      quorum         `json:"quorum"`
 	Members     []memberStatus `json:"members"`
 	Alarms      []string       `json:"alarms,omitempty"`
+	Downgrade   *downgrade     `json:"downgrade,omitempty"`
 	Warnings    []string       `json:"warnings,omitempty"`
 	Unavailable []string       `json:"unavailable,omitempty"`
+}
+
+// downgrade is etcd's downgrade state (3.6+), in the cluster's and in each member's status.
+type downgrade struct {
+	Enabled       bool   `json:"enabled"`
+	TargetVersion string `json:"targetVersion,omitempty"`
 }
 
 type quorum struct {
@@ -47,41 +54,42 @@ type quorum struct {
 }
 
 type memberStatus struct {
-	Pod                  string   `json:"pod,omitempty"`
-	Node                 string   `json:"node,omitempty"`
-	Name                 string   `json:"name,omitempty"`
-	ID                   string   `json:"id,omitempty"`
-	Endpoint             string   `json:"endpoint,omitempty"`
-	Reachable            bool     `json:"reachable"`
-	Healthy              bool     `json:"healthy"`
-	HealthError          string   `json:"healthError,omitempty"`
-	HealthTook           string   `json:"healthTook,omitempty"`
-	Leader               bool     `json:"leader"`
-	Learner              bool     `json:"learner"`
-	Version              string   `json:"version,omitempty"`
-	StorageVersion       string   `json:"storageVersion,omitempty"`
-	DBSize               int64    `json:"dbSize"`
-	DBSizeInUse          int64    `json:"dbSizeInUse"`
-	DBSizeQuota          int64    `json:"dbSizeQuota,omitempty"`
-	FragmentationPercent float64  `json:"fragmentationPercent"`
-	RaftTerm             uint64   `json:"raftTerm"`
-	RaftIndex            uint64   `json:"raftIndex"`
-	RaftAppliedIndex     uint64   `json:"raftAppliedIndex"`
-	Revision             int64    `json:"revision"`
-	LeaderID             string   `json:"leaderID,omitempty"`
-	ClusterID            string   `json:"clusterID,omitempty"`
-	Alarms               []string `json:"alarms,omitempty"`
-	Errors               []string `json:"errors,omitempty"`
-	HasPod               bool     `json:"hasPod"`
-	PodPhase             string   `json:"podPhase,omitempty"`
-	PodReady             bool     `json:"podReady"`
-	Image                string   `json:"image,omitempty"`
-	DataDir              string   `json:"dataDir,omitempty"`
-	PeerURLs             []string `json:"peerURLs,omitempty"`
-	ClientURLs           []string `json:"clientURLs,omitempty"`
-	ServerCertNotAfter   string   `json:"serverCertNotAfter,omitempty"`
-	ServerCertDaysLeft   *int     `json:"serverCertDaysLeft,omitempty"`
-	Problems             []string `json:"problems,omitempty"`
+	Pod                  string     `json:"pod,omitempty"`
+	Node                 string     `json:"node,omitempty"`
+	Name                 string     `json:"name,omitempty"`
+	ID                   string     `json:"id,omitempty"`
+	Endpoint             string     `json:"endpoint,omitempty"`
+	Reachable            bool       `json:"reachable"`
+	Healthy              bool       `json:"healthy"`
+	HealthError          string     `json:"healthError,omitempty"`
+	HealthTook           string     `json:"healthTook,omitempty"`
+	Leader               bool       `json:"leader"`
+	Learner              bool       `json:"learner"`
+	Version              string     `json:"version,omitempty"`
+	StorageVersion       string     `json:"storageVersion,omitempty"`
+	Downgrade            *downgrade `json:"downgrade,omitempty"`
+	DBSize               int64      `json:"dbSize"`
+	DBSizeInUse          int64      `json:"dbSizeInUse"`
+	DBSizeQuota          int64      `json:"dbSizeQuota,omitempty"`
+	FragmentationPercent float64    `json:"fragmentationPercent"`
+	RaftTerm             uint64     `json:"raftTerm"`
+	RaftIndex            uint64     `json:"raftIndex"`
+	RaftAppliedIndex     uint64     `json:"raftAppliedIndex"`
+	Revision             int64      `json:"revision"`
+	LeaderID             string     `json:"leaderID,omitempty"`
+	ClusterID            string     `json:"clusterID,omitempty"`
+	Alarms               []string   `json:"alarms,omitempty"`
+	Errors               []string   `json:"errors,omitempty"`
+	HasPod               bool       `json:"hasPod"`
+	PodPhase             string     `json:"podPhase,omitempty"`
+	PodReady             bool       `json:"podReady"`
+	Image                string     `json:"image,omitempty"`
+	DataDir              string     `json:"dataDir,omitempty"`
+	PeerURLs             []string   `json:"peerURLs,omitempty"`
+	ClientURLs           []string   `json:"clientURLs,omitempty"`
+	ServerCertNotAfter   string     `json:"serverCertNotAfter,omitempty"`
+	ServerCertDaysLeft   *int       `json:"serverCertDaysLeft,omitempty"`
+	Problems             []string   `json:"problems,omitempty"`
 }
 
 type memberList struct {

@@ -89,6 +89,9 @@ func testStatusExecHealthy(t *testing.T, c *harness.Cluster) {
 	var st clusterStatus
 	plugintest.DecodeStrict(t, r, &st)
 	checkHealthyStatus(t, c, r, &st, "exec")
+	if st.Downgrade == nil || st.Downgrade.Enabled {
+		t.Errorf("a fresh 3.6+ cluster reports downgrade %+v, want reported and not enabled", st.Downgrade)
+	}
 	for _, m := range st.Members {
 		if m.ClusterID == "" || m.ClusterID != st.ClusterID || m.LeaderID != st.Leader {
 			t.Errorf("%s: clusterID %q leaderID %q, want %q and %q", m.Name, m.ClusterID, m.LeaderID, st.ClusterID, st.Leader)
