@@ -1,0 +1,123 @@
+package kubeadm_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
+)
+
+// These tests change the membership; they run after the read-only ones (file order) and each
+// leaves a healthy 3-voter cluster behind.
+
+type listedMember struct {
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Learner bool   `json:"learner"`
+}
+
+// stopEtcdForGood takes the etcd static pod off node (its manifest moved out of the kubelet's
+// manifest directory) and waits until status sees that member unreachable.
+func stopEtcdForGood(t *testing.T, node string) {
+	t.Helper()
+	onNode(t, node, "mv", "/etc/kubernetes/manifests/etcd.yaml", "/etc/kubernetes/etcd.yaml.stopped")
+	eventually(t, "etcd on "+node+" down", 2*time.Minute, func() error {
+		r, st := status(t, "--transport", "exec")
+		if r.Code != 2 {
+			return fmt.Errorf("status exit %d, want 2 (degraded)", r.Code)
+		}
+		for _, m := range st.Members {
+			if m.Name == node && !m.Reachable && !m.HasPod {
+				return nil
+			}
+		}
+		return fmt.Errorf("member %s still reachable or its pod still there: %+v", node, st.Members)
+	})
+}
+
+// removeAndReset is the first half of both runbooks: the dead member leaves the cluster, the node
+// is reset as kubeadm reset does it and its Node object is deleted.
+func removeAndReset(t *testing.T, node string) {
+	t.Helper()
+	r := runPlugin(t, "status", "--transport", "exec")
+	plugintest.WantCode(t, r, 2)
+	r = runPlugin(t, "member", "remove", node, "--dry-run", "--transport", "exec")
+	plugintest.WantCode(t, r, 0)
+	r = runPlugin(t, "member", "remove", node, "--yes", "--transport", "exec")
+	plugintest.WantCode(t, r, 0)
+	script(t, "reset", node)
+	if _, err := kubectl(t, "delete", "node", node); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantBackToThree: status is Healthy with 3 voters, the rejoined node's among them.
+func wantBackToThree(t *testing.T) {
+	t.Helper()
+	var st clusterStatus
+	var r *plugintest.Result
+	// The rejoined member's mirror pod appears when its kubelet has registered it again.
+	eventually(t, "three etcd pods with a ready, healthy member each", 2*time.Minute, func() error {
+		r, st = status(t, "--transport", "exec")
+		if r.Code != 0 {
+			return fmt.Errorf("status exit %d:\n%s", r.Code, r)
+		}
+		return nil
+	})
+	wantHealthy(t, "exec", r, st)
+	r, st = status(t, pf("cp-1")...)
+	wantHealthy(t, "port-forward", r, st)
+}
+
+// TestRunbookReplaceMember plays README "Replace a failed member" for kubeadm: cp-3's etcd is
+// gone for good; the member is removed, the node reset and joined again with kubeadm join
+// --control-plane (which adds the learner and promotes it), and promote afterwards is a no-op.
+func TestRunbookReplaceMember(t *testing.T) {
+	plugintest.SkipShort(t)
+	stopEtcdForGood(t, "cp-3")
+	removeAndReset(t, "cp-3")
+	script(t, "join", "cp-3")
+	r := runPlugin(t, "promote", "cp-3", "--transport", "exec")
+	plugintest.WantCode(t, r, 0)
+	if !strings.Contains(r.Stdout+r.Stderr, "already a voting member") {
+		t.Errorf("promote after kubeadm's own promotion:\n%s", r)
+	}
+	wantBackToThree(t)
+}
+
+// TestRunbookLearnerJoin plays README "kubeadm: a new control-plane member joins as a learner"
+// for a join interrupted after kubeadm added the learner and wrote its etcd manifest: the member
+// list shows the learner, promote completes it, and a rerun exits 0.
+func TestRunbookLearnerJoin(t *testing.T) {
+	plugintest.SkipShort(t)
+	stopEtcdForGood(t, "cp-2")
+	removeAndReset(t, "cp-2")
+	script(t, "join", "cp-2", "--interrupt-after-learner")
+
+	// The kubelet starts the learner from the manifest kubeadm left; the member list shows it.
+	r := runPlugin(t, "member", "list", "-o", "json", "--transport", "exec")
+	plugintest.WantCode(t, r, 0)
+	var ml struct {
+		Members []listedMember `json:"members"`
+	}
+	plugintest.Decode(t, r, &ml)
+	learners := 0
+	for _, m := range ml.Members {
+		if m.Learner {
+			learners++
+		}
+	}
+	if learners != 1 || len(ml.Members) != 3 {
+		t.Fatalf("after the interrupted join: want 3 members, one of them a learner:\n%s", r)
+	}
+	r = runPlugin(t, "promote", "cp-2", "--transport", "exec", "--timeout", "3m")
+	plugintest.WantCode(t, r, 0)
+	r = runPlugin(t, "promote", "cp-2", "--transport", "exec")
+	plugintest.WantCode(t, r, 0)
+	if !strings.Contains(r.Stdout+r.Stderr, "already a voting member") {
+		t.Errorf("promote rerun:\n%s", r)
+	}
+	wantBackToThree(t)
+}
