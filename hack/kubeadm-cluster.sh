@@ -11,6 +11,7 @@
 #                                             restore the kernel settings (DIR: the running one)
 #   hack/kubeadm-cluster.sh exec DIR NODE CMD...   run CMD inside NODE's namespaces
 #   hack/kubeadm-cluster.sh kubelet-stop DIR NODE  stop NODE's kubelet (what systemctl stop does)
+#   hack/kubeadm-cluster.sh kubelet-restart DIR NODE  what systemctl restart kubelet does
 #   hack/kubeadm-cluster.sh join DIR NODE [--interrupt-after-learner]
 #                                             (re)join NODE as a control-plane node; with the flag,
 #                                             kubeadm is killed after it added the etcd learner and
@@ -433,6 +434,7 @@ case $cmd in
   down) DIR=${1:+$(realpath -m "$1")}; cmd_down ;;
   exec) [ $# -ge 3 ] || die "usage: $0 exec DIR NODE CMD..."; DIR=$(realpath -m "$1"); n=$2; shift 2; in_node "$n" "$@" ;;
   kubelet-stop) [ $# = 2 ] || die "usage: $0 kubelet-stop DIR NODE"; DIR=$(realpath -m "$1"); kubelet_stop "$2" ;;
+  kubelet-restart) [ $# = 2 ] || die "usage: $0 kubelet-restart DIR NODE"; DIR=$(realpath -m "$1"); kubelet_stop "$2"; start_kubelet "$2" ;;
   join)
     [ $# -ge 2 ] || die "usage: $0 join DIR NODE [--interrupt-after-learner]"; DIR=$(realpath -m "$1")
     node_join "$2" "$([ "${3:-}" = --interrupt-after-learner ] && echo 1 || echo 0)" ;;
