@@ -305,6 +305,16 @@ run_kubeadm() {
   [ "$rc" = 0 ] || { tail -40 "$logf" >&2; die "kubeadm $1 on $n failed (exit $rc; log $logf)"; }
 }
 
+# pods_ready NODE: the node's four static pods are in the API (mirror pods) and Ready.
+pods_ready() {
+  local out
+  out=$(kubectl --kubeconfig "$DIR/kubeconfig" -n kube-system get pods --field-selector "spec.nodeName=$1" \
+    -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}') || return 1
+  for c in etcd kube-apiserver kube-controller-manager kube-scheduler; do
+    grep -qx "$c-$1=True" <<<"$out" || return 1
+  done
+}
+
 node_init() {
   timed "kubeadm init on cp-1" run_kubeadm cp-1 "$DIR/logs/cp-1-kubeadm.log" 0 init --config /etc/kubeadm/kubeadm.yaml --upload-certs -v=1
 }
@@ -314,6 +324,9 @@ node_join() {
   hash=sha256:$(openssl x509 -pubkey -noout -in "$DIR/nodes/cp-1/pki-ca.crt" | openssl pkey -pubin -outform der | sha256sum | cut -d' ' -f1)
   sed "s#CA_CERT_HASH#\"$hash\"#" "$DIR/kubeadm-join-$n.yaml" | in_node "$n" tee /etc/kubeadm/kubeadm.yaml >/dev/null
   timed "kubeadm join on $n" run_kubeadm "$n" "$DIR/logs/$n-kubeadm.log" "$interrupt" join --config /etc/kubeadm/kubeadm.yaml -v=1
+  if [ "$interrupt" = 0 ]; then
+    timed "static pods of $n in the API and Ready" wait_for "the static pods of $n" 120 pods_ready "$n"
+  fi
 }
 
 sysctl_set() {
@@ -362,6 +375,7 @@ cmd_up() {
   node_init
   cp "$DIR/nodes/cp-1/etc-upper/kubernetes/pki/ca.crt" "$DIR/nodes/cp-1/pki-ca.crt"
   write_kubeconfig
+  timed "static pods of cp-1 in the API and Ready" wait_for "the static pods of cp-1" 120 pods_ready cp-1
   for n in cp-2 cp-3; do node_join "$n"; done
   rm -f "$DIR/up.pid"
   log "cluster up in $((SECONDS - t0)) s; KUBECONFIG=$DIR/kubeconfig"
