@@ -15,7 +15,18 @@ import (
 type listedMember struct {
 	ID      string `json:"id"`
 	Name    string `json:"name"`
+	Started bool   `json:"started"`
 	Learner bool   `json:"learner"`
+}
+
+func learners(ms []listedMember) int {
+	n := 0
+	for _, m := range ms {
+		if m.Learner {
+			n++
+		}
+	}
+	return n
 }
 
 // stopEtcdForGood takes the etcd static pod off node (its manifest moved out of the kubelet's
@@ -52,6 +63,20 @@ func removeAndReset(t *testing.T, node string) {
 	if _, err := kubectl(t, "delete", "node", node); err != nil {
 		t.Fatal(err)
 	}
+	// The node's old mirror pods stay Terminating (no kubelet will confirm their deletion): delete
+	// them for good, as after removing any dead node, so that the rejoined kubelet's new mirror
+	// pods do not race with them.
+	sel := "spec.nodeName=" + node
+	if _, err := kubectl(t, "-n", "kube-system", "delete", "pods", "--field-selector", sel, "--force", "--grace-period=0"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the old pods of "+node+" gone", time.Minute, func() error {
+		out, err := kubectl(t, "-n", "kube-system", "get", "pods", "--field-selector", sel, "-o", "name")
+		if err == nil && strings.TrimSpace(out) != "" {
+			err = fmt.Errorf("still there: %s", out)
+		}
+		return err
+	})
 }
 
 // wantBackToThree: status is Healthy with 3 voters, the rejoined node's among them.
@@ -64,6 +89,11 @@ func wantBackToThree(t *testing.T) {
 		r, st = status(t, "--transport", "exec")
 		if r.Code != 0 {
 			return fmt.Errorf("status exit %d:\n%s", r.Code, r)
+		}
+		for _, m := range st.Members {
+			if !m.PodReady {
+				return fmt.Errorf("pod %s not Ready yet", m.Pod)
+			}
 		}
 		return nil
 	})
@@ -98,22 +128,30 @@ func TestRunbookLearnerJoin(t *testing.T) {
 	removeAndReset(t, "cp-2")
 	script(t, "join", "cp-2", "--interrupt-after-learner")
 
-	// The kubelet starts the learner from the manifest kubeadm left; the member list shows it.
-	r := runPlugin(t, "member", "list", "-o", "json", "--transport", "exec")
-	plugintest.WantCode(t, r, 0)
+	// The member list shows the learner at once (started or not); the kubelet then starts it
+	// from the manifest kubeadm left, and it publishes its name.
 	var ml struct {
 		Members []listedMember `json:"members"`
 	}
+	r := runPlugin(t, "member", "list", "-o", "json", "--transport", "exec")
+	plugintest.WantCode(t, r, 0)
 	plugintest.Decode(t, r, &ml)
-	learners := 0
-	for _, m := range ml.Members {
-		if m.Learner {
-			learners++
-		}
-	}
-	if learners != 1 || len(ml.Members) != 3 {
+	if learners(ml.Members) != 1 || len(ml.Members) != 3 {
 		t.Fatalf("after the interrupted join: want 3 members, one of them a learner:\n%s", r)
 	}
+	eventually(t, "the learner cp-2 started", 2*time.Minute, func() error {
+		r = runPlugin(t, "member", "list", "-o", "json", "--transport", "exec")
+		if r.Code != 0 {
+			return fmt.Errorf("member list exit %d", r.Code)
+		}
+		plugintest.Decode(t, r, &ml)
+		for _, m := range ml.Members {
+			if m.Learner && m.Name == "cp-2" && m.Started {
+				return nil
+			}
+		}
+		return fmt.Errorf("no started learner cp-2:\n%s", r.Stdout)
+	})
 	// kubeadm 1.37 points a joining control-plane node's kubelet at its own API server, which
 	// needs the local etcd, i.e. this learner: the kubelet cannot register, so there is no pod.
 	r = runPlugin(t, "promote", "cp-2", "--transport", "exec", "--timeout", "5s")
@@ -121,7 +159,7 @@ func TestRunbookLearnerJoin(t *testing.T) {
 	if !strings.Contains(r.Stderr, "--force lets etcd judge") {
 		t.Errorf("promote of a learner without a pod should point at --force:\n%s", r)
 	}
-	r = runPlugin(t, "promote", "cp-2", "--force", "--transport", "exec", "--timeout", "3m")
+	r = runPlugin(t, "promote", "cp-2", "--force", "--transport", "exec", "--timeout", "30s")
 	// Promoted; the command then waits for the cluster to be healthy, which needs cp-2's API
 	// server back (it is in a crash-loop back-off): exit 0, or 2 saying exactly that.
 	if !strings.Contains(r.Stdout+r.Stderr, "cp-2") || !strings.Contains(r.Stdout+r.Stderr, "promoted") ||
