@@ -90,7 +90,10 @@ func run(m *testing.M) int {
 	code := plugintest.Setup(m)
 	fmt.Fprintf(os.Stderr, "kubeadm e2e: suite took %s\n", time.Since(t1).Round(time.Second))
 	if code == 0 {
-		defer os.RemoveAll(cluster.dir)
+		// down (deferred above) needs the dir's state (the saved kernel settings): tear down
+		// first, then remove it. A second down is a no-op.
+		down()
+		os.RemoveAll(cluster.dir)
 	} else {
 		fmt.Fprintf(os.Stderr, "kubeadm e2e: logs kept in %s/logs\n", cluster.dir)
 	}
