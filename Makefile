@@ -10,8 +10,12 @@ DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) -X $(PKG)/pkg/version.Date=$(DATE)
 E2E_ETCD_VERSIONS ?= v3.6.16 v3.7.3
 E2E_TIMEOUT ?= 40m
+KUBEADM_E2E_TIMEOUT ?= 30m
+KUBEADM_DIR ?= /tmp/kubectl-etcd-kubeadm
+# What the kubeadm cluster needs from the distribution, installed when missing.
+KUBEADM_PACKAGES := containerd runc iptables conntrack socat
 
-.PHONY: help build install test test-e2e e2e-tools e2e-up bench dist verify-krew verify-krew-manifest verify fmt vet tidy-check clean testdata
+.PHONY: help build install test test-e2e e2e-tools e2e-up test-kubeadm kubeadm-tools kubeadm-up kubeadm-down bench dist verify-krew verify-krew-manifest verify fmt vet tidy-check clean testdata
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +42,23 @@ test-e2e: build e2e-tools ## Run the end-to-end tests on a real etcd + kube-apis
 
 e2e-up: build e2e-tools ## Start a harness cluster by hand (Ctrl-C stops it); E2E_ETCD_VERSION picks etcd
 	cd test && $(GO) run ./e2e/harness/cmd/e2e-up --etcd-version=$${E2E_ETCD_VERSION:-v3.6.16}
+
+kubeadm-tools: ## Build (once, cached) what the kubeadm cluster runs; apt-get install containerd, runc, ... when missing
+	@missing=""; for c in containerd runc iptables conntrack socat; do command -v $$c >/dev/null || missing=1; done; \
+	  if [ -n "$$missing" ]; then echo "installing $(KUBEADM_PACKAGES)"; \
+	    apt-get update -qq && apt-get install -y -qq $(KUBEADM_PACKAGES) >/dev/null; fi
+	ETCD_VERSIONS=v3.6.16 hack/e2e-tools.sh etcd k8s kubeadm
+
+test-kubeadm: build kubeadm-tools ## Run the e2e suite on a kubeadm-made 3-node control plane (real kubelet, containerd, distroless etcd)
+	cd test && KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd \
+	  $(GO) test -count=1 -p 1 -timeout $(KUBEADM_E2E_TIMEOUT) -v ./e2e/kubeadm/
+
+kubeadm-up: kubeadm-tools ## Start the kubeadm cluster by hand in KUBEADM_DIR (stop it with make kubeadm-down)
+	hack/kubeadm-cluster.sh up $(KUBEADM_DIR)
+	@echo "export KUBECONFIG=$(KUBEADM_DIR)/kubeconfig"
+
+kubeadm-down: ## Stop the kubeadm cluster and remove its namespaces, bridge and cgroups
+	hack/kubeadm-cluster.sh down
 
 bench: build e2e-tools ## Snapshot throughput (plugin vs etcdctl, ~500 MiB); usage --file on ~1 GiB backends (MB/s, peak RSS)
 	KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd hack/bench.sh $(BENCH_ARGS)

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds the binaries the e2e harness runs, from the Go module proxy, into a cache keyed by version:
 #   $E2E_CACHE/etcd-<v>/{etcd,etcdctl,etcdutl}  $E2E_CACHE/k8s-<v>/{kube-apiserver,kubectl}  $E2E_CACHE/kwok-<v>/kwok
+#   $E2E_CACHE/kubeadm-<k8s v>/{kubeadm,kubelet,kube-controller-manager,kube-scheduler,crictl,pause}
 # A tool whose directory already holds a .complete marker is not rebuilt, so a warm run takes seconds.
-# Usage: hack/e2e-tools.sh [etcd|k8s|kwok ...]   (default: all). Prints the cache directory last.
+# Usage: hack/e2e-tools.sh [etcd|k8s|kwok|kubeadm ...]   (default: etcd k8s kwok; the kubeadm
+# group, for make test-kubeadm, is built only when named). Prints the cache directory last.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS=$ROOT/hack/tools
@@ -10,6 +12,7 @@ CACHE=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-etcd/e2e}
 ETCD_VERSIONS=${ETCD_VERSIONS:-"v3.6.16 v3.7.3"}
 K8S_VERSION=${K8S_VERSION:-v1.37.2}
 KWOK_VERSION=${KWOK_VERSION:-v0.8.0}
+CRI_TOOLS_VERSION=${CRI_TOOLS_VERSION:-v1.37.0}
 export CGO_ENABLED=0 GOFLAGS=-mod=mod
 mkdir -p "$CACHE"
 
@@ -28,19 +31,57 @@ build_etcd() {
   touch "$out/.complete"
 }
 
-build_k8s() {
-  local v=$1 out=$CACHE/k8s-$1 minor ld=""
-  [ -f "$out/.complete" ] && return 0
-  mkdir -p "$out"; minor=$(echo "$v" | cut -d. -f2)
+# k8s_ldflags stamps the version the way the Kubernetes release build does (kubeadm and the
+# kubelet refuse or misreport an unstamped v0.0.0).
+k8s_ldflags() {
+  local v=$1 minor ld="" p
+  minor=$(echo "$v" | cut -d. -f2)
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
   done
+  echo "-s -w$ld"
+}
+
+# build_k8s_cmds V OUT NAME...: builds k8s.io/kubernetes/cmd/NAME of the tools module k8s-V.
+build_k8s_cmds() {
+  local v=$1 out=$2 ld b; shift 2
+  ld=$(k8s_ldflags "$v")
   ( cd "$TOOLS/k8s-$v"
     timed "k8s $v modules" go mod download
-    for b in kube-apiserver kubectl; do
-      timed "build $b $v" go build -trimpath -ldflags="-s -w $ld" -o "$out/$b" "k8s.io/kubernetes/cmd/$b"
+    for b in "$@"; do
+      timed "build $b $v" go build -trimpath -ldflags="$ld" -o "$out/$b" "k8s.io/kubernetes/cmd/$b"
     done )
+}
+
+build_k8s() {
+  local v=$1 out=$CACHE/k8s-$1
+  [ -f "$out/.complete" ] && return 0
+  mkdir -p "$out"
+  build_k8s_cmds "$v" "$out" kube-apiserver kubectl
   touch "$out/.complete"
+}
+
+# The kubeadm cluster (make test-kubeadm) also needs kubeadm, the kubelet, the controller manager
+# and the scheduler (same tools module), crictl (kubeadm runs it; not packaged in Debian 12), and
+# a static pause binary compiled from the pause.c that the k8s.io/kubernetes module ships.
+# containerd and runc come from the distribution (make test-kubeadm installs them when missing).
+build_kubeadm() {
+  local v=$1 out=$CACHE/kubeadm-$1 src
+  [ -f "$out/.complete" ] && return 0
+  mkdir -p "$out"
+  build_k8s_cmds "$v" "$out" kubeadm kubelet kube-controller-manager kube-scheduler
+  timed "build crictl $CRI_TOOLS_VERSION" env GOBIN="$out" GOFLAGS= go install -trimpath -ldflags='-s -w' \
+    "sigs.k8s.io/cri-tools/cmd/crictl@$CRI_TOOLS_VERSION"
+  src=$(cd "$TOOLS/k8s-$v" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c
+  timed "build pause" gcc -Os -Wall -Werror -static -DVERSION="$(pause_version "$v")" -o "$out/pause" "$src"
+  touch "$out/.complete"
+}
+
+# pause_version is the pause image tag kubeadm V expects (its constants.PauseVersion).
+pause_version() {
+  local dir
+  dir=$(cd "$TOOLS/k8s-$1" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)
+  sed -n 's/^[[:space:]]*PauseVersion = "\(.*\)"$/\1/p' "$dir/cmd/kubeadm/app/constants/constants.go"
 }
 
 # kwok is built from its module source with a small patch so that exec behaves like a kubelet's:
@@ -70,7 +111,8 @@ for w in $what; do
     etcd) for v in $ETCD_VERSIONS; do build_etcd "$v"; done ;;
     k8s) build_k8s "$K8S_VERSION" ;;
     kwok) build_kwok "$KWOK_VERSION" ;;
-    *) echo "unknown tool $w (want etcd, k8s or kwok)" >&2; exit 1 ;;
+    kubeadm) build_kubeadm "$K8S_VERSION" ;;
+    *) echo "unknown tool $w (want etcd, k8s, kwok or kubeadm)" >&2; exit 1 ;;
   esac
 done
 log "total: $SECONDS s ($what)"

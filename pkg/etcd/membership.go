@@ -185,6 +185,11 @@ type PromoteOptions struct {
 	CallTimeout time.Duration
 	// Progress, when set, is told how far the learner has caught up at every poll.
 	Progress func(PromoteProgress)
+	// Force promotes a started learner whose pod is missing, not running or not answering,
+	// leaving the in-sync check to etcd (which refuses a learner that is not in sync with its
+	// leader). After an interrupted kubeadm join the learner's node has no working API server
+	// (it needs the local etcd, which is the learner), so its kubelet cannot publish the pod.
+	Force bool
 }
 
 // PromoteProgress is one observation of a learner catching up.
@@ -280,7 +285,7 @@ func PromoteMember(ctx context.Context, conn transport.Connector, pods []discove
 				out.Outcome = outcome
 				return out, nil
 			}
-			reason, promotable, progress := learnerReadiness(ctx, conn, pods, m, o.CallTimeout)
+			reason, promotable, progress := learnerReadiness(ctx, conn, pods, m, o.CallTimeout, o.Force)
 			if progress != nil {
 				if prev != nil && progress.LearnerIndex > prev.LearnerIndex && progress.LeaderIndex > progress.LearnerIndex {
 					rate := float64(progress.LearnerIndex-prev.LearnerIndex) / time.Since(prevAt).Seconds()
@@ -359,9 +364,19 @@ func findMember(ml *clientv3.MemberListResponse, id uint64) *etcdserverpb.Member
 	return nil
 }
 
-// learnerReadiness says whether a learner may be promoted now, and if not, why.
-func learnerReadiness(ctx context.Context, conn transport.Connector, pods []discovery.Member, m *etcdserverpb.Member, timeout time.Duration) (reason string, promotable bool, progress *PromoteProgress) {
+// forceHint ends the reasons that --force overrides.
+const forceHint = "; if etcd runs on the node (an interrupted kubeadm join leaves its kubelet without an API server), --force lets etcd judge: it promotes only a learner in sync with its leader"
+
+// learnerReadiness says whether a learner may be promoted now, and if not, why. With force, a
+// started learner that cannot be checked through its pod is left to etcd's own in-sync check.
+func learnerReadiness(ctx context.Context, conn transport.Connector, pods []discovery.Member, m *etcdserverpb.Member, timeout time.Duration, force bool) (reason string, promotable bool, progress *PromoteProgress) {
 	pod := podOf(m, pods)
+	unchecked := func(why string) (string, bool, *PromoteProgress) {
+		if force {
+			return why + " (--force: etcd checks that it is in sync)", true, nil
+		}
+		return why + forceHint, false, nil
+	}
 	switch {
 	case m.Name == "" || len(m.ClientURLs) == 0:
 		if pod == nil {
@@ -369,15 +384,15 @@ func learnerReadiness(ctx context.Context, conn transport.Connector, pods []disc
 		}
 		return fmt.Sprintf("member has not started (no name or client URLs yet); is etcd running in %s?", pod), false, nil
 	case pod == nil:
-		return "no etcd pod runs this member (pod not running)", false, nil
+		return unchecked("no etcd pod runs this member (pod not running)")
 	case !pod.Running():
-		return fmt.Sprintf("%s is %s, not Running", pod, orUnknown(pod.Phase)), false, nil
+		return unchecked(fmt.Sprintf("%s is %s, not Running", pod, orUnknown(pod.Phase)))
 	}
 	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	learner, err := statusOf(cctx, conn, pod)
 	if err != nil {
-		return fmt.Sprintf("learner in %s does not answer: %s", pod, oneLine(err)), false, nil
+		return unchecked(fmt.Sprintf("learner in %s does not answer: %s", pod, oneLine(err)))
 	}
 	leaderIdx := uint64(0)
 	if learner.Leader != 0 {

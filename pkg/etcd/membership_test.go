@@ -83,6 +83,19 @@ func TestPromoteRetryLoop(t *testing.T) {
 		{name: "call fails with --wait=false and nothing applied", setup: func(c *fake.Cluster, _ *[]discovery.Member) {
 			c.BeforePromote = func(*fake.Cluster, uint64) error { return errors.New("connection reset by peer") }
 		}, opts: func(o *PromoteOptions) { o.Wait = false }, errIs: ErrNotReady, errHas: "promote call failed: connection reset by peer"},
+		// An interrupted kubeadm join: the learner runs and is in sync, but its pod is not in the API.
+		{name: "started learner without a pod: refused, pointing at --force", setup: func(c *fake.Cluster, pods *[]discovery.Member) { *pods = (*pods)[:3] },
+			opts: func(o *PromoteOptions) { o.Timeout = 100 * time.Millisecond }, errIs: ErrNotReady, errHas: "no etcd pod runs this member (pod not running); if etcd runs on the node"},
+		{name: "started learner without a pod, --force: etcd promotes it", setup: func(c *fake.Cluster, pods *[]discovery.Member) { *pods = (*pods)[:3] },
+			opts: func(o *PromoteOptions) { o.Force = true }, outcome: OutcomePromoted},
+		{name: "learner not answering, --force, not in sync: etcd refuses", setup: func(c *fake.Cluster, _ *[]discovery.Member) {
+			c.Find(id4).Down, c.Find(id4).InSync = true, false
+		}, opts: func(o *PromoteOptions) { o.Force, o.Timeout = true, 100*time.Millisecond }, errIs: ErrNotReady, errHas: "not in sync with the leader"},
+		{name: "never started, --force: still refused", setup: func(c *fake.Cluster, pods *[]discovery.Member) {
+			m := c.Find(id4)
+			m.Name, m.ClientURLs = "", nil
+			*pods = (*pods)[:3]
+		}, opts: func(o *PromoteOptions) { o.Force, o.Timeout = true, 100*time.Millisecond }, errIs: ErrNotReady, errHas: "has not started"},
 		{name: "removed meanwhile", setup: func(c *fake.Cluster, _ *[]discovery.Member) {
 			c.Members = c.Members[:3]
 		}, errIs: ErrNotFound},

@@ -28,7 +28,10 @@ var (
 
 		Before promoting, the learner's pod must be running and its member started; while it
 		catches up, its raft index is shown against the leader's with an estimate of the time
-		left. With --wait (the default) the command keeps trying until --timeout.
+		left. With --wait (the default) the command keeps trying until --timeout. A started
+		learner whose pod is missing or does not answer (after an interrupted kubeadm join the
+		node's API server waits for this very learner, so its kubelet cannot publish the pod) is
+		promoted only with --force, which leaves the in-sync check to etcd.
 
 		It is safe to run again: before every attempt the member list is read anew, so a
 		promotion the server applied while its answer was lost is reported as done, and a member
@@ -49,7 +52,10 @@ var (
 		kubectl etcd promote 8e9e05c52164694d --wait=false
 
 		# Give a large database more time to catch up
-		kubectl etcd promote cp-4 --timeout 10m`)
+		kubectl etcd promote cp-4 --timeout 10m
+
+		# A learner left by an interrupted kubeadm join, whose pod cannot be seen
+		kubectl etcd promote cp-4 --force`)
 )
 
 // Options are the options of "promote".
@@ -59,6 +65,7 @@ type Options struct {
 
 	Target  string
 	Wait    bool
+	Force   bool
 	Timeout time.Duration
 	// Interval between polls (hidden; tests shorten it).
 	Interval time.Duration
@@ -93,6 +100,7 @@ func NewCmdPromote(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams)
 	}
 	cmd.Flags().BoolVar(&o.Wait, "wait", o.Wait, "Wait for the learner to catch up (until --timeout) instead of trying once")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for each learner to become promotable")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "Promote a started learner whose pod is missing or does not answer, leaving the in-sync check to etcd")
 	cmd.Flags().DurationVar(&o.Interval, "poll-interval", o.Interval, "Time between checks while waiting")
 	_ = cmd.Flags().MarkHidden("poll-interval")
 	return cmd
@@ -148,7 +156,7 @@ func (o *Options) Run(ctx context.Context) error {
 	for _, id := range targets {
 		bar := printers.NewProgress(o.ErrOut, cmdutil.IsTerminal(o.ErrOut))
 		out, err := etcd.PromoteMember(ctx, conn, pods, id, etcd.PromoteOptions{
-			Wait: o.Wait, Timeout: o.Timeout, Interval: o.Interval, CallTimeout: o.GlobalOptions.Timeout(),
+			Wait: o.Wait, Force: o.Force, Timeout: o.Timeout, Interval: o.Interval, CallTimeout: o.GlobalOptions.Timeout(),
 			Progress: func(p etcd.PromoteProgress) {
 				note := ""
 				if p.ETA > 0 {

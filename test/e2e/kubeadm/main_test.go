@@ -1,0 +1,186 @@
+// Package kubeadm_test runs the plugin against a control plane that kubeadm made: three nodes,
+// each in its own network, mount and UTS namespaces with its own containerd and kubelet (see
+// hack/kubeadm-cluster.sh), kubeadm init on cp-1 and kubeadm join --control-plane on cp-2 and
+// cp-3, and the distroless etcd image (etcd, etcdctl, etcdutl and nothing else). One cluster
+// serves the whole package; the read-only tests run first and the runbooks that replace members
+// last (runbooks_test.go sorts after kubeadm_test.go).
+//
+// It needs root and the tools of hack/e2e-tools.sh etcd k8s kubeadm (make test-kubeadm).
+package kubeadm_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
+)
+
+// cluster is the kubeadm cluster of this test binary.
+var cluster struct {
+	dir     string // state, logs, kubeconfig
+	script  string // hack/kubeadm-cluster.sh
+	cache   string // the e2e tool cache
+	kubectl string
+	etcdBin string // directory of etcd, etcdctl and etcdutl (the version in the image)
+}
+
+const etcdVersion = "v3.6.16"
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(plugintest.Setup(m))
+	}
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(os.Stderr, "kubeadm e2e: must run as root (network namespaces, cgroups, containerd); run make test-kubeadm as root")
+		return 1
+	}
+	root, err := filepath.Abs("../../..")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	cluster.script = filepath.Join(root, "hack", "kubeadm-cluster.sh")
+	cluster.cache = os.Getenv("E2E_CACHE")
+	if cluster.cache == "" {
+		home, _ := os.UserHomeDir()
+		cluster.cache = filepath.Join(home, ".cache", "kubectl-etcd", "e2e")
+		if x := os.Getenv("XDG_CACHE_HOME"); x != "" {
+			cluster.cache = filepath.Join(x, "kubectl-etcd", "e2e")
+		}
+	}
+	cluster.kubectl = filepath.Join(cluster.cache, "k8s-v1.37.2", "kubectl")
+	cluster.etcdBin = filepath.Join(cluster.cache, "etcd-"+etcdVersion)
+	if d := os.Getenv("KUBEADM_E2E_DIR"); d != "" {
+		// A cluster started by hand (make kubeadm-up): used as it is and left running.
+		cluster.dir = d
+		os.Setenv("KUBECONFIG", filepath.Join(cluster.dir, "kubeconfig"))
+		return plugintest.Setup(m)
+	}
+	if cluster.dir, err = os.MkdirTemp("", "kubectl-etcd-kubeadm-"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	t0 := time.Now()
+	up := exec.Command(cluster.script, "up", cluster.dir)
+	up.Env = append(os.Environ(), "ETCD_VERSION="+etcdVersion, "OWNER_PID="+strconv.Itoa(os.Getpid()))
+	up.Stdout, up.Stderr = os.Stderr, os.Stderr
+	err = up.Run()
+	fmt.Fprintf(os.Stderr, "kubeadm e2e: cluster bring-up took %s\n", time.Since(t0).Round(time.Second))
+	defer down()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "kubeadm e2e: bring-up failed: %v (logs in %s/logs)\n", err, cluster.dir)
+		return 1
+	}
+	os.Setenv("KUBECONFIG", filepath.Join(cluster.dir, "kubeconfig"))
+	t1 := time.Now()
+	code := plugintest.Setup(m)
+	fmt.Fprintf(os.Stderr, "kubeadm e2e: suite took %s\n", time.Since(t1).Round(time.Second))
+	if code == 0 {
+		// down (deferred above) needs the dir's state (the saved kernel settings): tear down
+		// first, then remove it. A second down is a no-op.
+		down()
+		os.RemoveAll(cluster.dir)
+	} else {
+		fmt.Fprintf(os.Stderr, "kubeadm e2e: logs kept in %s/logs\n", cluster.dir)
+	}
+	return code
+}
+
+func down() {
+	cmd := exec.Command(cluster.script, "down", cluster.dir)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "kubeadm e2e: teardown: %v\n", err)
+	}
+}
+
+// script runs hack/kubeadm-cluster.sh SUBCOMMAND DIR ARGS... and returns its output.
+func script(t *testing.T, sub string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cluster.script, append([]string{sub, cluster.dir}, args...)...)
+	cmd.Env = append(os.Environ(), "ETCD_VERSION="+etcdVersion)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t0 := time.Now()
+	err := cmd.Run()
+	t.Logf("kubeadm-cluster.sh %s %s: %s", sub, strings.Join(args, " "), time.Since(t0).Round(100*time.Millisecond))
+	if err != nil {
+		t.Fatalf("kubeadm-cluster.sh %s %s: %v\n%s", sub, strings.Join(args, " "), err, out.String())
+	}
+	return out.String()
+}
+
+// onNode runs argv in the node's namespaces (as a shell on that node would).
+func onNode(t *testing.T, node string, argv ...string) string {
+	t.Helper()
+	return script(t, "exec", append([]string{node}, argv...)...)
+}
+
+// kubectl runs the kubectl of the cluster's version against it.
+func kubectl(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, cluster.kubectl, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// nodePKIDir is kubeadm's /etc/kubernetes/pki/etcd of a node, as the host sees it (the upper
+// layer of the node's /etc overlay): what --kubeadm-pki-dir reads on a control-plane node.
+func nodePKIDir(node string) string {
+	return filepath.Join(cluster.dir, "nodes", node, "etc-upper", "kubernetes", "pki", "etcd")
+}
+
+// nodeEtcdDir is the node's /var/lib/etcd as the host sees it (a bind mount).
+func nodeEtcdDir(node string) string { return filepath.Join(cluster.dir, "nodes", node, "etcd") }
+
+// runPlugin runs kubectl-etcd against the cluster.
+func runPlugin(t *testing.T, args ...string) *plugintest.Result {
+	t.Helper()
+	return plugintest.Run(t, nil, args...)
+}
+
+// pf are the flags of the port-forward transport with the certificates of a control-plane node.
+func pf(node string) []string {
+	return []string{"--transport", "port-forward", "--kubeadm-pki-dir", nodePKIDir(node)}
+}
+
+// eventually retries f until it returns nil or the limit passes; it is for states the cluster
+// reaches on its own (a static pod restarting, a mirror pod appearing), never for the plugin's
+// own answers.
+func eventually(t *testing.T, what string, limit time.Duration, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not reached within %s: %v", what, limit, err)
+		}
+		time.Sleep(time.Second)
+	}
+}
