@@ -79,7 +79,7 @@ verify-krew-manifest: ## Validate plugins/etcd.yaml with krew's validate-krew-ma
 verify: fmt vet tidy-check verify-krew-manifest ## gofmt, go vet, go mod tidy checks (both modules) and the krew manifest
 
 fmt:
-	@out=$$(gofmt -l cmd pkg test); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l cmd pkg test hack); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 vet:
 	$(GO) vet ./...
