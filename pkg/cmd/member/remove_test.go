@@ -2,41 +2,28 @@ package member
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/client-go/kubernetes/fake"
-	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdtest"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	fakeetcd "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
 )
 
-var ids = []uint64{0x8e9e05c52164694d, 0x91bc3c398fb3c146, 0xfd422379fda50e48}
+var ids = cmdtest.IDs
 
 // cluster is three kubeadm etcd pods and the members they run.
 func cluster(t *testing.T) ([]runtime.Object, *fakeetcd.Cluster) {
 	t.Helper()
-	data, err := os.ReadFile("../../discovery/testdata/kubeadm-etcd-cp-1.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &fakeetcd.Cluster{ClusterID: 0xcdf818194e3a8c32, LeaderID: ids[0], PodMember: map[string]uint64{}}
-	var objs []runtime.Object
-	for i, n := range []string{"cp-1", "cp-2", "cp-3"} {
-		var p corev1.Pod
-		if err := yaml.Unmarshal([]byte(strings.ReplaceAll(string(data), "cp-1", n)), &p); err != nil {
-			t.Fatal(err)
-		}
-		objs = append(objs, &p)
-		c.Members = append(c.Members, &fakeetcd.Member{ID: ids[i], Name: n, Version: "3.6.16", DBSize: 1 << 20, InUse: 1 << 19})
-		c.PodMember["etcd-"+n] = ids[i]
+	objs, c := cmdtest.KubeadmCluster(t)
+	for _, m := range c.Members {
+		m.DBSize, m.InUse = 1<<20, 1<<19
 	}
 	return objs, c
 }

@@ -1,0 +1,43 @@
+// Package cmdtest holds the fixture that the command packages' unit tests share: kubeadm's etcd
+// pods as the Kubernetes API would list them, and the fake members those pods run.
+package cmdtest
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/yaml"
+
+	fakeetcd "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
+)
+
+// IDs are the member IDs of cp-1, cp-2 and cp-3; cp-1 leads.
+var IDs = []uint64{0x8e9e05c52164694d, 0x91bc3c398fb3c146, 0xfd422379fda50e48}
+
+// KubeadmCluster returns kubeadm's etcd pods of cp-1..cp-3 (from pkg/discovery/testdata) and a fake
+// cluster whose members run in them, each on etcd 3.6.16; tests adjust the members they need.
+func KubeadmCluster(t *testing.T) ([]k8sruntime.Object, *fakeetcd.Cluster) {
+	t.Helper()
+	_, self, _, _ := runtime.Caller(0)
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(self), "..", "..", "discovery", "testdata", "kubeadm-etcd-cp-1.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &fakeetcd.Cluster{ClusterID: 0xcdf818194e3a8c32, LeaderID: IDs[0], PodMember: map[string]uint64{}}
+	var objs []k8sruntime.Object
+	for i, n := range []string{"cp-1", "cp-2", "cp-3"} {
+		var p corev1.Pod
+		if err := yaml.Unmarshal([]byte(strings.ReplaceAll(string(data), "cp-1", n)), &p); err != nil {
+			t.Fatal(err)
+		}
+		objs = append(objs, &p)
+		c.Members = append(c.Members, &fakeetcd.Member{ID: IDs[i], Name: n, Version: "3.6.16"})
+		c.PodMember["etcd-"+n] = IDs[i]
+	}
+	return objs, c
+}
