@@ -2,6 +2,7 @@
 package moveleader
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -12,9 +13,25 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 )
 
+// MoveLeaderOptions are the options of "move-leader".
+type MoveLeaderOptions struct {
+	*cmdutil.GlobalOptions
+	genericiooptions.IOStreams
+
+	ToHealthiest bool
+	Target       string // MEMBER, empty with --to-healthiest
+	nargs        int
+	cmdPath      string
+}
+
+// NewMoveLeaderOptions returns the options of "move-leader" with their defaults.
+func NewMoveLeaderOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *MoveLeaderOptions {
+	return &MoveLeaderOptions{GlobalOptions: g, IOStreams: streams}
+}
+
 // NewCmdMoveLeader builds "kubectl etcd move-leader".
 func NewCmdMoveLeader(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
-	var healthiest bool
+	o := NewMoveLeaderOptions(g, streams)
 	cmd := &cobra.Command{
 		Use:   "move-leader [MEMBER | --to-healthiest]",
 		Short: "Hand leadership to another voting member (a planned change, no election)",
@@ -35,34 +52,52 @@ func NewCmdMoveLeader(g *cmdutil.GlobalOptions, streams genericiooptions.IOStrea
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: g.CompleteMembers(false),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if (len(args) == 1) == healthiest {
-				return cmdutil.Usagef(cmd.CommandPath(), "give either MEMBER or --to-healthiest")
-			}
-			if err := g.Complete(cmd.CommandPath()); err != nil {
+			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			pods, conn, err := g.Open(ctx)
-			if err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			defer conn.Close()
-			target := ""
-			if len(args) == 1 {
-				target = args[0]
-			}
-			from, to, err := etcd.MoveLeaderTo(ctx, conn, pods, target, g.Timeout())
-			if err != nil {
-				return err
-			}
-			if from.ID == to.ID {
-				fmt.Fprintf(streams.Out, "%s (%s) is already the leader\n", to.Name, to.ID)
-				return nil
-			}
-			fmt.Fprintf(streams.Out, "leadership moved from %s (%s) to %s (%s)\n", from.Name, from.ID, to.Name, to.ID)
-			return nil
+			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().BoolVar(&healthiest, "to-healthiest", false, "Pick the serving follower furthest along (NOSPACE does not disqualify it)")
+	cmd.Flags().BoolVar(&o.ToHealthiest, "to-healthiest", false, "Pick the serving follower furthest along (NOSPACE does not disqualify it)")
 	return cmd
+}
+
+// Complete records the target and fills in the clients.
+func (o *MoveLeaderOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.cmdPath = cmd.CommandPath()
+	o.nargs = len(args)
+	if len(args) == 1 {
+		o.Target = args[0]
+	}
+	return o.GlobalOptions.Complete(o.cmdPath)
+}
+
+// Validate checks that exactly one of MEMBER and --to-healthiest is given.
+func (o *MoveLeaderOptions) Validate() error {
+	if (o.nargs == 1) == o.ToHealthiest {
+		return cmdutil.Usagef(o.cmdPath, "give either MEMBER or --to-healthiest")
+	}
+	return nil
+}
+
+// Run moves leadership and says where it went.
+func (o *MoveLeaderOptions) Run(ctx context.Context) error {
+	pods, conn, err := o.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	from, to, err := etcd.MoveLeaderTo(ctx, conn, pods, o.Target, o.Timeout())
+	if err != nil {
+		return err
+	}
+	if from.ID == to.ID {
+		fmt.Fprintf(o.Out, "%s (%s) is already the leader\n", to.Name, to.ID)
+		return nil
+	}
+	fmt.Fprintf(o.Out, "leadership moved from %s (%s) to %s (%s)\n", from.Name, from.ID, to.Name, to.ID)
+	return nil
 }

@@ -1,0 +1,31 @@
+package moveleader
+
+import (
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name       string
+		nargs      int
+		healthiest bool
+		wantErr    string
+	}{
+		{name: "member", nargs: 1},
+		{name: "to-healthiest", healthiest: true},
+		{name: "neither", wantErr: "give either MEMBER or --to-healthiest"},
+		{name: "both", nargs: 1, healthiest: true, wantErr: "give either MEMBER or --to-healthiest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &MoveLeaderOptions{ToHealthiest: tt.healthiest, nargs: tt.nargs, cmdPath: "kubectl etcd move-leader"}
+			err := o.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Validate() = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
+				t.Fatalf("Validate() = %v, want %q", err, tt.wantErr)
+			}
+		})
+	}
+}
