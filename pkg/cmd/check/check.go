@@ -2,6 +2,7 @@
 package check
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -13,8 +14,21 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
 )
 
+// ConsistencyOptions are the options of "check consistency".
+type ConsistencyOptions struct {
+	*cmdutil.GlobalOptions
+	genericiooptions.IOStreams
+	cmdPath string
+}
+
+// NewConsistencyOptions returns the options of "check consistency".
+func NewConsistencyOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *ConsistencyOptions {
+	return &ConsistencyOptions{GlobalOptions: g, IOStreams: streams}
+}
+
 // NewCmdCheck builds "kubectl etcd check".
 func NewCmdCheck(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
+	o := NewConsistencyOptions(g, streams)
 	cmd := &cobra.Command{
 		Use:   "check",
 		Short: "Check the cluster's data (consistency between members)",
@@ -32,52 +46,68 @@ func NewCmdCheck(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *
 			# Compare the members' data
 			kubectl etcd check consistency`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.Complete(cmd.CommandPath()); err != nil {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			pods, conn, err := g.Open(ctx)
-			if err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			defer conn.Close()
-			r, err := etcd.CheckConsistency(ctx, conn, pods, g.Timeout())
-			if err != nil {
-				return err
-			}
-			if g.Format.Structured() {
-				if err := printers.PrintStructured(streams.Out, g.Format, r); err != nil {
-					return err
-				}
-			} else {
-				var rows [][]string
-				for _, m := range r.Members {
-					hash := fmt.Sprintf("%08x", m.Hash)
-					if m.Error != "" {
-						hash = "error"
-					}
-					rows = append(rows, []string{m.Name, m.ID, m.Pod, hash, fmt.Sprint(m.HashRevision), fmt.Sprint(m.CompactRevision)})
-				}
-				if err := printers.PrintTable(streams.Out, []string{"MEMBER", "ID", "POD", "HASH", "REVISION", "COMPACTED"}, rows); err != nil {
-					return err
-				}
-			}
-			for _, p := range r.Problems {
-				fmt.Fprintf(streams.ErrOut, "error: %s\n", p)
-			}
-			switch {
-			case !r.Consistent:
-				return cmdutil.WithCode(cmdutil.ExitIntegrity, nil)
-			case len(r.Problems) > 0:
-				return cmdutil.WithCode(cmdutil.ExitDegraded, nil)
-			}
-			if !g.Format.Structured() {
-				fmt.Fprintf(streams.Out, "consistent: %d members agree at revision %d\n", len(r.Members), r.Revision)
-			}
-			return nil
+			return o.Run(cmd.Context())
 		},
 	}
 	cmd.AddCommand(cons)
 	return cmd
+}
+
+// Complete fills in the clients and formats.
+func (o *ConsistencyOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.cmdPath = cmd.CommandPath()
+	return o.GlobalOptions.Complete(o.cmdPath)
+}
+
+// Validate checks the options; "check consistency" has no flags of its own.
+func (o *ConsistencyOptions) Validate() error { return nil }
+
+// Run compares the members' hashes, prints them, and returns an error carrying the exit code.
+func (o *ConsistencyOptions) Run(ctx context.Context) error {
+	pods, conn, err := o.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	r, err := etcd.CheckConsistency(ctx, conn, pods, o.Timeout())
+	if err != nil {
+		return err
+	}
+	if o.Format.Structured() {
+		if err := printers.PrintStructured(o.Out, o.Format, r); err != nil {
+			return err
+		}
+	} else {
+		var rows [][]string
+		for _, m := range r.Members {
+			hash := fmt.Sprintf("%08x", m.Hash)
+			if m.Error != "" {
+				hash = "error"
+			}
+			rows = append(rows, []string{m.Name, m.ID, m.Pod, hash, fmt.Sprint(m.HashRevision), fmt.Sprint(m.CompactRevision)})
+		}
+		if err := printers.PrintTable(o.Out, []string{"MEMBER", "ID", "POD", "HASH", "REVISION", "COMPACTED"}, rows); err != nil {
+			return err
+		}
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(o.ErrOut, "error: %s\n", p)
+	}
+	switch {
+	case !r.Consistent:
+		return cmdutil.WithCode(cmdutil.ExitIntegrity, nil)
+	case len(r.Problems) > 0:
+		return cmdutil.WithCode(cmdutil.ExitDegraded, nil)
+	}
+	if !o.Format.Structured() {
+		fmt.Fprintf(o.Out, "consistent: %d members agree at revision %d\n", len(r.Members), r.Revision)
+	}
+	return nil
 }
