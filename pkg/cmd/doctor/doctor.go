@@ -17,9 +17,23 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/usage"
 )
 
+// DoctorOptions are the options of "doctor".
+type DoctorOptions struct {
+	*cmdutil.GlobalOptions
+	genericiooptions.IOStreams
+
+	Usage   bool // walk the keyspace to explain a quota finding
+	cmdPath string
+}
+
+// NewDoctorOptions returns the options of "doctor" with their defaults.
+func NewDoctorOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *DoctorOptions {
+	return &DoctorOptions{GlobalOptions: g, IOStreams: streams, Usage: true}
+}
+
 // NewCmdDoctor builds "kubectl etcd doctor".
 func NewCmdDoctor(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
-	measure := true
+	o := NewDoctorOptions(g, streams)
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Report what needs fixing: stale members, unstarted learners, skew, expiry, alarms, quota",
@@ -44,53 +58,69 @@ func NewCmdDoctor(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 			# For monitoring scripts
 			kubectl etcd doctor -o json`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.Complete(cmd.CommandPath()); err != nil {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			pods, conn, err := g.Open(ctx)
-			if err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
-			defer conn.Close()
-			st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: g.Timeout()})
-			if err := st.AccessError(); err != nil {
-				return err
-			}
-			r := etcd.Doctor(st, pods, etcd.DoctorOptions{})
-			if measure {
-				explainQuota(ctx, g, streams, conn, pods, r)
-			}
-			if g.Format.Structured() {
-				if err := printers.PrintStructured(streams.Out, g.Format, r); err != nil {
-					return err
-				}
-			} else if len(r.Findings) == 0 {
-				fmt.Fprintf(streams.Out, "no findings: %s\n", printers.StatusSummary(st))
-			} else {
-				var rows [][]string
-				for _, f := range r.Findings {
-					rows = append(rows, []string{f.Severity, f.Check, printers.OrDash(f.Member), f.Finding, f.Fix})
-				}
-				if err := printers.PrintTable(streams.Out, []string{"SEVERITY", "CHECK", "MEMBER", "FINDING", "FIX"}, rows); err != nil {
-					return err
-				}
-			}
-			for _, s := range r.Skipped {
-				fmt.Fprintf(streams.ErrOut, "warning: transport %s skipped %s\n", r.Transport, s)
-			}
-			switch {
-			case st.State == etcd.StateQuorumLost:
-				return cmdutil.WithCode(cmdutil.ExitQuorumLost, nil)
-			case len(r.Findings) > 0:
-				return cmdutil.WithCode(cmdutil.ExitDegraded, nil)
-			}
-			return nil
+			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().BoolVar(&measure, "usage", true, "When a database is over 80% of its quota, walk the keyspace to name the resource that fills it")
+	cmd.Flags().BoolVar(&o.Usage, "usage", o.Usage, "When a database is over 80% of its quota, walk the keyspace to name the resource that fills it")
 	return cmd
+}
+
+// Complete fills in the clients and formats.
+func (o *DoctorOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.cmdPath = cmd.CommandPath()
+	return o.GlobalOptions.Complete(o.cmdPath)
+}
+
+// Validate checks the options; doctor's only flag, --usage, is a boolean.
+func (o *DoctorOptions) Validate() error { return nil }
+
+// Run gathers the findings, prints them, and returns an error carrying the exit code.
+func (o *DoctorOptions) Run(ctx context.Context) error {
+	pods, conn, err := o.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.Timeout()})
+	if err := st.AccessError(); err != nil {
+		return err
+	}
+	r := etcd.Doctor(st, pods, etcd.DoctorOptions{})
+	if o.Usage {
+		explainQuota(ctx, o.GlobalOptions, o.IOStreams, conn, pods, r)
+	}
+	if o.Format.Structured() {
+		if err := printers.PrintStructured(o.Out, o.Format, r); err != nil {
+			return err
+		}
+	} else if len(r.Findings) == 0 {
+		fmt.Fprintf(o.Out, "no findings: %s\n", printers.StatusSummary(st))
+	} else {
+		var rows [][]string
+		for _, f := range r.Findings {
+			rows = append(rows, []string{f.Severity, f.Check, printers.OrDash(f.Member), f.Finding, f.Fix})
+		}
+		if err := printers.PrintTable(o.Out, []string{"SEVERITY", "CHECK", "MEMBER", "FINDING", "FIX"}, rows); err != nil {
+			return err
+		}
+	}
+	for _, s := range r.Skipped {
+		fmt.Fprintf(o.ErrOut, "warning: transport %s skipped %s\n", r.Transport, s)
+	}
+	switch {
+	case st.State == etcd.StateQuorumLost:
+		return cmdutil.WithCode(cmdutil.ExitQuorumLost, nil)
+	case len(r.Findings) > 0:
+		return cmdutil.WithCode(cmdutil.ExitDegraded, nil)
+	}
+	return nil
 }
 
 // explainQuota adds to every quota finding what fills the database, from a live usage walk. A
