@@ -2,6 +2,7 @@
 package alarm
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -13,8 +14,36 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
 )
 
+// ListOptions are the options of "alarm list".
+type ListOptions struct {
+	*cmdutil.GlobalOptions
+	genericiooptions.IOStreams
+	cmdPath string
+}
+
+// NewListOptions returns the options of "alarm list".
+func NewListOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *ListOptions {
+	return &ListOptions{GlobalOptions: g, IOStreams: streams}
+}
+
+// DisarmOptions are the options of "alarm disarm".
+type DisarmOptions struct {
+	*cmdutil.GlobalOptions
+	genericiooptions.IOStreams
+
+	Force   bool
+	cmdPath string
+}
+
+// NewDisarmOptions returns the options of "alarm disarm" with their defaults.
+func NewDisarmOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *DisarmOptions {
+	return &DisarmOptions{GlobalOptions: g, IOStreams: streams}
+}
+
 // NewCmdAlarm builds "kubectl etcd alarm".
 func NewCmdAlarm(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
+	lo := NewListOptions(g, streams)
+	do := NewDisarmOptions(g, streams)
 	cmd := &cobra.Command{
 		Use:   "alarm",
 		Short: "List and disarm the cluster's alarms (NOSPACE, CORRUPT)",
@@ -28,39 +57,16 @@ func NewCmdAlarm(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *
 			# Which member raised which alarm
 			kubectl etcd alarm list`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.Complete(cmd.CommandPath()); err != nil {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := lo.Complete(cmd, args); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			pods, conn, err := g.Open(ctx)
-			if err != nil {
+			if err := lo.Validate(); err != nil {
 				return err
 			}
-			defer conn.Close()
-			alarms, _, err := etcd.ListAlarms(ctx, conn, pods, g.Timeout())
-			if err != nil {
-				return err
-			}
-			if g.Format.Structured() {
-				return printers.PrintStructured(streams.Out, g.Format, alarms)
-			}
-			if len(alarms) == 0 {
-				fmt.Fprintln(streams.ErrOut, "no active alarms")
-				return nil
-			}
-			var rows [][]string
-			for _, a := range alarms {
-				quota := "-"
-				if a.Quota > 0 {
-					quota = printers.Bytes(a.Quota)
-				}
-				rows = append(rows, []string{a.MemberID, printers.OrDash(a.Name), printers.OrDash(a.Pod), a.Alarm, printers.Bytes(a.DBSize), quota})
-			}
-			return printers.PrintTable(streams.Out, []string{"MEMBER-ID", "NAME", "POD", "ALARM", "DB", "QUOTA"}, rows)
+			return lo.Run(cmd.Context())
 		},
 	}
-	var force bool
 	disarm := &cobra.Command{
 		Use:   "disarm",
 		Short: "Disarm the alarms, only when every member was reached and is below its quota",
@@ -84,34 +90,88 @@ func NewCmdAlarm(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *
 			# Disarm although a check refuses (names what it overrides on stderr)
 			kubectl etcd alarm disarm --force`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := g.Complete(cmd.CommandPath()); err != nil {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := do.Complete(cmd, args); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			pods, conn, err := g.Open(ctx)
-			if err != nil {
+			if err := do.Validate(); err != nil {
 				return err
 			}
-			defer conn.Close()
-			done, warnings, err := etcd.DisarmAlarms(ctx, conn, pods, force, g.Timeout())
-			for _, w := range warnings {
-				fmt.Fprintf(streams.ErrOut, "warning: %s\n", w)
-			}
-			if err != nil {
-				return err
-			}
-			if len(done) == 0 {
-				fmt.Fprintln(streams.ErrOut, "no active alarms")
-				return nil
-			}
-			for _, d := range done {
-				fmt.Fprintf(streams.Out, "disarmed %s\n", d)
-			}
-			return nil
+			return do.Run(cmd.Context())
 		},
 	}
-	disarm.Flags().BoolVar(&force, "force", false, "Disarm even a CORRUPT alarm, or NOSPACE with a member at its quota or not reached (with a warning per member)")
+	disarm.Flags().BoolVar(&do.Force, "force", false, "Disarm even a CORRUPT alarm, or NOSPACE with a member at its quota or not reached (with a warning per member)")
 	cmd.AddCommand(list, disarm)
 	return cmd
+}
+
+// Complete fills in the clients and formats.
+func (o *ListOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.cmdPath = cmd.CommandPath()
+	return o.GlobalOptions.Complete(o.cmdPath)
+}
+
+// Validate checks the options; "alarm list" has no flags of its own.
+func (o *ListOptions) Validate() error { return nil }
+
+// Run lists the active alarms.
+func (o *ListOptions) Run(ctx context.Context) error {
+	pods, conn, err := o.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	alarms, _, err := etcd.ListAlarms(ctx, conn, pods, o.Timeout())
+	if err != nil {
+		return err
+	}
+	if o.Format.Structured() {
+		return printers.PrintStructured(o.Out, o.Format, alarms)
+	}
+	if len(alarms) == 0 {
+		fmt.Fprintln(o.ErrOut, "no active alarms")
+		return nil
+	}
+	var rows [][]string
+	for _, a := range alarms {
+		quota := "-"
+		if a.Quota > 0 {
+			quota = printers.Bytes(a.Quota)
+		}
+		rows = append(rows, []string{a.MemberID, printers.OrDash(a.Name), printers.OrDash(a.Pod), a.Alarm, printers.Bytes(a.DBSize), quota})
+	}
+	return printers.PrintTable(o.Out, []string{"MEMBER-ID", "NAME", "POD", "ALARM", "DB", "QUOTA"}, rows)
+}
+
+// Complete fills in the clients and formats.
+func (o *DisarmOptions) Complete(cmd *cobra.Command, _ []string) error {
+	o.cmdPath = cmd.CommandPath()
+	return o.GlobalOptions.Complete(o.cmdPath)
+}
+
+// Validate checks the options; --force is a boolean, and the checks it overrides need the cluster (Run).
+func (o *DisarmOptions) Validate() error { return nil }
+
+// Run disarms the alarms when the checks allow it (or with --force) and prints what was disarmed.
+func (o *DisarmOptions) Run(ctx context.Context) error {
+	pods, conn, err := o.Open(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	done, warnings, err := etcd.DisarmAlarms(ctx, conn, pods, o.Force, o.Timeout())
+	for _, w := range warnings {
+		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
+	}
+	if err != nil {
+		return err
+	}
+	if len(done) == 0 {
+		fmt.Fprintln(o.ErrOut, "no active alarms")
+		return nil
+	}
+	for _, d := range done {
+		fmt.Fprintf(o.Out, "disarmed %s\n", d)
+	}
+	return nil
 }
