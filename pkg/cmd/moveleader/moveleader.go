@@ -72,6 +72,9 @@ func (o *MoveLeaderOptions) Complete(cmd *cobra.Command, args []string) error {
 	if len(args) == 1 {
 		o.Target = args[0]
 	}
+	if o.Validate() != nil {
+		return nil // Validate reports the usage error before the -o/--transport/kubeconfig ones, as it always has
+	}
 	return o.GlobalOptions.Complete(o.cmdPath)
 }
 
