@@ -1,0 +1,126 @@
+package etcd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultSnapshotName(t *testing.T) {
+	at := time.Date(2026, 12, 2, 21, 5, 9, 0, time.FixedZone("CET", 3600))
+	if got, want := DefaultSnapshotName("cdf818194e3a8c32", at), "etcd-snapshot-cdf818194e3a8c32-20261202T200509Z.db"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+// A save streams from a serving follower (never the leader when a follower serves), writes the
+// verified file with mode 0600 and the sidecar that describes it, and leaves no .part behind.
+func TestSaveSnapshotFromAFollower(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "snap.db")
+	cl := threeMembers()
+	stream := snapshotStream()
+	for _, m := range cl.Members {
+		m.SnapshotData = stream
+	}
+	var chosen string
+	var progressed int64
+	md, err := SaveSnapshot(context.Background(), cl.Connector(), pods("cp-1", "cp-2", "cp-3"), SnapshotOptions{
+		Path: path, PluginVersion: "v-test",
+		Chosen:   func(m MemberStatus) { chosen = m.Name },
+		Progress: func(n, _ int64) { progressed = n },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if chosen == "" || chosen == "cp-1" || md.MemberName != chosen || md.Pod != "etcd-"+chosen {
+		t.Errorf("chosen %q, metadata member %q pod %q; want a follower (cp-1 leads)", chosen, md.MemberName, md.Pod)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(b, stream) {
+		t.Fatalf("file differs from the stream (%d bytes, %v)", len(b), err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	if md.Size != int64(len(stream)) || md.DBSize != int64(len(stream)-32) || md.ClusterID != "cdf818194e3a8c32" || md.PluginVersion != "v-test" {
+		t.Errorf("metadata %+v", md)
+	}
+	if progressed != int64(len(stream)) {
+		t.Errorf("progress saw %d bytes, want %d", progressed, len(stream))
+	}
+	var side SnapshotMetadata
+	raw, _ := os.ReadFile(path + ".json")
+	if err := json.Unmarshal(raw, &side); err != nil || side.SHA256 != md.SHA256 || side.MemberID != md.MemberID {
+		t.Errorf("sidecar %s: %v", raw, err)
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(dir, "*.part"))
+	if len(leftovers) != 0 {
+		t.Errorf("left behind: %v", leftovers)
+	}
+	if len(cl.Locks) != 0 {
+		t.Errorf("member lock not released: %v", cl.Locks)
+	}
+}
+
+// A stream whose sha256 trailer does not match is refused and nothing is kept.
+func TestSaveSnapshotRefusesABadTrailer(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "snap.db")
+	cl := threeMembers()
+	bad := snapshotStream()
+	bad[10] ^= 0xff
+	for _, m := range cl.Members {
+		m.SnapshotData = bad
+	}
+	_, err := SaveSnapshot(context.Background(), cl.Connector(), pods("cp-1", "cp-2", "cp-3"), SnapshotOptions{Path: path})
+	if err == nil || !strings.Contains(err.Error(), "nothing was kept") {
+		t.Fatalf("want a refused stream, got %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 0 {
+		t.Errorf("kept %v", entries)
+	}
+}
+
+func TestSaveSnapshotFromTheNamedMember(t *testing.T) {
+	cl := threeMembers()
+	for _, m := range cl.Members {
+		m.SnapshotData = snapshotStream()
+	}
+	ps := pods("cp-1", "cp-2", "cp-3")
+	md, err := SaveSnapshot(context.Background(), cl.Connector(), ps, SnapshotOptions{Path: filepath.Join(t.TempDir(), "s.db"), Member: "cp-1"})
+	if err != nil || md.MemberName != "cp-1" {
+		t.Fatalf("named leader: %+v %v", md, err)
+	}
+	cl.Find(id2).Down = true
+	_, err = SaveSnapshot(context.Background(), cl.Connector(), ps, SnapshotOptions{Path: filepath.Join(t.TempDir(), "s.db"), Member: "cp-2", CallTimeout: time.Second})
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "does not answer") {
+		t.Errorf("named member down: %v", err)
+	}
+	_, err = SaveSnapshot(context.Background(), cl.Connector(), ps, SnapshotOptions{Path: filepath.Join(t.TempDir(), "s.db"), Member: "cp-9"})
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown member: %v", err)
+	}
+}
+
+func TestSaveSnapshotNoServingVoter(t *testing.T) {
+	cl := threeMembers()
+	for _, m := range cl.Members {
+		m.Down = true
+	}
+	dir := t.TempDir()
+	_, err := SaveSnapshot(context.Background(), cl.Connector(), pods("cp-1", "cp-2", "cp-3"), SnapshotOptions{Path: filepath.Join(dir, "s.db"), CallTimeout: time.Second})
+	if !errors.Is(err, ErrNoMemberReachable) {
+		t.Errorf("got %v", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("kept %v", entries)
+	}
+}
