@@ -14,8 +14,11 @@ KUBEADM_E2E_TIMEOUT ?= 30m
 KUBEADM_DIR ?= /tmp/kubectl-etcd-kubeadm
 # What the kubeadm cluster needs from the distribution, installed when missing.
 KUBEADM_PACKAGES := containerd runc iptables conntrack socat
+# golangci-lint, pinned; built once from the Go module proxy into bin/tools (make lint).
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(BIN)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 
-.PHONY: help build install test test-e2e e2e-tools e2e-up test-kubeadm kubeadm-tools kubeadm-up kubeadm-down bench dist verify-krew verify-krew-manifest verify fmt vet tidy-check clean testdata
+.PHONY: help build install test test-e2e e2e-tools e2e-up test-kubeadm kubeadm-tools kubeadm-up kubeadm-down bench dist verify-krew verify-krew-manifest verify fmt vet lint tidy-check clean testdata
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -76,7 +79,7 @@ verify-krew: dist ## Validate the krew manifest with krew, install the dist/ arc
 verify-krew-manifest: ## Validate plugins/etcd.yaml with krew's validate-krew-manifest (no build)
 	hack/krew-install-test.sh --validate-only
 
-verify: fmt vet tidy-check verify-krew-manifest ## gofmt, go vet, go mod tidy checks (both modules) and the krew manifest
+verify: fmt vet lint tidy-check verify-krew-manifest ## gofmt, go vet, golangci-lint, go mod tidy checks (both modules) and the krew manifest
 
 fmt:
 	@out=$$(gofmt -l cmd pkg test hack); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -84,6 +87,13 @@ fmt:
 vet:
 	$(GO) vet ./...
 	cd test && $(GO) vet ./...
+
+lint: $(GOLANGCI_LINT) ## golangci-lint (errcheck, govet, staticcheck, unused, errorlint, revive; .golangci.yml) on both modules
+	$(GOLANGCI_LINT) run ./...
+	cd test && ../$(GOLANGCI_LINT) run --config ../.golangci.yml ./...
+
+$(GOLANGCI_LINT):
+	GOBIN=$(abspath $(dir $(GOLANGCI_LINT))) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 tidy-check:
 	@for d in . test; do (cd $$d && cp go.mod /tmp/go.mod.bak && cp go.sum /tmp/go.sum.bak && $(GO) mod tidy && \

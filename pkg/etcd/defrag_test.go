@@ -113,7 +113,7 @@ func TestDefragRefusesUnhealthyButNotNOSPACE(t *testing.T) {
 
 func TestDefragStopsAtFirstFailure(t *testing.T) {
 	c := fragmented()
-	c.OnDefrag = func(c *fake.Cluster, id uint64) error {
+	c.OnDefrag = func(_ *fake.Cluster, id uint64) error {
 		if id == id3 {
 			return errors.New("context deadline exceeded")
 		}

@@ -90,9 +90,9 @@ func Doctor(st *ClusterStatus, pods []discovery.Member, o DoctorOptions) *Doctor
 		}
 		if m.Version != "" {
 			versions[m.Version] = append(versions[m.Version], nameOrUnstarted(m.Name))
-			if min := minimumFor(m.Version); min != "" {
-				add(SeverityWarning, "old-version", m, fmt.Sprintf("etcd %s is older than the recommended minimum %s", m.Version, min),
-					"upgrade etcd (data-inconsistency fixes landed in "+min+")")
+			if least := minimumFor(m.Version); least != "" {
+				add(SeverityWarning, "old-version", m, fmt.Sprintf("etcd %s is older than the recommended minimum %s", m.Version, least),
+					"upgrade etcd (data-inconsistency fixes landed in "+least+")")
 			}
 		}
 		if m.ServerCertDaysLeft != nil && *m.ServerCertDaysLeft < 30 {
@@ -157,14 +157,14 @@ func minimumFor(v string) string {
 	if len(parts) < 3 {
 		return ""
 	}
-	min, ok := minimumVersions[parts[0]+"."+parts[1]]
+	least, ok := minimumVersions[parts[0]+"."+parts[1]]
 	if !ok {
 		return ""
 	}
 	patch, err := strconv.Atoi(strings.SplitN(parts[2], "-", 2)[0])
-	minPatch, _ := strconv.Atoi(strings.SplitN(min, ".", 3)[2])
+	minPatch, _ := strconv.Atoi(strings.SplitN(least, ".", 3)[2])
 	if err == nil && patch < minPatch {
-		return min
+		return least
 	}
 	return ""
 }

@@ -69,7 +69,7 @@ func TestPromoteRetryLoop(t *testing.T) {
 			m.Name, m.ClientURLs = "", nil
 			*pods = (*pods)[:3]
 		}, opts: func(o *PromoteOptions) { o.Timeout = 100 * time.Millisecond }, errIs: ErrNotReady, errHas: "has not started"},
-		{name: "pod not running", setup: func(c *fake.Cluster, pods *[]discovery.Member) { (*pods)[3].Phase = "Pending" },
+		{name: "pod not running", setup: func(_ *fake.Cluster, pods *[]discovery.Member) { (*pods)[3].Phase = "Pending" },
 			opts: func(o *PromoteOptions) { o.Timeout = 100 * time.Millisecond }, errIs: ErrNotReady, errHas: "is Pending, not Running"},
 		{name: "learner process down", setup: func(c *fake.Cluster, _ *[]discovery.Member) { c.Find(id4).Down = true },
 			opts: func(o *PromoteOptions) { o.Timeout = 100 * time.Millisecond }, errIs: ErrNotReady, errHas: "does not answer"},
@@ -84,9 +84,9 @@ func TestPromoteRetryLoop(t *testing.T) {
 			c.BeforePromote = func(*fake.Cluster, uint64) error { return errors.New("connection reset by peer") }
 		}, opts: func(o *PromoteOptions) { o.Wait = false }, errIs: ErrNotReady, errHas: "promote call failed: connection reset by peer"},
 		// An interrupted kubeadm join: the learner runs and is in sync, but its pod is not in the API.
-		{name: "started learner without a pod: refused, pointing at --force", setup: func(c *fake.Cluster, pods *[]discovery.Member) { *pods = (*pods)[:3] },
+		{name: "started learner without a pod: refused, pointing at --force", setup: func(_ *fake.Cluster, pods *[]discovery.Member) { *pods = (*pods)[:3] },
 			opts: func(o *PromoteOptions) { o.Timeout = 100 * time.Millisecond }, errIs: ErrNotReady, errHas: "no etcd pod runs this member (pod not running); if etcd runs on the node"},
-		{name: "started learner without a pod, --force: etcd promotes it", setup: func(c *fake.Cluster, pods *[]discovery.Member) { *pods = (*pods)[:3] },
+		{name: "started learner without a pod, --force: etcd promotes it", setup: func(_ *fake.Cluster, pods *[]discovery.Member) { *pods = (*pods)[:3] },
 			opts: func(o *PromoteOptions) { o.Force = true }, outcome: OutcomePromoted},
 		{name: "learner not answering, --force, not in sync: etcd refuses", setup: func(c *fake.Cluster, _ *[]discovery.Member) {
 			c.Find(id4).Down, c.Find(id4).InSync = true, false

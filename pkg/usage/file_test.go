@@ -72,8 +72,12 @@ func TestReadFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Write(make([]byte, 32))
-	f.Close()
+	if _, err := f.Write(make([]byte, 32)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	if r2, err := ReadFile(path, FileOptions{}); err != nil || r2.DB.Size != st.Size() || r2.DB.Free != r.DB.Free {
 		t.Errorf("with a trailer: %v %+v, want size %d free %d", err, r2.DB, st.Size(), r.DB.Free)
 	}

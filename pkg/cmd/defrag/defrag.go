@@ -75,7 +75,7 @@ func NewCmdDefrag(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 		Long:    defragLong,
 		Example: defragExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := o.Complete(cmd); err != nil {
 				return err
 			}

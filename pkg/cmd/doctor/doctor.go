@@ -17,8 +17,8 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/usage"
 )
 
-// DoctorOptions are the options of "doctor".
-type DoctorOptions struct {
+// Options are the options of "doctor".
+type Options struct {
 	*cmdutil.GlobalOptions
 	genericiooptions.IOStreams
 
@@ -26,14 +26,14 @@ type DoctorOptions struct {
 	cmdPath string
 }
 
-// NewDoctorOptions returns the options of "doctor" with their defaults.
-func NewDoctorOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *DoctorOptions {
-	return &DoctorOptions{GlobalOptions: g, IOStreams: streams, Usage: true}
+// NewOptions returns the options of "doctor" with their defaults.
+func NewOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *Options {
+	return &Options{GlobalOptions: g, IOStreams: streams, Usage: true}
 }
 
 // NewCmdDoctor builds "kubectl etcd doctor".
 func NewCmdDoctor(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewDoctorOptions(g, streams)
+	o := NewOptions(g, streams)
 	cmd := &cobra.Command{
 		Use:   "doctor",
 		Short: "Report what needs fixing: stale members, unstarted learners, skew, expiry, alarms, quota",
@@ -73,16 +73,16 @@ func NewCmdDoctor(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 }
 
 // Complete fills in the clients and formats.
-func (o *DoctorOptions) Complete(cmd *cobra.Command, _ []string) error {
+func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 	o.cmdPath = cmd.CommandPath()
 	return o.GlobalOptions.Complete(o.cmdPath)
 }
 
 // Validate checks the options; doctor's only flag, --usage, is a boolean.
-func (o *DoctorOptions) Validate() error { return nil }
+func (o *Options) Validate() error { return nil }
 
 // Run gathers the findings, prints them, and returns an error carrying the exit code.
-func (o *DoctorOptions) Run(ctx context.Context) error {
+func (o *Options) Run(ctx context.Context) error {
 	pods, conn, err := o.Open(ctx)
 	if err != nil {
 		return err

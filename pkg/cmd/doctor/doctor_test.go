@@ -11,8 +11,8 @@ import (
 
 func TestNewDoctorOptionsDefaults(t *testing.T) {
 	streams, _, _, _ := genericiooptions.NewTestIOStreams()
-	if o := NewDoctorOptions(&cmdutil.GlobalOptions{}, streams); !o.Usage {
-		t.Fatalf("NewDoctorOptions().Usage = false, want true (--usage defaults to on)")
+	if o := NewOptions(&cmdutil.GlobalOptions{}, streams); !o.Usage {
+		t.Fatalf("NewOptions().Usage = false, want true (--usage defaults to on)")
 	}
 }
 
@@ -31,7 +31,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := &DoctorOptions{GlobalOptions: &cmdutil.GlobalOptions{Format: tt.format}, Usage: tt.usage, cmdPath: "kubectl etcd doctor"}
+			o := &Options{GlobalOptions: &cmdutil.GlobalOptions{Format: tt.format}, Usage: tt.usage, cmdPath: "kubectl etcd doctor"}
 			err := o.Validate()
 			switch {
 			case tt.wantErr == "" && err != nil:

@@ -47,8 +47,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-var ids = cmdtest.IDs
-
 func cluster(t *testing.T, version string) ([]runtime.Object, *fakeetcd.Cluster) {
 	t.Helper()
 	objs, c := cmdtest.KubeadmCluster(t)

@@ -24,7 +24,7 @@ func NewCmdMember(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 			members are learners and which have no pod; add a member (as a learner) and remove
 			one after a quorum check.`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(NewCmdList(g, streams), NewCmdAdd(g, streams), NewCmdRemove(g, streams))
 	return cmd

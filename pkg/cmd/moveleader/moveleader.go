@@ -13,8 +13,8 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 )
 
-// MoveLeaderOptions are the options of "move-leader".
-type MoveLeaderOptions struct {
+// Options are the options of "move-leader".
+type Options struct {
 	*cmdutil.GlobalOptions
 	genericiooptions.IOStreams
 
@@ -24,14 +24,14 @@ type MoveLeaderOptions struct {
 	cmdPath      string
 }
 
-// NewMoveLeaderOptions returns the options of "move-leader" with their defaults.
-func NewMoveLeaderOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *MoveLeaderOptions {
-	return &MoveLeaderOptions{GlobalOptions: g, IOStreams: streams}
+// NewOptions returns the options of "move-leader" with their defaults.
+func NewOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *Options {
+	return &Options{GlobalOptions: g, IOStreams: streams}
 }
 
 // NewCmdMoveLeader builds "kubectl etcd move-leader".
 func NewCmdMoveLeader(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
-	o := NewMoveLeaderOptions(g, streams)
+	o := NewOptions(g, streams)
 	cmd := &cobra.Command{
 		Use:   "move-leader [MEMBER | --to-healthiest]",
 		Short: "Hand leadership to another voting member (a planned change, no election)",
@@ -66,7 +66,7 @@ func NewCmdMoveLeader(g *cmdutil.GlobalOptions, streams genericiooptions.IOStrea
 }
 
 // Complete records the target and fills in the clients.
-func (o *MoveLeaderOptions) Complete(cmd *cobra.Command, args []string) error {
+func (o *Options) Complete(cmd *cobra.Command, args []string) error {
 	o.cmdPath = cmd.CommandPath()
 	o.nargs = len(args)
 	if len(args) == 1 {
@@ -79,7 +79,7 @@ func (o *MoveLeaderOptions) Complete(cmd *cobra.Command, args []string) error {
 }
 
 // Validate checks that exactly one of MEMBER and --to-healthiest is given.
-func (o *MoveLeaderOptions) Validate() error {
+func (o *Options) Validate() error {
 	if (o.nargs == 1) == o.ToHealthiest {
 		return cmdutil.Usagef(o.cmdPath, "give either MEMBER or --to-healthiest")
 	}
@@ -87,7 +87,7 @@ func (o *MoveLeaderOptions) Validate() error {
 }
 
 // Run moves leadership and says where it went.
-func (o *MoveLeaderOptions) Run(ctx context.Context) error {
+func (o *Options) Run(ctx context.Context) error {
 	pods, conn, err := o.Open(ctx)
 	if err != nil {
 		return err

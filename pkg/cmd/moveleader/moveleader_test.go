@@ -18,7 +18,7 @@ func TestValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := &MoveLeaderOptions{ToHealthiest: tt.healthiest, nargs: tt.nargs, cmdPath: "kubectl etcd move-leader"}
+			o := &Options{ToHealthiest: tt.healthiest, nargs: tt.nargs, cmdPath: "kubectl etcd move-leader"}
 			err := o.Validate()
 			switch {
 			case tt.wantErr == "" && err != nil:

@@ -46,8 +46,8 @@ var (
 		kubectl etcd upgrade-check --to 3.7.3 -o json`)
 )
 
-// UpgradeCheckOptions are the options of "upgrade-check".
-type UpgradeCheckOptions struct {
+// Options are the options of "upgrade-check".
+type Options struct {
 	*cmdutil.GlobalOptions
 	genericiooptions.IOStreams
 
@@ -59,7 +59,7 @@ type UpgradeCheckOptions struct {
 
 // NewCmdUpgradeCheck builds "kubectl etcd upgrade-check".
 func NewCmdUpgradeCheck(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &UpgradeCheckOptions{GlobalOptions: g, IOStreams: streams}
+	o := &Options{GlobalOptions: g, IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:     "upgrade-check [--to VERSION]",
 		Short:   "Check whether an etcd upgrade is safe now and print the per-member plan",
@@ -81,13 +81,13 @@ func NewCmdUpgradeCheck(g *cmdutil.GlobalOptions, streams genericiooptions.IOStr
 }
 
 // Complete fills in the clients and formats.
-func (o *UpgradeCheckOptions) Complete(cmd *cobra.Command, _ []string) error {
+func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 	o.cmdPath = cmd.CommandPath()
 	return o.GlobalOptions.Complete(o.cmdPath)
 }
 
 // Validate checks --to.
-func (o *UpgradeCheckOptions) Validate() error {
+func (o *Options) Validate() error {
 	o.target = nil
 	if strings.TrimSpace(o.To) == "" {
 		if o.To != "" {
@@ -107,7 +107,7 @@ func (o *UpgradeCheckOptions) Validate() error {
 }
 
 // Run reads the cluster, applies the rules and prints the report; an unsafe target exits 5.
-func (o *UpgradeCheckOptions) Run(ctx context.Context) error {
+func (o *Options) Run(ctx context.Context) error {
 	pods, conn, err := o.Open(ctx)
 	if err != nil {
 		return err

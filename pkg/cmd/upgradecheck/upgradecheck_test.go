@@ -34,7 +34,7 @@ func TestValidate(t *testing.T) {
 		{to: "4.0", wantErr: "only etcd 3.x"},
 	}
 	for _, tc := range cases {
-		o := &UpgradeCheckOptions{To: tc.to, cmdPath: "kubectl etcd upgrade-check"}
+		o := &Options{To: tc.to, cmdPath: "kubectl etcd upgrade-check"}
 		err := o.Validate()
 		if tc.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || cmdutil.ExitCode(err) != cmdutil.ExitError {
@@ -56,8 +56,6 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-var ids = cmdtest.IDs
-
 func cluster(t *testing.T, versions ...string) ([]runtime.Object, *fakeetcd.Cluster) {
 	t.Helper()
 	objs, c := cmdtest.KubeadmCluster(t)
@@ -74,7 +72,7 @@ func run(t *testing.T, objs []runtime.Object, c *fakeetcd.Cluster, to string) (*
 	g.Client = fake.NewSimpleClientset(objs...)
 	g.NewConnector = func(transport.Mode) (transport.Connector, error) { return c.Connector(), nil }
 	g.Output = "json"
-	o := &UpgradeCheckOptions{GlobalOptions: g, IOStreams: streams, To: to, cmdPath: "kubectl etcd upgrade-check"}
+	o := &Options{GlobalOptions: g, IOStreams: streams, To: to, cmdPath: "kubectl etcd upgrade-check"}
 	if err := g.Complete(o.cmdPath); err != nil {
 		t.Fatal(err)
 	}

@@ -64,8 +64,8 @@ var (
 		kubectl etcd usage --by namespace --prefix /registry/events/ --rate 2`)
 )
 
-// UsageOptions are the options of "usage".
-type UsageOptions struct {
+// Options are the options of "usage".
+type Options struct {
 	*cmdutil.GlobalOptions
 	genericiooptions.IOStreams
 
@@ -86,7 +86,7 @@ type UsageOptions struct {
 
 // NewCmdUsage builds "kubectl etcd usage".
 func NewCmdUsage(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
-	o := &UsageOptions{GlobalOptions: g, IOStreams: streams, By: printers.ByResource, Top: 10, PageSize: usage.DefaultPageSize, Rate: usage.DefaultRate}
+	o := &Options{GlobalOptions: g, IOStreams: streams, By: printers.ByResource, Top: 10, PageSize: usage.DefaultPageSize, Rate: usage.DefaultRate}
 	cmd := &cobra.Command{
 		Use:     "usage",
 		Short:   "Show what fills the database: by resource, namespace and object, live or from a snapshot file",
@@ -117,7 +117,7 @@ func NewCmdUsage(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *
 }
 
 // Complete fills in the clients (not needed for --file).
-func (o *UsageOptions) Complete(cmd *cobra.Command, _ []string) error {
+func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 	o.cmdPath = cmd.CommandPath()
 	for _, n := range []string{"member", "page-size", "rate"} {
 		if cmd.Flags().Changed(n) {
@@ -136,7 +136,7 @@ func (o *UsageOptions) Complete(cmd *cobra.Command, _ []string) error {
 }
 
 // Validate checks the flags.
-func (o *UsageOptions) Validate() error {
+func (o *Options) Validate() error {
 	if !slices.Contains(printers.UsageViews, o.By) {
 		return cmdutil.Usagef(o.cmdPath, "invalid --by %q: want %s", o.By, strings.Join(printers.UsageViews, ", "))
 	}
@@ -156,7 +156,7 @@ func (o *UsageOptions) Validate() error {
 }
 
 // Run measures and prints.
-func (o *UsageOptions) Run(ctx context.Context) error {
+func (o *Options) Run(ctx context.Context) error {
 	var r *usage.Report
 	var err error
 	if o.File != "" {
@@ -178,7 +178,7 @@ func (o *UsageOptions) Run(ctx context.Context) error {
 	return nil
 }
 
-func (o *UsageOptions) runLive(ctx context.Context) (*usage.Report, error) {
+func (o *Options) runLive(ctx context.Context) (*usage.Report, error) {
 	pods, err := o.Discover(ctx)
 	if err != nil {
 		return nil, err
@@ -200,7 +200,7 @@ func (o *UsageOptions) runLive(ctx context.Context) (*usage.Report, error) {
 	})
 }
 
-func (o *UsageOptions) runFile() (*usage.Report, error) {
+func (o *Options) runFile() (*usage.Report, error) {
 	fo := usage.FileOptions{Prefix: o.Prefix, Top: o.Top}
 	read := o.ReadFile
 	if read == nil {

@@ -6,25 +6,25 @@ import (
 )
 
 func TestValidate(t *testing.T) {
-	ok := func() *UsageOptions {
-		return &UsageOptions{By: "resource", Top: 10, PageSize: 500, Rate: 10, cmdPath: "kubectl etcd usage"}
+	ok := func() *Options {
+		return &Options{By: "resource", Top: 10, PageSize: 500, Rate: 10, cmdPath: "kubectl etcd usage"}
 	}
 	tests := []struct {
 		name   string
-		change func(o *UsageOptions)
+		change func(o *Options)
 		err    string
 	}{
 		{name: "defaults"},
-		{name: "file", change: func(o *UsageOptions) { o.File = "/backup/etcd.db" }},
-		{name: "by object", change: func(o *UsageOptions) { o.By = "object" }},
-		{name: "by namespace", change: func(o *UsageOptions) { o.By = "namespace" }},
-		{name: "unlimited rate", change: func(o *UsageOptions) { o.Rate = 0 }},
-		{name: "bad by", change: func(o *UsageOptions) { o.By = "pod" }, err: `invalid --by "pod": want resource, namespace, object`},
-		{name: "top 0", change: func(o *UsageOptions) { o.Top = 0 }, err: "--top must be between 1 and 10000"},
-		{name: "top huge", change: func(o *UsageOptions) { o.Top = 10001 }, err: "--top must be between 1 and 10000"},
-		{name: "page size 0", change: func(o *UsageOptions) { o.PageSize = 0 }, err: "--page-size must be between 1 and 10000"},
-		{name: "negative rate", change: func(o *UsageOptions) { o.Rate = -1 }, err: "--rate must not be negative"},
-		{name: "file with live flags", change: func(o *UsageOptions) { o.File = "x"; o.liveOnly = []string{"--member", "--rate"} },
+		{name: "file", change: func(o *Options) { o.File = "/backup/etcd.db" }},
+		{name: "by object", change: func(o *Options) { o.By = "object" }},
+		{name: "by namespace", change: func(o *Options) { o.By = "namespace" }},
+		{name: "unlimited rate", change: func(o *Options) { o.Rate = 0 }},
+		{name: "bad by", change: func(o *Options) { o.By = "pod" }, err: `invalid --by "pod": want resource, namespace, object`},
+		{name: "top 0", change: func(o *Options) { o.Top = 0 }, err: "--top must be between 1 and 10000"},
+		{name: "top huge", change: func(o *Options) { o.Top = 10001 }, err: "--top must be between 1 and 10000"},
+		{name: "page size 0", change: func(o *Options) { o.PageSize = 0 }, err: "--page-size must be between 1 and 10000"},
+		{name: "negative rate", change: func(o *Options) { o.Rate = -1 }, err: "--rate must not be negative"},
+		{name: "file with live flags", change: func(o *Options) { o.File = "x"; o.liveOnly = []string{"--member", "--rate"} },
 			err: "--member, --rate: only for a live walk, not with --file"},
 	}
 	for _, tt := range tests {

@@ -25,7 +25,7 @@ func NewCmdVersion(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams)
 			# As JSON
 			kubectl etcd version -o json`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := printers.ParseFormat(g.Output)
 			if err != nil {
 				return &cmdutil.UsageError{Cmd: cmd.CommandPath(), Err: err}

@@ -21,8 +21,8 @@ type limitedBuffer struct {
 	exceeded bool
 }
 
-func newLimitedBuffer(name string, max int) *limitedBuffer {
-	return &limitedBuffer{name: name, max: max}
+func newLimitedBuffer(name string, limit int) *limitedBuffer {
+	return &limitedBuffer{name: name, max: limit}
 }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {

@@ -237,7 +237,7 @@ func TestTryLockTwoRunsOnlyOneWins(t *testing.T) {
 	var relB func(context.Context) error
 	var errB error
 	calls := 0
-	sim.before = func(_ context.Context, args []string) error {
+	sim.before = func(_ context.Context, _ []string) error {
 		calls++
 		if calls == 2 { // A's second command: B runs now, from start to end
 			sim.before = nil

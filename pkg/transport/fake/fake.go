@@ -206,9 +206,9 @@ func (s *session) MemberAdd(_ context.Context, name string, peerURLs []string, l
 	}
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
-	max := s.c.MaxLearners
-	if max == 0 {
-		max = 1
+	maxLearners := s.c.MaxLearners
+	if maxLearners == 0 {
+		maxLearners = 1
 	}
 	n := 0
 	for _, m := range s.c.Members {
@@ -223,7 +223,7 @@ func (s *session) MemberAdd(_ context.Context, name string, peerURLs []string, l
 			}
 		}
 	}
-	if learner && n >= max {
+	if learner && n >= maxLearners {
 		return nil, fmt.Errorf("etcdserver: too many learner members in cluster")
 	}
 	s.c.nextID++
@@ -442,11 +442,11 @@ func (s *session) Downgrade(_ context.Context, action clientv3.DowngradeAction, 
 	}
 	// Minor versions as major*1000+minor, so that 3.10 sorts after 3.9.
 	minor := func(v string) int {
-		var major, min int
-		if _, err := fmt.Sscanf(strings.TrimPrefix(v, "v"), "%d.%d", &major, &min); err != nil {
+		var major, mnr int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(v, "v"), "%d.%d", &major, &mnr); err != nil {
 			return -1
 		}
-		return major*1000 + min
+		return major*1000 + mnr
 	}
 	name := func(m int) string { return fmt.Sprintf("%d.%d", m/1000, m%1000) }
 	lowest := minor(mem.Version)

@@ -20,7 +20,7 @@ func TestForwardReturnsWhenContextEndsDuringDial(t *testing.T) {
 	var once sync.Once
 	let := func() { once.Do(func() { close(release) }) }
 	reached := make(chan struct{}, 4)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		reached <- struct{}{}
 		<-release
 		http.Error(w, "node gone", http.StatusServiceUnavailable)

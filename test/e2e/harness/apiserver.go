@@ -116,7 +116,7 @@ func (c *Cluster) startAPIServer(ctx context.Context, ip net.IP) error {
 	c.kube = kube
 	wctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
-	if err := poll(wctx, "storage etcd", storage, 100*time.Millisecond, func(ctx context.Context) error {
+	if err := poll(wctx, "storage etcd", storage, 100*time.Millisecond, func(_ context.Context) error {
 		_, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", ports[0]), time.Second)
 		return err
 	}); err != nil {

@@ -176,7 +176,7 @@ func TestHarness(t *testing.T) {
 				local[m[2]] = m[1]
 			}
 		}
-		go io.Copy(io.Discard, stdout)
+		go func() { _, _ = io.Copy(io.Discard, stdout) }()
 		if len(local) < 2 {
 			t.Fatalf("port-forward did not report both ports: %v", local)
 		}

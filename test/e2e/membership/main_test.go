@@ -32,11 +32,11 @@ func startCluster(t *testing.T) *harness.Cluster {
 
 // Transports the main flows run with.
 const (
-	exec_       = "exec"
-	portForward = "port-forward"
+	transportExec = "exec"
+	portForward   = "port-forward"
 )
 
-var transports = []string{exec_, portForward}
+var transports = []string{transportExec, portForward}
 
 // transportArgs selects a transport; port-forward gets the host's healthcheck-client pair.
 func transportArgs(c *harness.Cluster, tr string) []string {
@@ -108,7 +108,7 @@ func memberAdd(t *testing.T, c *harness.Cluster, tr, name, peerURL string) *plug
 // pluginAdd is the harness' AddOptions.Add that makes the plugin (not the harness) add the
 // member: memberAdd, then the checks of its JSON; it returns the new member's ID.
 func pluginAdd(t *testing.T, c *harness.Cluster, tr, name string) func(ctx context.Context, peerURL string) (uint64, error) {
-	return func(ctx context.Context, peerURL string) (uint64, error) {
+	return func(_ context.Context, peerURL string) (uint64, error) {
 		t.Helper()
 		r := memberAdd(t, c, tr, name, peerURL)
 		if r.Code != 0 {

@@ -368,7 +368,7 @@ func TestAddRemoveRoundTrip(t *testing.T) {
 	t.Run("by-node", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		id, err := c.AddMember(ctx, "cp-4", harness.AddOptions{NoStart: true, Add: pluginAdd(t, c, exec_, "cp-4")})
+		id, err := c.AddMember(ctx, "cp-4", harness.AddOptions{NoStart: true, Add: pluginAdd(t, c, transportExec, "cp-4")})
 		if err != nil {
 			t.Fatal(err)
 		}

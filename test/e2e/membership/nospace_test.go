@@ -42,7 +42,7 @@ func TestNOSPACEOneMemberDown(t *testing.T) {
 	t.Logf("NOSPACE raised; leader %s, %s stopped, %s serving", leader, down, victim)
 	rt := []string{"--request-timeout", "3s"} // bounds the calls to the stopped member
 
-	r := plugintest.Run(t, c, append([]string{"status", "-o", "json", "--transport", exec_}, rt...)...)
+	r := plugintest.Run(t, c, append([]string{"status", "-o", "json", "--transport", transportExec}, rt...)...)
 	plugintest.WantCode(t, r, 2)
 	var st struct {
 		State  string   `json:"state"`
@@ -88,7 +88,7 @@ func TestNOSPACEOneMemberDown(t *testing.T) {
 	})
 
 	t.Run("move-leader", func(t *testing.T) {
-		r := plugintest.Run(t, c, append([]string{"move-leader", "--to-healthiest", "--transport", exec_}, rt...)...)
+		r := plugintest.Run(t, c, append([]string{"move-leader", "--to-healthiest", "--transport", transportExec}, rt...)...)
 		plugintest.WantCode(t, r, 0)
 		wantIn(t, r, "stdout", r.Stdout, fmt.Sprintf("leadership moved from %s (%s) to %s (%s)", leader, hexID(c, leader), victim, hexID(c, victim)))
 		if got := leaderName(ctx, t, c); got != victim {

@@ -399,7 +399,7 @@ func testRestore(t *testing.T, c *harness.Cluster, F string, md snapshotMetadata
 	}
 	t.Cleanup(func() {
 		_ = syscall.Kill(-etcd.Process.Pid, syscall.SIGKILL)
-		<-etcdDone
+		<-etcdDone //nolint:errcheck // killed on purpose: its exit error says only that
 	})
 
 	cl, err := clientv3.New(clientv3.Config{Endpoints: []string{clientURL}, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
