@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -41,41 +40,6 @@ func errHas(err error, msg string) bool { return err != nil && strings.Contains(
 
 // isNotLearner tells "already promoted" from "not in sync", whose text contains it.
 func isNotLearner(err error) bool { return errHas(err, msgNotLearner) && !errHas(err, msgNotInSync) }
-
-// ResolveMember finds the member an argument names: a member name, an etcd pod, a node, or a hex
-// member ID, in that order.
-func ResolveMember(ml *clientv3.MemberListResponse, pods []discovery.Member, arg string) (*etcdserverpb.Member, error) {
-	arg = strings.TrimSpace(arg)
-	for _, m := range ml.Members {
-		if m.Name != "" && m.Name == arg {
-			return m, nil
-		}
-	}
-	used := map[int]bool{}
-	noStatus := func(int) *clientv3.StatusResponse { return nil }
-	for _, m := range ml.Members {
-		if i := matchPod(m, pods, noStatus, used); i >= 0 {
-			used[i] = true
-			if pods[i].Pod == arg || (pods[i].Node != "" && pods[i].Node == arg) {
-				return m, nil
-			}
-		}
-	}
-	if id, err := ParseID(arg); err == nil {
-		for _, m := range ml.Members {
-			if m.ID == id {
-				return m, nil
-			}
-		}
-	}
-	var known []string
-	for _, m := range ml.Members {
-		known = append(known, fmt.Sprintf("%s %s", nameOrUnstarted(m.Name), FormatID(m.ID)))
-	}
-	sort.Strings(known)
-	return nil, fmt.Errorf("%w: %q is not a member name, etcd pod, node or hex member ID of this cluster (members: %s)",
-		ErrNotFound, arg, strings.Join(known, ", "))
-}
 
 // podOf returns the pod that runs member m, if any.
 func podOf(m *etcdserverpb.Member, pods []discovery.Member) *discovery.Member {
@@ -638,38 +602,6 @@ func (p *RemovePlan) Worse(confirmed *RemovePlan) []string {
 		}
 	}
 	return out
-}
-
-// FindStatusMember resolves a member name, pod, node or hex ID among the rows of a status.
-func FindStatusMember(st *ClusterStatus, arg string) (*MemberStatus, error) {
-	arg = strings.TrimSpace(arg)
-	for _, match := range []func(m MemberStatus) bool{
-		func(m MemberStatus) bool { return m.Name != "" && m.Name == arg },
-		func(m MemberStatus) bool { return m.Pod != "" && m.Pod == arg },
-		func(m MemberStatus) bool { return m.Node != "" && m.Node == arg },
-		func(m MemberStatus) bool {
-			id, err := ParseID(arg)
-			return err == nil && m.ID != "" && m.ID == FormatID(id)
-		},
-	} {
-		var found []MemberStatus
-		for _, m := range st.Members {
-			if match(m) && m.ID != "" {
-				found = append(found, m)
-			}
-		}
-		if len(found) == 1 {
-			return &found[0], nil
-		}
-	}
-	var known []string
-	for _, m := range st.Members {
-		if m.ID != "" {
-			known = append(known, fmt.Sprintf("%s %s", nameOrUnstarted(m.Name), m.ID))
-		}
-	}
-	return nil, fmt.Errorf("%w: %q is not a member name, etcd pod, node or hex member ID of this cluster (members: %s)",
-		ErrNotFound, arg, strings.Join(known, ", "))
 }
 
 // RemoveMember removes a member through another healthy voter.
