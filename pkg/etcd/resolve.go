@@ -13,7 +13,7 @@ import (
 
 // memberRef is everything a command-line argument may name one member by.
 type memberRef struct {
-	ID                    uint64
+	ID                     uint64
 	Name, Pod, Node, IDHex string
 }
 
