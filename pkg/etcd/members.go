@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -143,9 +144,17 @@ func FetchMemberList(ctx context.Context, conn transport.Connector, members []di
 	}
 	ch := make(chan answer, len(members))
 	cctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	// The first answer returns at once; the other askers are cancelled and waited for, so no
+	// goroutine outlives the call (ch is buffered, they never block on send).
+	var wg sync.WaitGroup
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 	for i := range members {
+		wg.Add(1)
 		go func(i int) {
+			defer wg.Done()
 			s, err := conn.Connect(cctx, &members[i])
 			if err != nil {
 				ch <- answer{i: i, err: err}
