@@ -1,6 +1,15 @@
 // Package etcd holds the operations of the plugin (status, member list, ...). It works on
 // transport.Sessions and discovered members only: it knows nothing of cobra or of how a member is
 // reached, so every transport yields the same result structures.
+//
+// Where things are:
+//   - status.go: Status (probe every member, join pods with the member list, summarize);
+//     status_match.go: matching pods to members; resolve.go: the one MEMBER-argument resolver.
+//   - members.go: the member list; membership.go: shared errors and retries;
+//     membership_add.go, membership_remove.go (plan and removal), membership_promote.go.
+//   - defrag_plan.go (order and checks), defrag_gate.go (health gate, transferee), defrag.go (run).
+//   - snapshot.go (save from a member), onnode.go (save on the node), alarms.go, lock.go,
+//     doctor.go, versions.go, upgrade.go and downgrade.go.
 package etcd
 
 import (

@@ -1,6 +1,10 @@
 // Package portforward reaches etcd members through the API server's pods/portforward subresource:
 // one forward per member port on a random local port, and an etcd gRPC client (or a plain HTTP
 // client for the metrics port) over it.
+//
+// forward.go opens the forwards; connector.go shares them across a command's sessions;
+// session.go is the gRPC session; tls.go checks and names certificate problems; metrics.go
+// reads the plain-HTTP metrics port.
 package portforward
 
 import (
