@@ -34,7 +34,7 @@ const (
 	ExitIntegrity = 8
 )
 
-// ExitError carries an exit code chosen by a command. A nil Err with a non-zero code means the
+// CodeError carries an exit code chosen by a command. A nil Err with a non-zero code means the
 // command already printed everything and only the code remains to be returned.
 type CodeError struct {
 	Code int

@@ -56,6 +56,7 @@ type RemoveOptions struct {
 	Yes    bool
 	DryRun bool
 
+	cmdPath string
 	// confirm asks the operator; cmdutil.Confirm unless a test replaces it.
 	confirm func(question string) error
 }
@@ -90,11 +91,17 @@ func NewCmdRemove(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 // Complete reads the argument and fills in the clients.
 func (o *RemoveOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.Target = args[0]
-	return o.GlobalOptions.Complete(cmd.CommandPath())
+	o.cmdPath = cmd.CommandPath()
+	return o.GlobalOptions.Complete(o.cmdPath)
 }
 
-// Validate checks the options.
-func (o *RemoveOptions) Validate() error { return nil }
+// Validate checks the argument.
+func (o *RemoveOptions) Validate() error {
+	if strings.TrimSpace(o.Target) == "" {
+		return cmdutil.Usagef(o.cmdPath, "the member to remove must not be empty: give its name, pod, node or hex ID")
+	}
+	return nil
+}
 
 // Run previews, checks, confirms and removes.
 func (o *RemoveOptions) Run(ctx context.Context) error {

@@ -75,10 +75,13 @@ func (s *Session) ensure(ctx context.Context) (*clientv3.Client, *Forward, error
 		// A closed connection may be the forward failing to reach the member (it is not
 		// listening): client-go reports that on the forward a moment later. Prefer that cause.
 		if errors.Is(err, io.EOF) || strings.Contains(err.Error(), "connection reset") {
+			wait := time.NewTimer(time.Second)
 			select {
 			case <-f.Done():
-			case <-time.After(time.Second):
+			case <-wait.C:
+			case <-ctx.Done():
 			}
+			wait.Stop()
 			if p := f.Problems(); len(p) > 0 {
 				return nil, nil, fmt.Errorf("%s: the member does not accept connections on %s: %s", s.member, s.member.LocalClientURL, strings.Join(p, "; "))
 			}

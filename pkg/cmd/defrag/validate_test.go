@@ -1,0 +1,43 @@
+package defrag
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		minFrag float64
+		minSize int64
+		wantErr string
+	}{
+		{name: "defaults", minFrag: etcd.DefaultMinFragmentation, minSize: etcd.DefaultMinDefragSize},
+		{name: "zero thresholds", minFrag: 0, minSize: 0},
+		{name: "every member", minFrag: 100, minSize: 1 << 30},
+		{name: "negative share", minFrag: -1, wantErr: "--min-fragmentation must be between 0 and 100"},
+		{name: "share over 100", minFrag: 100.5, wantErr: "--min-fragmentation must be between 0 and 100"},
+		{name: "negative size", minFrag: 50, minSize: -1, wantErr: "--min-size must not be negative"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &Options{GlobalOptions: &cmdutil.GlobalOptions{}, cmdPath: "kubectl etcd defrag"}
+			o.MinFragmentation, o.MinSize = tt.minFrag, tt.minSize
+			err := o.Validate()
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("Validate() = %v, want nil", err)
+			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
+				t.Fatalf("Validate() = %v, want %q", err, tt.wantErr)
+			case tt.wantErr != "":
+				var ue *cmdutil.UsageError
+				if !errors.As(err, &ue) {
+					t.Fatalf("Validate() = %T, want a usage error", err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,70 @@
+package member
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+)
+
+func checkValidate(t *testing.T, err error, wantErr string) {
+	t.Helper()
+	switch {
+	case wantErr == "" && err != nil:
+		t.Fatalf("Validate() = %v, want nil", err)
+	case wantErr != "" && (err == nil || err.Error() != wantErr):
+		t.Fatalf("Validate() = %v, want %q", err, wantErr)
+	case wantErr != "":
+		var ue *cmdutil.UsageError
+		if !errors.As(err, &ue) {
+			t.Fatalf("Validate() = %T, want a usage error (it gets the help hint)", err)
+		}
+	}
+}
+
+func TestAddValidate(t *testing.T) {
+	tests := []struct {
+		name     string
+		member   string
+		peerURLs []string
+		wantErr  string
+	}{
+		{name: "learner with one peer URL", member: "cp-3", peerURLs: []string{"https://10.0.0.14:2380"}},
+		{name: "two peer URLs", member: "cp-3", peerURLs: []string{"https://10.0.0.14:2380", "http://[fd00::14]:2380"}},
+		{name: "blank name", member: "  ", peerURLs: []string{"https://10.0.0.14:2380"}, wantErr: "member name must not be empty"},
+		{name: "no peer URL", member: "cp-3", wantErr: "member peer urls not provided (--peer-urls)"},
+		{name: "no port", member: "cp-3", peerURLs: []string{"https://10.0.0.14"},
+			wantErr: `invalid peer URL "https://10.0.0.14": want http(s)://HOST:PORT, e.g. https://10.0.0.14:2380`},
+		{name: "wrong scheme", member: "cp-3", peerURLs: []string{"unix://10.0.0.14:2380"},
+			wantErr: `invalid peer URL "unix://10.0.0.14:2380": want http(s)://HOST:PORT, e.g. https://10.0.0.14:2380`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &AddOptions{GlobalOptions: &cmdutil.GlobalOptions{}, Name: tt.member, PeerURLs: tt.peerURLs, cmdPath: "kubectl etcd member add"}
+			checkValidate(t, o.Validate(), tt.wantErr)
+		})
+	}
+}
+
+func TestRemoveValidate(t *testing.T) {
+	tests := []struct {
+		name, target, wantErr string
+	}{
+		{name: "hex ID", target: "8e9e05c52164694d"},
+		{name: "node name", target: "cp-2"},
+		{name: "empty", target: "", wantErr: "the member to remove must not be empty: give its name, pod, node or hex ID"},
+		{name: "blank", target: " ", wantErr: "the member to remove must not be empty: give its name, pod, node or hex ID"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &RemoveOptions{GlobalOptions: &cmdutil.GlobalOptions{}, Target: tt.target, cmdPath: "kubectl etcd member remove"}
+			checkValidate(t, o.Validate(), tt.wantErr)
+		})
+	}
+}
+
+// "member list" has no flags of its own: every completed option set is valid.
+func TestListValidate(t *testing.T) {
+	o := &ListOptions{GlobalOptions: &cmdutil.GlobalOptions{}}
+	checkValidate(t, o.Validate(), "")
+}
