@@ -66,15 +66,7 @@ func NewCmdUpgradeCheck(g *cmdutil.GlobalOptions, streams genericiooptions.IOStr
 		Long:    upgradeCheckLong,
 		Example: upgradeCheckExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.RunE(o),
 	}
 	cmd.Flags().StringVar(&o.To, "to", "", "Target etcd version: MAJOR.MINOR or MAJOR.MINOR.PATCH (default: the next minor version)")
 	return cmd
