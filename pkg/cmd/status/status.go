@@ -74,11 +74,7 @@ func (o *Options) Validate() error { return nil }
 
 // Run gathers the status, prints it, and returns an error carrying the exit code.
 func (o *Options) Run(ctx context.Context) error {
-	members, err := o.Discover(ctx)
-	if err != nil {
-		return err
-	}
-	conn, err := o.Connector(ctx)
+	members, conn, err := o.Open(ctx)
 	if err != nil {
 		return err
 	}
