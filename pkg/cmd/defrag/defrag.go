@@ -74,8 +74,8 @@ func NewCmdDefrag(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 		Long:    defragLong,
 		Example: defragExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(cmd); err != nil {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
@@ -98,8 +98,8 @@ func NewCmdDefrag(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 	return cmd
 }
 
-// Complete fills in the clients.
-func (o *Options) Complete(cmd *cobra.Command) error {
+// Complete fills in the clients; defrag takes no arguments (cobra.NoArgs).
+func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 	o.cmdPath = cmd.CommandPath()
 	return o.GlobalOptions.Complete(o.cmdPath)
 }
