@@ -125,22 +125,11 @@ func (o *ListOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Format.Structured() {
-		return printers.PrintStructured(o.Out, o.Format, alarms)
-	}
-	if len(alarms) == 0 {
+	if !o.Format.Structured() && len(alarms) == 0 {
 		fmt.Fprintln(o.ErrOut, "no active alarms")
 		return nil
 	}
-	var rows [][]string
-	for _, a := range alarms {
-		quota := "-"
-		if a.Quota > 0 {
-			quota = printers.Bytes(a.Quota)
-		}
-		rows = append(rows, []string{a.MemberID, printers.OrDash(a.Name), printers.OrDash(a.Pod), a.Alarm, printers.Bytes(a.DBSize), quota})
-	}
-	return printers.PrintTable(o.Out, []string{"MEMBER-ID", "NAME", "POD", "ALARM", "DB", "QUOTA"}, rows)
+	return printers.PrintAlarms(o.Out, o.Format, alarms)
 }
 
 // Complete fills in the clients and formats.
@@ -170,8 +159,5 @@ func (o *DisarmOptions) Run(ctx context.Context) error {
 		fmt.Fprintln(o.ErrOut, "no active alarms")
 		return nil
 	}
-	for _, d := range done {
-		fmt.Fprintf(o.Out, "disarmed %s\n", d)
-	}
-	return nil
+	return printers.PrintDisarmed(o.Out, done)
 }

@@ -80,22 +80,10 @@ func (o *ConsistencyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Format.Structured() {
-		if err := printers.PrintStructured(o.Out, o.Format, r); err != nil {
-			return err
-		}
-	} else {
-		var rows [][]string
-		for _, m := range r.Members {
-			hash := fmt.Sprintf("%08x", m.Hash)
-			if m.Error != "" {
-				hash = "error"
-			}
-			rows = append(rows, []string{m.Name, m.ID, m.Pod, hash, fmt.Sprint(m.HashRevision), fmt.Sprint(m.CompactRevision)})
-		}
-		if err := printers.PrintTable(o.Out, []string{"MEMBER", "ID", "POD", "HASH", "REVISION", "COMPACTED"}, rows); err != nil {
-			return err
-		}
+	// The printer ends the table with a "consistent:" line only when there are no problems,
+	// so nothing is printed to stderr between the two.
+	if err := printers.PrintConsistency(o.Out, o.Format, r); err != nil {
+		return err
 	}
 	for _, p := range r.Problems {
 		fmt.Fprintf(o.ErrOut, "error: %s\n", p)
@@ -105,9 +93,6 @@ func (o *ConsistencyOptions) Run(ctx context.Context) error {
 		return cmdutil.WithCode(cmdutil.ExitIntegrity, nil)
 	case len(r.Problems) > 0:
 		return cmdutil.WithCode(cmdutil.ExitDegraded, nil)
-	}
-	if !o.Format.Structured() {
-		fmt.Fprintf(o.Out, "consistent: %d members agree at revision %d\n", len(r.Members), r.Revision)
 	}
 	return nil
 }

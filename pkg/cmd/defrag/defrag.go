@@ -4,7 +4,6 @@ package defrag
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -75,8 +74,8 @@ func NewCmdDefrag(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 		Long:    defragLong,
 		Example: defragExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(cmd); err != nil {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
 			if err := o.Validate(); err != nil {
@@ -99,8 +98,8 @@ func NewCmdDefrag(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 	return cmd
 }
 
-// Complete fills in the clients.
-func (o *Options) Complete(cmd *cobra.Command) error {
+// Complete fills in the clients; defrag takes no arguments (cobra.NoArgs).
+func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 	o.cmdPath = cmd.CommandPath()
 	return o.GlobalOptions.Complete(o.cmdPath)
 }
@@ -129,7 +128,9 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	r, err := etcd.Defrag(ctx, conn, pods, o.DefragOptions)
 	if r != nil {
-		o.print(r)
+		// A report is printed even when the run failed, to say what was done; as before, a
+		// failed write to the output does not change the outcome of a defrag that ran.
+		_ = printers.PrintDefragReport(o.Out, o.Format, r)
 	}
 	if err != nil {
 		return err
@@ -138,56 +139,4 @@ func (o *Options) Run(ctx context.Context) error {
 		fmt.Fprintln(o.ErrOut, "dry run: nothing was changed")
 	}
 	return nil
-}
-
-func (o *Options) print(r *etcd.DefragReport) {
-	if o.Format.Structured() {
-		_ = printers.PrintStructured(o.Out, o.Format, r)
-		return
-	}
-	headers := []string{"ORDER", "MEMBER", "ID", "POD", "LEADER", "DB", "IN-USE", "FRAG", "RECLAIM", "ACTION"}
-	if !r.DryRun {
-		headers = append(headers, "AFTER", "TOOK")
-	}
-	var rows [][]string
-	for i, t := range r.Order {
-		action := "skip: " + t.Reason
-		if t.Needed {
-			action = "defrag (" + t.Reason + ")"
-			switch {
-			case t.Done:
-				action = "done"
-			case t.Started && t.Error != "":
-				action = "FAILED"
-			case t.Error != "":
-				action = "not touched (stopped here)"
-			case !r.DryRun:
-				action = "not touched"
-			}
-		}
-		if t.LeaderMove != "" {
-			action += ", leadership moved to " + t.LeaderMove
-		}
-		row := []string{fmt.Sprint(i + 1), t.Name, t.ID, t.Pod, printers.Bool(t.Leader), printers.Bytes(t.DBSize),
-			printers.Bytes(t.DBSizeInUse), fmt.Sprintf("%.0f%%", t.FragmentationPct), printers.Bytes(t.ExpectedReclaim), action}
-		if !r.DryRun {
-			after := "-"
-			if t.Done {
-				after = printers.Bytes(t.SizeAfter)
-			}
-			row = append(row, after, printers.OrDash(t.Took))
-		}
-		rows = append(rows, row)
-	}
-	_ = printers.PrintTable(o.Out, headers, rows)
-	for _, s := range r.Skipped {
-		fmt.Fprintf(o.Out, "skipped %s\n", s)
-	}
-	if !r.DryRun {
-		fmt.Fprintf(o.Out, "reclaimed %s", printers.Bytes(r.Reclaimed))
-		if len(r.Disarmed) > 0 {
-			fmt.Fprintf(o.Out, "; disarmed %s", strings.Join(r.Disarmed, ", "))
-		}
-		fmt.Fprintln(o.Out)
-	}
 }

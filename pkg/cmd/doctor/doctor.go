@@ -96,20 +96,8 @@ func (o *Options) Run(ctx context.Context) error {
 	if o.Usage {
 		explainQuota(ctx, o.GlobalOptions, o.IOStreams, conn, pods, r)
 	}
-	if o.Format.Structured() {
-		if err := printers.PrintStructured(o.Out, o.Format, r); err != nil {
-			return err
-		}
-	} else if len(r.Findings) == 0 {
-		fmt.Fprintf(o.Out, "no findings: %s\n", printers.StatusSummary(st))
-	} else {
-		var rows [][]string
-		for _, f := range r.Findings {
-			rows = append(rows, []string{f.Severity, f.Check, printers.OrDash(f.Member), f.Finding, f.Fix})
-		}
-		if err := printers.PrintTable(o.Out, []string{"SEVERITY", "CHECK", "MEMBER", "FINDING", "FIX"}, rows); err != nil {
-			return err
-		}
+	if err := printers.PrintDoctorReport(o.Out, o.Format, r, st); err != nil {
+		return err
 	}
 	for _, s := range r.Skipped {
 		fmt.Fprintf(o.ErrOut, "warning: transport %s skipped %s\n", r.Transport, s)

@@ -4,7 +4,6 @@ package downgrade
 import (
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -246,44 +245,7 @@ func (o *Options) question() string {
 }
 
 func (o *Options) print(p *etcd.DowngradePlan) {
-	if o.Format.Structured() {
-		if err := printers.PrintStructured(o.Out, o.Format, p); err != nil {
-			fmt.Fprintf(o.ErrOut, "error: %v\n", err)
-		}
-		return
-	}
-	printPlan(o.Out, p)
-}
-
-func printPlan(w io.Writer, p *etcd.DowngradePlan) {
-	var vs []string
-	for _, m := range p.Members {
-		vs = append(vs, fmt.Sprintf("%s %s", m.Who(), printers.OrDash(m.Version)))
-	}
-	fmt.Fprintf(w, "Action:    downgrade %s %s\n", p.Action, p.Target)
-	fmt.Fprintf(w, "Cluster:   %s; members: %s\n", p.State, strings.Join(vs, ", "))
-	if p.ClusterVersion != "" {
-		fmt.Fprintf(w, "Version:   cluster version %s (as etcd reports it)\n", p.ClusterVersion)
-	}
-	state := "not enabled"
-	if p.Downgrade != nil && p.Downgrade.Enabled {
-		state = "enabled, target " + p.Downgrade.TargetVersion
-	}
-	fmt.Fprintf(w, "Downgrade: %s\n", state)
-	switch {
-	case len(p.Refusals) > 0:
-		for _, r := range p.Refusals {
-			if r.Member != "" {
-				fmt.Fprintf(w, "Refused:   %s: %s\n", r.Member, r.Reason)
-			} else {
-				fmt.Fprintf(w, "Refused:   %s\n", r.Reason)
-			}
-		}
-	case p.Changed:
-		fmt.Fprintln(w, "Verdict:   done")
-	case p.Nothing:
-		fmt.Fprintln(w, "Verdict:   nothing to do")
-	default:
-		fmt.Fprintln(w, "Verdict:   valid")
+	if err := printers.PrintDowngradePlan(o.Out, o.Format, p); err != nil {
+		fmt.Fprintf(o.ErrOut, "error: %v\n", err)
 	}
 }

@@ -104,21 +104,5 @@ func (o *AddOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Format.Structured() {
-		return printers.PrintStructured(o.Out, o.Format, res)
-	}
-	kind := "member"
-	if res.Learner {
-		kind = "learner"
-	}
-	fmt.Fprintf(o.Out, "Added %s %s (%s) to cluster %s\n\n", kind, res.Name, res.ID, res.ClusterID)
-	fmt.Fprintf(o.Out, "ETCD_NAME=%q\nETCD_INITIAL_CLUSTER=%q\nETCD_INITIAL_ADVERTISE_PEER_URLS=%q\nETCD_INITIAL_CLUSTER_STATE=\"existing\"\n\n",
-		res.Name, res.InitialCluster, strings.Join(res.PeerURLs, ","))
-	fmt.Fprintf(o.Out, "Next: start etcd on the new node with --name=%s --initial-cluster=%s --initial-cluster-state=existing\n",
-		res.Name, res.InitialCluster)
-	fmt.Fprintln(o.Out, "(on kubeadm: in /etc/kubernetes/manifests/etcd.yaml, with an empty /var/lib/etcd),")
-	if res.Learner {
-		fmt.Fprintf(o.Out, "then, once it runs: kubectl etcd promote %s\n", res.Name)
-	}
-	return nil
+	return printers.PrintMemberAdded(o.Out, o.Format, res)
 }

@@ -115,12 +115,8 @@ func (o *RemoveOptions) Run(ctx context.Context) error {
 		return err
 	}
 	target := &plan.Member
-	if o.Format.Structured() {
-		if err := printers.PrintStructured(o.Out, o.Format, plan); err != nil {
-			return err
-		}
-	} else {
-		printPlan(o.Out, plan)
+	if err := printers.PrintRemovePlan(o.Out, o.Format, plan); err != nil {
+		return err
 	}
 	for _, w := range plan.Warnings {
 		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
@@ -181,50 +177,8 @@ func (o *RemoveOptions) plan(ctx context.Context, conn transport.Connector, pods
 	return etcd.PlanRemove(st, *target), nil
 }
 
-func printPlan(w interface{ Write([]byte) (int, error) }, p *etcd.RemovePlan) {
-	m := p.Member
-	health := "not serving"
-	switch {
-	case m.Healthy && m.Serving():
-		health = "healthy"
-	case m.Serving():
-		health = "serving (NOSPACE alarm: reads only)"
-	}
-	role := "voter"
-	if p.Learner {
-		role = "learner"
-	}
-	fmt.Fprintf(w, "Member:   %s\n", describe(m))
-	fmt.Fprintf(w, "Pod:      %s (node %s)\n", printers.OrDash(m.Pod), printers.OrDash(m.Node))
-	fmt.Fprintf(w, "State:    %s %s%s\n", health, role, leaderNote(m))
-	if p.Learner {
-		fmt.Fprintln(w, "Quorum:   unchanged (learners do not vote)")
-	} else {
-		fmt.Fprintf(w, "Quorum:   before: %d voters (%d serving), quorum %d, can lose %d more\n",
-			p.Before.Voters, p.Before.HealthyVoters, p.Before.Needed, max(p.Before.FailuresLeft, 0))
-		fmt.Fprintf(w, "          after:  %d voters (%d serving), quorum %d, can lose %d more\n",
-			p.After.Voters, p.After.HealthyVoters, p.After.Needed, max(p.After.FailuresLeft, 0))
-	}
-	if len(p.Refusals) == 0 {
-		fmt.Fprintln(w, "Verdict:  safe to remove")
-	} else {
-		fmt.Fprintf(w, "Verdict:  needs --force: %s\n", strings.Join(p.Refusals, "; "))
-	}
-}
-
-func leaderNote(m etcd.MemberStatus) string {
-	if m.Leader {
-		return " (leader)"
-	}
-	return ""
-}
-
-func describe(m etcd.MemberStatus) string {
-	if m.Name == "" {
-		return fmt.Sprintf("unstarted member %s", m.ID)
-	}
-	return fmt.Sprintf("member %s (%s)", m.Name, m.ID)
-}
+// describe names the member as the plan printed it.
+func describe(m etcd.MemberStatus) string { return printers.DescribeMember(m) }
 
 func orDefault(s, d string) string {
 	if s == "" {

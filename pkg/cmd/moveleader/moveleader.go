@@ -3,7 +3,6 @@ package moveleader
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
 )
 
 // Options are the options of "move-leader".
@@ -97,10 +97,5 @@ func (o *Options) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if from.ID == to.ID {
-		fmt.Fprintf(o.Out, "%s (%s) is already the leader\n", to.Name, to.ID)
-		return nil
-	}
-	fmt.Fprintf(o.Out, "leadership moved from %s (%s) to %s (%s)\n", from.Name, from.ID, to.Name, to.ID)
-	return nil
+	return printers.PrintLeaderMove(o.Out, from, to)
 }
