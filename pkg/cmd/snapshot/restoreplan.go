@@ -20,6 +20,8 @@ type RestorePlanOptions struct {
 	File         string
 	OnNodePath   string
 	BumpRevision int64
+
+	cmdPath string
 }
 
 // NewCmdRestorePlan builds "kubectl etcd snapshot restore-plan FILE".
@@ -43,8 +45,10 @@ func NewCmdRestorePlan(g *cmdutil.GlobalOptions, streams genericiooptions.IOStre
 			kubectl etcd snapshot restore-plan /backup/etcd.db --snapshot-on-node /root/etcd.db -o json`),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.File = args[0]
-			if err := o.GlobalOptions.Complete(cmd.CommandPath()); err != nil {
+			if err := o.Complete(cmd, args); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -55,7 +59,20 @@ func NewCmdRestorePlan(g *cmdutil.GlobalOptions, streams genericiooptions.IOStre
 	return cmd
 }
 
-// Run prints the plan.
+// Complete reads FILE and fills in the clients.
+func (o *RestorePlanOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.File = args[0]
+	o.cmdPath = cmd.CommandPath()
+	return o.GlobalOptions.Complete(o.cmdPath)
+}
+
+// Validate checks the flags. Every value is accepted today: a zero --bump-revision means the
+// default (see etcd.PlanRestore) and the paths are only printed.
+func (o *RestorePlanOptions) Validate() error {
+	return nil
+}
+
+// Run reads the member list and prints the plan; its warnings go to stderr.
 func (o *RestorePlanOptions) Run(ctx context.Context) error {
 	pods, conn, err := o.Open(ctx)
 	if err != nil {
@@ -67,17 +84,11 @@ func (o *RestorePlanOptions) Run(ctx context.Context) error {
 		return err
 	}
 	plan := etcd.PlanRestore(ml, pods, etcd.RestorePlanOptions{Snapshot: o.File, SnapshotOnNode: o.OnNodePath, BumpRevision: o.BumpRevision})
-	if o.Format.Structured() {
-		return printers.PrintStructured(o.Out, o.Format, plan)
+	if err := printers.PrintRestorePlan(o.Out, o.Format, plan); err != nil {
+		return err
 	}
-	fmt.Fprintf(o.Out, "Restore plan for %s onto %d member(s); initial cluster %s\n\n", plan.Snapshot, len(plan.Nodes), plan.InitialCluster)
-	for i, s := range plan.Steps {
-		fmt.Fprintf(o.Out, "%2d. %s\n", i+1, s)
-		if i == 4 {
-			for _, n := range plan.Nodes {
-				fmt.Fprintf(o.Out, "      node %s (member %s, data dir %s):\n        %s\n", n.Node, n.Name, n.DataDir, n.CommandLine)
-			}
-		}
+	if o.Format.Structured() {
+		return nil
 	}
 	for _, w := range plan.Warnings {
 		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)

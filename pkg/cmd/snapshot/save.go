@@ -144,13 +144,7 @@ func (o *SaveOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Format.Structured() {
-		return printers.PrintStructured(o.Out, o.Format, md)
-	}
-	fmt.Fprintf(o.Out, "Snapshot saved to %s (%s, revision %d, etcd %s) from member %s (%s, pod %s) in %s\n",
-		md.File, printers.Bytes(md.Size), md.Revision, md.EtcdVersion, md.MemberName, md.MemberID, md.Pod, md.Took)
-	fmt.Fprintf(o.Out, "sha256 %s (database sha256 %s verified)\nmetadata %s.json\n", md.SHA256, md.DBSHA256, md.File)
-	return nil
+	return printers.PrintSnapshotSaved(o.Out, o.Format, md)
 }
 
 func (o *SaveOptions) runOnNode(ctx context.Context, pods []discovery.Member) error {
@@ -169,10 +163,5 @@ func (o *SaveOptions) runOnNode(ctx context.Context, pods []discovery.Member) er
 	if err != nil {
 		return err
 	}
-	if o.Format.Structured() {
-		return printers.PrintStructured(o.Out, o.Format, res)
-	}
-	fmt.Fprintf(o.Out, "Snapshot saved on node %s at %s (%s in pod %s): %s, revision %d, %d keys, etcdutl hash %08x, sha256 trailer verified\n",
-		res.Node, res.HostPath, res.Path, res.Pod, printers.Bytes(res.TotalSize), res.Revision, res.TotalKeys, res.Hash)
-	return nil
+	return printers.PrintSnapshotOnNode(o.Out, o.Format, res)
 }

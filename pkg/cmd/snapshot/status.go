@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -16,13 +17,18 @@ import (
 type StatusOptions struct {
 	*cmdutil.GlobalOptions
 	genericiooptions.IOStreams
+
 	File string
+	// CheckDB runs the database checks of File; Complete defaults it to CheckDBInChild.
+	CheckDB func(path string) (snap.DBCheck, error)
+
+	cmdPath string
 }
 
 // NewCmdStatus builds "kubectl etcd snapshot status FILE".
 func NewCmdStatus(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &StatusOptions{GlobalOptions: g, IOStreams: streams}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "status FILE",
 		Short: "Check a snapshot file: sha256 trailer, bbolt consistency, revision, keys, size",
 		Long: templates.LongDesc(`
@@ -38,38 +44,55 @@ func NewCmdStatus(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 			kubectl etcd snapshot status /backup/etcd.db -o json`),
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.File = args[0]
-			f, err := printers.ParseFormat(o.Output)
-			if err != nil {
-				return &cmdutil.UsageError{Cmd: cmd.CommandPath(), Err: err}
-			}
-			r, err := snap.Inspect(o.File, snap.InspectOptions{CheckDB: CheckDBInChild})
-			if err != nil {
+			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
-			if f.Structured() {
-				if err := printers.PrintStructured(o.Out, f, r); err != nil {
-					return err
-				}
-			} else {
-				rows := [][]string{
-					{"File", r.File}, {"Size", fmt.Sprintf("%s (%d bytes)", printers.Bytes(r.Size), r.Size)},
-					{"SHA256", r.SHA256}, {"Trailer", r.Trailer}, {"Bolt check", r.Bolt},
-					{"Hash", fmt.Sprintf("%08x", r.Hash)}, {"Revision", fmt.Sprint(r.Revision)},
-					{"Total keys", fmt.Sprint(r.TotalKeys)}, {"Total size", fmt.Sprint(r.TotalSize)},
-					{"Storage version", printers.OrDash(r.StorageVersion)}, {"Verdict", r.Verdict},
-				}
-				for _, row := range rows {
-					fmt.Fprintf(o.Out, "%-16s %s\n", row[0]+":", row[1])
-				}
+			if err := o.Validate(); err != nil {
+				return err
 			}
-			if r.Verdict != snap.VerdictOK {
-				for _, p := range r.Problems {
-					fmt.Fprintf(o.ErrOut, "error: %s\n", p)
-				}
-				return cmdutil.WithCode(cmdutil.ExitIntegrity, nil)
-			}
-			return nil
+			return o.Run(cmd.Context())
 		},
 	}
+	return cmd
+}
+
+// Complete reads FILE and the output format. It needs no cluster: status talks to none.
+func (o *StatusOptions) Complete(cmd *cobra.Command, args []string) error {
+	o.File = args[0]
+	o.cmdPath = cmd.CommandPath()
+	o.Format = printers.Format(o.Output)
+	if o.Format == "" {
+		o.Format = printers.Table
+	}
+	if o.CheckDB == nil {
+		o.CheckDB = CheckDBInChild
+	}
+	return nil
+}
+
+// Validate checks the output format.
+func (o *StatusOptions) Validate() error {
+	if _, err := printers.ParseFormat(string(o.Format)); err != nil {
+		return &cmdutil.UsageError{Cmd: o.cmdPath, Err: err}
+	}
+	return nil
+}
+
+// Run inspects the file and prints the report; a file that is not ok has its problems printed
+// to stderr and exits with the integrity code.
+func (o *StatusOptions) Run(_ context.Context) error {
+	r, err := snap.Inspect(o.File, snap.InspectOptions{CheckDB: o.CheckDB})
+	if err != nil {
+		return err
+	}
+	if err := printers.PrintSnapshotStatus(o.Out, o.Format, r); err != nil {
+		return err
+	}
+	if r.Verdict != snap.VerdictOK {
+		for _, p := range r.Problems {
+			fmt.Fprintf(o.ErrOut, "error: %s\n", p)
+		}
+		return cmdutil.WithCode(cmdutil.ExitIntegrity, nil)
+	}
+	return nil
 }
