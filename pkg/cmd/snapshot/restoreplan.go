@@ -66,9 +66,12 @@ func (o *RestorePlanOptions) Complete(cmd *cobra.Command, args []string) error {
 	return o.GlobalOptions.Complete(o.cmdPath)
 }
 
-// Validate checks the flags. Every value is accepted today: a zero --bump-revision means the
-// default (see etcd.PlanRestore) and the paths are only printed.
+// Validate checks the flags. etcdutl's --bump-revision is unsigned: a negative one would make
+// every printed restore command fail. (Zero means the default, see etcd.PlanRestore.)
 func (o *RestorePlanOptions) Validate() error {
+	if o.BumpRevision < 0 {
+		return cmdutil.Usagef(o.cmdPath, "--bump-revision must not be negative")
+	}
 	return nil
 }
 
