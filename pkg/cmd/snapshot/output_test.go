@@ -44,14 +44,13 @@ func TestMain(m *testing.M) {
 
 // env is a fake API server (the pods' list calls are counted) and a fake etcd cluster.
 type env struct {
-	objs    []runtime.Object
-	cl      *fakeetcd.Cluster
-	wrap    func(transport.Connector) transport.Connector
-	lists   int
-	stdout  string
-	stderr  string
-	code    int
-	command *cobra.Command
+	objs   []runtime.Object
+	cl     *fakeetcd.Cluster
+	wrap   func(transport.Connector) transport.Connector
+	lists  int
+	stdout string
+	stderr string
+	code   int
 }
 
 func newEnv(t *testing.T) *env {
