@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
 func TestDefaultSnapshotName(t *testing.T) {
@@ -151,5 +153,17 @@ func TestSaveSnapshotSurveysOnce(t *testing.T) {
 	}
 	if streams != 1 {
 		t.Errorf("%d streams, want 1 (calls %v)", streams, cl.Calls)
+	}
+}
+
+func TestCheckStreamTransport(t *testing.T) {
+	for _, c := range []struct {
+		mode transport.Mode
+		ok   bool
+	}{{transport.ModePortForward, true}, {transport.ModeExec, false}, {transport.ModeMetricsOnly, false}} {
+		err := CheckStreamTransport(c.mode)
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "transport "+string(c.mode)+" was chosen")) {
+			t.Errorf("%s: %v", c.mode, err)
+		}
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
-	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/version"
 )
 
@@ -120,8 +119,8 @@ func (o *SaveOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
-	if conn.Mode() != transport.ModePortForward {
-		return fmt.Errorf("streaming a snapshot needs the port-forward transport and etcd client certificates (--cacert/--cert/--key or --cert-secret); transport %s was chosen. Use --on-node PATH to save it on a node through exec instead", conn.Mode())
+	if err := etcd.CheckStreamTransport(conn.Mode()); err != nil {
+		return err
 	}
 	tty := cmdutil.IsTerminal(o.ErrOut)
 	bar := printers.NewProgress(o.ErrOut, tty)
