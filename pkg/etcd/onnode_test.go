@@ -72,6 +72,8 @@ type nodeDisk struct {
 	calls []string
 	// lockHeld records, for each save, whether the member lock was held.
 	lockHeld []bool
+	// connects counts the sessions opened per pod.
+	connects map[string]int
 }
 
 type nodeConnector struct {
@@ -80,6 +82,12 @@ type nodeConnector struct {
 }
 
 func (n *nodeConnector) Connect(ctx context.Context, m *discovery.Member) (transport.Session, error) {
+	n.d.c.Lock()
+	if n.d.connects == nil {
+		n.d.connects = map[string]int{}
+	}
+	n.d.connects[m.Pod]++
+	n.d.c.Unlock()
 	s, err := n.Connector.Connect(ctx, m)
 	if err != nil {
 		return nil, err
@@ -207,5 +215,40 @@ func TestSaveSnapshotOnNodeTakesTheLock(t *testing.T) {
 		OnNodeOptions{Path: "/var/lib/etcd/snap.db", Member: "cp-2"})
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "busy") || len(d.lockHeld) != 0 {
 		t.Errorf("want a busy refusal and no save, got %v, calls %v", err, d.calls)
+	}
+}
+
+// The members are surveyed once: one status round over the pods it is given (no listing or
+// probing of its own) picks the member, and one more session to that member's pod saves.
+func TestSaveSnapshotOnNodeSurveysOnce(t *testing.T) {
+	d, conn := onNodeSetup(map[string]string{})
+	ps := kubeadmPods("cp-1", "cp-2", "cp-3")
+	if _, err := SaveSnapshotOnNode(context.Background(), conn, ps, OnNodeOptions{Path: "/var/lib/etcd/snap.db"}); err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, c := range d.c.Calls {
+		count[c]++
+	}
+	for _, p := range ps {
+		for _, op := range []string{"status", "health", "member list", "alarm list"} {
+			if n := count[p.Pod+" "+op]; n != 1 {
+				t.Errorf("%s %s: %d calls, want 1 (calls %v)", p.Pod, op, n, d.c.Calls)
+			}
+		}
+	}
+	// cp-1 leads, so a follower is chosen: that pod gets its survey session and the save's.
+	chosen := ""
+	for _, p := range ps {
+		want := 1
+		if count[p.Pod+" lock "+LockKey(FormatID(d.c.PodMember[p.Pod]))] == 1 {
+			chosen, want = p.Pod, 2
+		}
+		if d.connects[p.Pod] != want {
+			t.Errorf("%s: %d sessions, want %d", p.Pod, d.connects[p.Pod], want)
+		}
+	}
+	if chosen == "" || chosen == "etcd-cp-1" {
+		t.Errorf("saved through %q, want a follower (calls %v)", chosen, d.c.Calls)
 	}
 }

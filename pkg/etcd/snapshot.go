@@ -89,6 +89,16 @@ func PickSnapshotMember(st *ClusterStatus, arg string) (*MemberStatus, error) {
 	return &cands[0], nil
 }
 
+// CheckStreamTransport refuses a transport that cannot stream a snapshot to this machine: only
+// port-forward carries etcd's snapshot stream (exec has etcdctl write it inside the pod, which
+// is what SaveSnapshotOnNode does).
+func CheckStreamTransport(mode transport.Mode) error {
+	if mode != transport.ModePortForward {
+		return fmt.Errorf("streaming a snapshot needs the port-forward transport and etcd client certificates (--cacert/--cert/--key or --cert-secret); transport %s was chosen. Use --on-node PATH to save it on a node through exec instead", mode)
+	}
+	return nil
+}
+
 // SaveSnapshot streams a snapshot from one member into a verified local file and writes the
 // metadata sidecar next to it.
 func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discovery.Member, o SnapshotOptions) (*SnapshotMetadata, error) {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
 func TestDefaultSnapshotName(t *testing.T) {
@@ -122,5 +124,46 @@ func TestSaveSnapshotNoServingVoter(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("kept %v", entries)
+	}
+}
+
+// A streamed save surveys the members once (one status round over the pods it is given) and
+// streams from one of them.
+func TestSaveSnapshotSurveysOnce(t *testing.T) {
+	cl := threeMembers()
+	for _, m := range cl.Members {
+		m.SnapshotData = snapshotStream()
+	}
+	ps := pods("cp-1", "cp-2", "cp-3")
+	if _, err := SaveSnapshot(context.Background(), cl.Connector(), ps, SnapshotOptions{Path: filepath.Join(t.TempDir(), "s.db")}); err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, c := range cl.Calls {
+		count[c]++
+	}
+	streams := 0
+	for _, p := range ps {
+		for _, op := range []string{"status", "health", "member list", "alarm list"} {
+			if n := count[p.Pod+" "+op]; n != 1 {
+				t.Errorf("%s %s: %d calls, want 1 (calls %v)", p.Pod, op, n, cl.Calls)
+			}
+		}
+		streams += count[p.Pod+" snapshot"]
+	}
+	if streams != 1 {
+		t.Errorf("%d streams, want 1 (calls %v)", streams, cl.Calls)
+	}
+}
+
+func TestCheckStreamTransport(t *testing.T) {
+	for _, c := range []struct {
+		mode transport.Mode
+		ok   bool
+	}{{transport.ModePortForward, true}, {transport.ModeExec, false}, {transport.ModeMetricsOnly, false}} {
+		err := CheckStreamTransport(c.mode)
+		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "transport "+string(c.mode)+" was chosen")) {
+			t.Errorf("%s: %v", c.mode, err)
+		}
 	}
 }

@@ -229,24 +229,58 @@ func (o *Options) runFile() (*usage.Report, error) {
 // bbolt can crash beyond recovery on a damaged file.
 const FileCommand = "__usage-file"
 
+// FileCmdOptions are the options of the hidden FileCommand: the file and what "usage --file"
+// passes on of its flags.
+type FileCmdOptions struct {
+	genericiooptions.IOStreams
+
+	File string
+	Read usage.FileOptions
+}
+
 // NewCmdUsageFile builds the hidden child-process command.
 func NewCmdUsageFile(streams genericiooptions.IOStreams) *cobra.Command {
-	var fo usage.FileOptions
+	o := &FileCmdOptions{IOStreams: streams}
 	cmd := &cobra.Command{
 		Use:    FileCommand + " FILE",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			r, err := usage.ReadFile(args[0], fo)
-			if err != nil {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
-			return json.NewEncoder(streams.Out).Encode(r)
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
 		},
 	}
-	cmd.Flags().StringVar(&fo.Prefix, "prefix", "", "")
-	cmd.Flags().IntVar(&fo.Top, "top", 10, "")
+	cmd.Flags().StringVar(&o.Read.Prefix, "prefix", "", "")
+	cmd.Flags().IntVar(&o.Read.Top, "top", 10, "")
 	return cmd
+}
+
+// Complete reads FILE.
+func (o *FileCmdOptions) Complete(_ *cobra.Command, args []string) error {
+	o.File = args[0]
+	return nil
+}
+
+// Validate checks --top as "usage" does before it starts the child.
+func (o *FileCmdOptions) Validate() error {
+	if o.Read.Top < 1 || o.Read.Top > 10000 {
+		return errors.New("--top must be between 1 and 10000")
+	}
+	return nil
+}
+
+// Run reads the file and writes the report as JSON for the parent.
+func (o *FileCmdOptions) Run(_ context.Context) error {
+	r, err := usage.ReadFile(o.File, o.Read)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(o.Out).Encode(r)
 }
 
 // readFileInChild runs usage.ReadFile in a child process of this binary.

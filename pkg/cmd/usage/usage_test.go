@@ -43,3 +43,30 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestFileCmdValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		top  int
+		err  string
+	}{
+		{name: "default", top: 10},
+		{name: "one", top: 1},
+		{name: "most", top: 10000},
+		{name: "zero", top: 0, err: "--top must be between 1 and 10000"},
+		{name: "too many", top: 10001, err: "--top must be between 1 and 10000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := &FileCmdOptions{File: "/backup/etcd.db"}
+			o.Read.Top = tt.top
+			err := o.Validate()
+			switch {
+			case tt.err == "" && err != nil:
+				t.Errorf("unexpected error %v", err)
+			case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+				t.Errorf("error %v, want %q", err, tt.err)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@
 package version
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -13,8 +14,17 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/version"
 )
 
+// Options are the options of "version".
+type Options struct {
+	*cmdutil.GlobalOptions
+	genericiooptions.IOStreams
+
+	cmdPath string
+}
+
 // NewCmdVersion builds "kubectl etcd version". It talks to no cluster.
 func NewCmdVersion(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &Options{GlobalOptions: g, IOStreams: streams}
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print the plugin's version",
@@ -25,18 +35,43 @@ func NewCmdVersion(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams)
 			# As JSON
 			kubectl etcd version -o json`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := printers.ParseFormat(g.Output)
-			if err != nil {
-				return &cmdutil.UsageError{Cmd: cmd.CommandPath(), Err: err}
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Complete(cmd, args); err != nil {
+				return err
 			}
-			info := version.Get()
-			if f.Structured() {
-				return printers.PrintStructured(streams.Out, f, info)
+			if err := o.Validate(); err != nil {
+				return err
 			}
-			_, err = fmt.Fprintf(streams.Out, "kubectl-etcd %s (commit %s, built %s, %s, %s)\n",
-				info.Version, info.Commit, info.Date, info.GoVersion, info.Platform)
-			return err
+			return o.Run(cmd.Context())
 		},
 	}
+}
+
+// Complete reads the output format. It needs no cluster.
+func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
+	o.cmdPath = cmd.CommandPath()
+	o.Format = printers.Format(o.Output)
+	if o.Format == "" {
+		o.Format = printers.Table
+	}
+	return nil
+}
+
+// Validate checks the output format.
+func (o *Options) Validate() error {
+	if _, err := printers.ParseFormat(string(o.Format)); err != nil {
+		return &cmdutil.UsageError{Cmd: o.cmdPath, Err: err}
+	}
+	return nil
+}
+
+// Run prints the version.
+func (o *Options) Run(_ context.Context) error {
+	info := version.Get()
+	if o.Format.Structured() {
+		return printers.PrintStructured(o.Out, o.Format, info)
+	}
+	_, err := fmt.Fprintf(o.Out, "kubectl-etcd %s (commit %s, built %s, %s, %s)\n",
+		info.Version, info.Commit, info.Date, info.GoVersion, info.Platform)
+	return err
 }

@@ -1,0 +1,166 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/kubectl/pkg/util/templates"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/version"
+)
+
+var (
+	saveLong = templates.LongDesc(`
+		Save a snapshot of the etcd database to a local file, verified, or fail with nothing left.
+
+		The snapshot is streamed from one member over a port-forward (a healthy follower by
+		default, so the leader is spared; --member to choose) into FILE.part, created exclusively
+		with mode 0600. At the end the sha256 that etcd sends after the data is checked against
+		the data received, the file is fsynced and renamed to FILE. On any failure — the forward
+		drops, the member restarts, the disk fills, Ctrl-C — FILE.part is removed, FILE is not
+		created, and the exit code is non-zero. FILE.json records where and when the snapshot was
+		taken, its revision, versions and sha256.
+
+		The default FILE is etcd-snapshot-<cluster id>-<UTC time>.db. "kubectl etcd snapshot FILE"
+		is the same as "kubectl etcd snapshot save FILE".
+
+		With --on-node PATH the snapshot is instead written by etcdctl inside the etcd pod to PATH
+		on the node's disk, through exec; no local certificates are needed. PATH must lie in the
+		data directory's hostPath mount (kubeadm: /var/lib/etcd) outside its member directory;
+		an existing PATH is refused unless --force. The member's lock is held meanwhile, and the
+		sha256 trailer of the result is proved with etcdutl snapshot restore into a scratch
+		directory next to it (it needs as much free space as the snapshot, briefly), which is
+		removed again. etcdutl then reports on the file.`)
+
+	saveExample = templates.Examples(`
+		# Save a verified snapshot (a default name with cluster ID and time)
+		kubectl etcd snapshot save
+
+		# The short form that runbooks use
+		kubectl etcd snapshot /backup/etcd.db
+
+		# From a chosen member, replacing an existing file
+		kubectl etcd snapshot save /backup/etcd.db --member cp-2 --force
+
+		# Save it on the node of etcd-cp-1 instead, through exec
+		kubectl etcd snapshot save --on-node /var/lib/etcd/snapshot.db --pod etcd-cp-1`)
+)
+
+// SaveOptions are the options of "snapshot save".
+type SaveOptions struct {
+	*cmdutil.GlobalOptions
+	genericiooptions.IOStreams
+
+	Path        string
+	Member      string
+	Force       bool
+	OnNode      string
+	SaveTimeout time.Duration
+	cmdPath     string
+}
+
+func (o *SaveOptions) addFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.Member, "member", "", "Member to take the snapshot from (name, pod, node or hex ID); default: a healthy follower")
+	_ = cmd.RegisterFlagCompletionFunc("member", o.CompleteMemberFlag)
+	cmd.Flags().BoolVar(&o.Force, "force", false, "Replace FILE and FILE.json (or the --on-node PATH) if they exist; a leftover FILE.part is never removed")
+	cmd.Flags().StringVar(&o.OnNode, "on-node", "", "Save through exec to this path on the node (in the etcd data directory's hostPath mount, outside member/)")
+	cmd.Flags().DurationVar(&o.SaveTimeout, "timeout", 0, "Give up if the snapshot takes longer (default: no limit; with --on-node 10m plus 1s per MiB of the database)")
+}
+
+func (o *SaveOptions) runE(cmd *cobra.Command, args []string) error {
+	if err := o.Complete(cmd, args); err != nil {
+		return err
+	}
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	return o.Run(cmd.Context())
+}
+
+// Complete reads FILE and fills in the clients.
+func (o *SaveOptions) Complete(cmd *cobra.Command, args []string) error {
+	if len(args) == 1 {
+		o.Path = args[0]
+	}
+	o.cmdPath = cmd.CommandPath()
+	return o.GlobalOptions.Complete(o.cmdPath)
+}
+
+// Validate checks the flag combinations.
+func (o *SaveOptions) Validate() error {
+	if o.OnNode != "" && o.Path != "" {
+		return cmdutil.Usagef(o.cmdPath, "give either FILE or --on-node PATH, not both")
+	}
+	if o.SaveTimeout < 0 {
+		return cmdutil.Usagef(o.cmdPath, "--timeout must not be negative")
+	}
+	return nil
+}
+
+// Run saves the snapshot.
+func (o *SaveOptions) Run(ctx context.Context) error {
+	pods, err := o.Discover(ctx)
+	if err != nil {
+		return err
+	}
+	if o.OnNode != "" {
+		return o.runOnNode(ctx, pods)
+	}
+	conn, err := o.Connector(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := etcd.CheckStreamTransport(conn.Mode()); err != nil {
+		return err
+	}
+	tty := cmdutil.IsTerminal(o.ErrOut)
+	bar := printers.NewProgress(o.ErrOut, tty)
+	start := time.Now()
+	md, err := etcd.SaveSnapshot(ctx, conn, pods, etcd.SnapshotOptions{
+		Path: o.Path, Member: o.Member, Force: o.Force, Timeout: o.SaveTimeout, CallTimeout: o.GlobalOptions.Timeout(),
+		KubernetesVersion: o.KubernetesVersion(), PluginVersion: version.Version,
+		Warn: func(w string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", w) },
+		Chosen: func(m etcd.MemberStatus) {
+			o.Logf(1, "taking the snapshot from member %s (%s) in pod %s", m.Name, m.ID, m.Pod)
+		},
+		Progress: func(n, total int64) {
+			if tty {
+				rate := float64(n) / time.Since(start).Seconds() / (1 << 20)
+				bar.Update("snapshot", uint64(n), uint64(total), fmt.Sprintf("bytes %.1f MiB/s", rate))
+			}
+		},
+	})
+	bar.Done()
+	if err != nil {
+		return err
+	}
+	return printers.PrintSnapshotSaved(o.Out, o.Format, md)
+}
+
+func (o *SaveOptions) runOnNode(ctx context.Context, pods []discovery.Member) error {
+	conn := o.ExecConnector()
+	defer conn.Close()
+	res, err := etcd.SaveSnapshotOnNode(ctx, conn, pods, etcd.OnNodeOptions{
+		Path: o.OnNode, Member: o.Member, Force: o.Force, Timeout: o.SaveTimeout, CallTimeout: o.GlobalOptions.Timeout(),
+		Warn: func(w string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", w) },
+		Chosen: func(m etcd.MemberStatus) {
+			o.Logf(1, "saving the snapshot on node %s through member %s (%s) in pod %s", m.Node, m.Name, m.ID, m.Pod)
+		},
+	})
+	if errors.Is(err, etcd.ErrBadPath) {
+		return &cmdutil.UsageError{Cmd: o.cmdPath, Err: err}
+	}
+	if err != nil {
+		return err
+	}
+	return printers.PrintSnapshotOnNode(o.Out, o.Format, res)
+}
