@@ -10,9 +10,9 @@ import (
 	snap "github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 )
 
-// goldenFormats renders v in every format and compares each with
+// snapshotGoldens renders v in every format and compares each with
 // testdata/snapshot-NAME.FORMAT.golden (wide is the table: these results have no wide columns).
-func goldenFormats(t *testing.T, name string, print func(*bytes.Buffer, Format) error) {
+func snapshotGoldens(t *testing.T, name string, print func(*bytes.Buffer, Format) error) {
 	t.Helper()
 	for _, f := range Formats {
 		var buf bytes.Buffer
@@ -32,26 +32,26 @@ func TestSnapshotSavedGolden(t *testing.T) {
 		Revision: 4711, EtcdVersion: "3.6.16", StorageVersion: "3.6.0", DBSize: 104857600, KubernetesVersion: "v1.34.1",
 		Time: "2026-12-03T08:00:00Z", Took: "2.345s", PluginVersion: "v0.9.0",
 	}
-	goldenFormats(t, "save", func(b *bytes.Buffer, f Format) error { return PrintSnapshotSaved(b, f, md) })
+	snapshotGoldens(t, "save", func(b *bytes.Buffer, f Format) error { return PrintSnapshotSaved(b, f, md) })
 }
 
 func TestSnapshotOnNodeGolden(t *testing.T) {
 	r := &etcd.OnNodeResult{Pod: "etcd-cp-2", Node: "cp-2", MemberID: "91bc3c398fb3c146", MemberName: "cp-2",
 		Path: "/var/lib/etcd/snapshot.db", HostPath: "/mnt/disk1/etcd/snapshot.db", Trailer: "valid",
 		Hash: 0xabcd, Revision: 4711, TotalKeys: 1234, TotalSize: 104857600, StorageVersion: "3.6.0"}
-	goldenFormats(t, "on-node", func(b *bytes.Buffer, f Format) error { return PrintSnapshotOnNode(b, f, r) })
+	snapshotGoldens(t, "on-node", func(b *bytes.Buffer, f Format) error { return PrintSnapshotOnNode(b, f, r) })
 }
 
 func TestSnapshotStatusGolden(t *testing.T) {
 	ok := &snap.Report{File: "/backup/etcd.db", Size: 104857632, SHA256: "f67b09b3354137d9adeb1fe4fafbbf381a3d4d0a3e850c4e164b8904bf5039bd",
 		Hash: 0x22fa7e04, Revision: 4711, TotalKeys: 1234, TotalSize: 104857600, StorageVersion: "3.6.0",
 		Trailer: "valid", Bolt: "ok", Verdict: snap.VerdictOK}
-	goldenFormats(t, "status-ok", func(b *bytes.Buffer, f Format) error { return PrintSnapshotStatus(b, f, ok) })
+	snapshotGoldens(t, "status-ok", func(b *bytes.Buffer, f Format) error { return PrintSnapshotStatus(b, f, ok) })
 	// A damaged file: no storage version, the problems in the structured output only.
 	bad := &snap.Report{File: "/backup/cut.db", Size: 1000, SHA256: "edaee2f3d15eca6cc765809d33230a058ca75ed3d3cef408c3b358157b4ad107",
 		Trailer: "missing", Bolt: "page 3: unreachable unfreed", Verdict: snap.VerdictCorrupt,
 		Problems: []string{"no sha256 trailer: truncated, or not a snapshot stream (a copied db file has none)", "bbolt: page 3: unreachable unfreed"}}
-	goldenFormats(t, "status-corrupt", func(b *bytes.Buffer, f Format) error { return PrintSnapshotStatus(b, f, bad) })
+	snapshotGoldens(t, "status-corrupt", func(b *bytes.Buffer, f Format) error { return PrintSnapshotStatus(b, f, bad) })
 }
 
 func TestRestorePlanGolden(t *testing.T) {
@@ -66,7 +66,7 @@ func TestRestorePlanGolden(t *testing.T) {
 	if len(plan.Warnings) == 0 {
 		t.Fatal("the learner is not left out with a warning")
 	}
-	goldenFormats(t, "restore-plan", func(b *bytes.Buffer, f Format) error { return PrintRestorePlan(b, f, plan) })
+	snapshotGoldens(t, "restore-plan", func(b *bytes.Buffer, f Format) error { return PrintRestorePlan(b, f, plan) })
 }
 
 // A writer that fails makes the table printers fail with its error.
