@@ -2,10 +2,8 @@ package etcd
 
 import (
 	"context"
-	"crypto/x509"
 	"fmt"
 	"sort"
-	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -151,95 +149,34 @@ type StatusOptions struct {
 // Status asks every member, in parallel, for its status and health, reads the member list and
 // the alarms once, and joins it all to the pods. Failures of single members are recorded in the
 // result, never returned: the caller decides what the state means.
+//
+// It goes in three steps: probe (probeMembers asks every member), join (one row per member of
+// the member list and per pod left over) and summarize (quorum, leader, state, warnings).
 func Status(ctx context.Context, conn transport.Connector, members []discovery.Member, o StatusOptions) *ClusterStatus {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	type probe struct {
-		session transport.Session
-		status  *clientv3.StatusResponse
-		health  *transport.Health
-		mlist   *clientv3.MemberListResponse
-		alarms  *clientv3.AlarmResponse
-		cert    *x509.Certificate
-		errs    []string
-	}
-	probes := make([]probe, len(members))
-	var wg sync.WaitGroup
-	for i := range members {
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			p := &probes[i]
-			cctx, cancel := context.WithTimeout(ctx, o.Timeout)
-			defer cancel()
-			s, err := conn.Connect(cctx, &members[i])
-			if err != nil {
-				p.errs = append(p.errs, "connect: "+oneLine(err))
-				return
-			}
-			p.session = s
-			var inner sync.WaitGroup
-			var mu sync.Mutex
-			note := func(op string, err error) {
-				mu.Lock()
-				p.errs = append(p.errs, op+": "+oneLine(err))
-				mu.Unlock()
-			}
-			if ci, ok := s.(transport.CertInspector); ok {
-				inner.Add(1)
-				go func() {
-					defer inner.Done()
-					if c, err := ci.ServerCertificate(cctx); err == nil {
-						p.cert = c
-					}
-				}()
-			}
-			inner.Add(4)
-			go func() {
-				defer inner.Done()
-				st, err := s.Status(cctx)
-				if err != nil {
-					note("status", err)
-				}
-				p.status = st
-			}()
-			go func() {
-				defer inner.Done()
-				h, err := s.Health(cctx)
-				if err != nil {
-					note("health", err)
-				}
-				p.health = h
-			}()
-			go func() {
-				defer inner.Done()
-				ml, err := s.MemberList(cctx)
-				if err == nil {
-					p.mlist = ml
-				}
-			}()
-			go func() {
-				defer inner.Done()
-				al, err := s.AlarmList(cctx)
-				if err == nil {
-					p.alarms = al
-				}
-			}()
-			inner.Wait()
-		}(i)
-	}
-	wg.Wait()
-	defer func() {
-		for _, p := range probes {
-			if p.session != nil {
-				_ = p.session.Close()
-			}
-		}
-	}()
+	probes := probeMembers(ctx, conn, members, o.Timeout)
+	defer closeProbes(probes)
 
 	res := &ClusterStatus{Transport: string(conn.Mode())}
-	// The member list and alarms come from a reachable member, the leader's view preferred.
+	mlist, alarms := clusterViews(probes)
+	alarmsByMember, all := alarmsOf(alarms)
+	res.Alarms = all
+	leaderID, clusterID := leaderOf(probes)
+	res.ClusterID = clusterID
+	res.Members = joinMembers(members, probes, mlist, leaderID, alarmsByMember)
+
+	summarize(res, mlist, leaderID)
+	if l, ok := conn.(transport.Limited); ok {
+		res.Unavailable = l.Unavailable()
+	}
+	return res
+}
+
+// clusterViews picks the member list and the alarms from the probes: the member list of the
+// leader when it answered one, else of the last member that did; the first alarm list answered.
+func clusterViews(probes []memberProbe) (*clientv3.MemberListResponse, *clientv3.AlarmResponse) {
 	var mlist *clientv3.MemberListResponse
 	var alarms *clientv3.AlarmResponse
 	for _, p := range probes {
@@ -250,91 +187,45 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 			alarms = p.alarms
 		}
 	}
-	alarmsByMember := map[uint64][]string{}
-	if alarms != nil {
-		for _, a := range alarms.Alarms {
-			if a.Alarm == etcdserverpb.AlarmType_NONE {
-				continue
-			}
-			alarmsByMember[a.MemberID] = append(alarmsByMember[a.MemberID], a.Alarm.String())
-			res.Alarms = append(res.Alarms, FormatID(a.MemberID)+":"+a.Alarm.String())
-		}
-	}
+	return mlist, alarms
+}
 
-	usedPod := map[int]bool{}
-	var leaderID uint64
+// alarmsOf sorts the active alarms by member, and lists them as "<member id>:<alarm>".
+func alarmsOf(alarms *clientv3.AlarmResponse) (byMember map[uint64][]string, all []string) {
+	byMember = map[uint64][]string{}
+	if alarms == nil {
+		return byMember, nil
+	}
+	for _, a := range alarms.Alarms {
+		if a.Alarm == etcdserverpb.AlarmType_NONE {
+			continue
+		}
+		byMember[a.MemberID] = append(byMember[a.MemberID], a.Alarm.String())
+		all = append(all, FormatID(a.MemberID)+":"+a.Alarm.String())
+	}
+	return byMember, all
+}
+
+// leaderOf is the leader the members report (the last probe that names one wins; 0: none) and
+// the cluster ID of the first probe that names a leader.
+func leaderOf(probes []memberProbe) (leaderID uint64, clusterID string) {
 	for _, p := range probes {
 		if p.status != nil && p.status.Leader != 0 {
 			leaderID = p.status.Leader
-			if res.ClusterID == "" && p.status.Header != nil && p.status.Header.ClusterId != 0 {
-				res.ClusterID = FormatID(p.status.Header.ClusterId)
+			if clusterID == "" && p.status.Header != nil && p.status.Header.ClusterId != 0 {
+				clusterID = FormatID(p.status.Header.ClusterId)
 			}
 		}
 	}
+	return leaderID, clusterID
+}
 
-	fill := func(ms *MemberStatus, i int) {
-		m := &members[i]
-		p := &probes[i]
-		ms.Pod, ms.Node, ms.HasPod = m.Pod, m.Node, true
-		ms.PodPhase, ms.PodReady, ms.Image, ms.DataDir = m.Phase, m.Ready, m.Image, m.DataDir
-		if ms.Name == "" {
-			ms.Name = m.Name
-		}
-		ms.Endpoint = m.LocalClientURL
-		if p.session != nil {
-			ms.Endpoint = p.session.Endpoint()
-		}
-		if st := p.status; st != nil {
-			ms.Reachable = true
-			if st.Header != nil {
-				if st.Header.MemberId != 0 {
-					ms.ID = FormatID(st.Header.MemberId)
-				}
-				if st.Header.ClusterId != 0 {
-					ms.ClusterID = FormatID(st.Header.ClusterId)
-				}
-				ms.Revision = st.Header.Revision
-				ms.Leader = st.Leader != 0 && st.Leader == st.Header.MemberId
-			}
-			ms.Learner = ms.Learner || st.IsLearner
-			ms.Version = st.Version
-			ms.StorageVersion = st.StorageVersion
-			if di := st.DowngradeInfo; di != nil {
-				ms.Downgrade = &DowngradeState{Enabled: di.Enabled, TargetVersion: di.TargetVersion}
-			}
-			ms.DBSize, ms.DBSizeInUse, ms.DBSizeQuota = st.DbSize, st.DbSizeInUse, st.DbSizeQuota
-			if ms.DBSizeQuota == 0 {
-				ms.DBSizeQuota = m.QuotaBackendBytes
-			}
-			ms.FragmentationPct = Fragmentation(st.DbSize, st.DbSizeInUse)
-			ms.RaftTerm, ms.RaftIndex, ms.RaftAppliedIndex = st.RaftTerm, st.RaftIndex, st.RaftAppliedIndex
-			if st.Leader != 0 {
-				ms.LeaderID = FormatID(st.Leader)
-			}
-			ms.Errors = st.Errors
-		}
-		if c := p.cert; c != nil {
-			ms.ServerCertNotAfter = c.NotAfter.UTC().Format(time.RFC3339)
-			days := int(time.Until(c.NotAfter).Hours() / 24)
-			ms.ServerCertDaysLeft = &days
-		}
-		if h := p.health; h != nil {
-			ms.Reachable = ms.Reachable || h.Error == "" || h.Healthy
-			ms.Healthy = h.Healthy
-			ms.HealthErr = h.Error
-			if h.Took > 0 {
-				ms.HealthTook = h.Took.Round(time.Microsecond).String()
-			}
-		}
-		if !m.Running() {
-			ms.Problems = append(ms.Problems, fmt.Sprintf("pod is %s, not Running", orUnknown(m.Phase)))
-		}
-		ms.Problems = append(ms.Problems, p.errs...)
-		if h := p.health; h != nil && !h.Healthy && h.Error != "" && !containsPrefix(p.errs, "health") {
-			ms.Problems = append(ms.Problems, "unhealthy: "+h.Error)
-		}
-	}
-
+// joinMembers builds the rows: one per member of the member list (matched to its pod, see
+// matchPod), then one per pod no member matched (unreachable, or not yet a member), sorted
+// by pod, then name and ID.
+func joinMembers(members []discovery.Member, probes []memberProbe, mlist *clientv3.MemberListResponse, leaderID uint64, alarmsByMember map[uint64][]string) []MemberStatus {
+	var rows []MemberStatus
+	usedPod := map[int]bool{}
 	statusOf := func(i int) *clientv3.StatusResponse { return probes[i].status }
 	if mlist != nil {
 		for _, mm := range mlist.Members {
@@ -343,14 +234,14 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 			i := matchPod(mm, members, statusOf, usedPod)
 			if i >= 0 {
 				usedPod[i] = true
-				fill(&ms, i)
+				fillFromPod(&ms, &members[i], &probes[i])
 			} else if mm.Name == "" {
 				ms.Problems = append(ms.Problems, "member has not started yet (no name or client URLs); no etcd pod runs it")
 			} else {
 				ms.Problems = append(ms.Problems, "no etcd pod found for this member (dead node, reset node or a pod outside the selector?)")
 			}
 			ms.Alarms = alarmsByMember[mm.ID]
-			res.Members = append(res.Members, ms)
+			rows = append(rows, ms)
 		}
 	}
 	// Pods whose member is not in the list (unreachable, or not yet a member) still get a row.
@@ -359,77 +250,81 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 			continue
 		}
 		ms := MemberStatus{}
-		fill(&ms, i)
+		fillFromPod(&ms, &members[i], &probes[i])
 		if mlist != nil && ms.ID != "" {
 			ms.Problems = append(ms.Problems, "member "+ms.ID+" answers but is not in the cluster's member list")
 		}
-		res.Members = append(res.Members, ms)
+		rows = append(rows, ms)
 	}
-	sort.SliceStable(res.Members, func(i, j int) bool { return sortKey(res.Members[i]) < sortKey(res.Members[j]) })
+	sort.SliceStable(rows, func(i, j int) bool { return sortKey(rows[i]) < sortKey(rows[j]) })
+	return rows
+}
 
-	voters, healthy, learners := 0, 0, 0
-	if mlist != nil {
-		for _, ms := range res.Members {
-			if ms.ID == "" || !inList(mlist, ms.ID) {
-				continue
-			}
-			if ms.Learner {
-				learners++
-				continue
-			}
-			voters++
-			if ms.ServingVoter() {
-				healthy++
-			}
-		}
-	} else {
-		// No member answered with a member list: count pods as voters; none is healthy enough
-		// to tell us otherwise.
-		for _, ms := range res.Members {
-			if ms.Learner {
-				learners++
-				continue
-			}
-			voters++
-			if ms.ServingVoter() {
-				healthy++
-			}
-		}
+// fillFromPod fills a row with what pod m and its probe p tell: the pod's fields, the member's
+// status, health and certificate, and the problems met.
+func fillFromPod(ms *MemberStatus, m *discovery.Member, p *memberProbe) {
+	ms.Pod, ms.Node, ms.HasPod = m.Pod, m.Node, true
+	ms.PodPhase, ms.PodReady, ms.Image, ms.DataDir = m.Phase, m.Ready, m.Image, m.DataDir
+	if ms.Name == "" {
+		ms.Name = m.Name
 	}
-	res.Quorum = NewQuorum(voters, healthy, learners)
-	if leaderID != 0 {
-		res.Leader = FormatID(leaderID)
+	ms.Endpoint = m.LocalClientURL
+	if p.session != nil {
+		ms.Endpoint = p.session.Endpoint()
 	}
-	allHealthy := len(res.Members) > 0
-	for _, ms := range res.Members {
-		if !ms.Healthy || len(ms.Problems) > 0 {
-			allHealthy = false
+	if st := p.status; st != nil {
+		fillFromStatus(ms, st, m.QuotaBackendBytes)
+	}
+	if c := p.cert; c != nil {
+		ms.ServerCertNotAfter = c.NotAfter.UTC().Format(time.RFC3339)
+		days := int(time.Until(c.NotAfter).Hours() / 24)
+		ms.ServerCertDaysLeft = &days
+	}
+	if h := p.health; h != nil {
+		ms.Reachable = ms.Reachable || h.Error == "" || h.Healthy
+		ms.Healthy = h.Healthy
+		ms.HealthErr = h.Error
+		if h.Took > 0 {
+			ms.HealthTook = h.Took.Round(time.Microsecond).String()
 		}
 	}
-	switch {
-	case !res.Quorum.HasQuorum():
-		res.State = StateQuorumLost
-	case allHealthy:
-		res.State = StateHealthy
-	default:
-		res.State = StateDegraded
+	if !m.Running() {
+		ms.Problems = append(ms.Problems, fmt.Sprintf("pod is %s, not Running", orUnknown(m.Phase)))
 	}
-	if l, ok := conn.(transport.Limited); ok {
-		res.Unavailable = l.Unavailable()
+	ms.Problems = append(ms.Problems, p.errs...)
+	if h := p.health; h != nil && !h.Healthy && h.Error != "" && !containsPrefix(p.errs, "health") {
+		ms.Problems = append(ms.Problems, "unhealthy: "+h.Error)
 	}
-	for _, ms := range res.Members {
-		if d := ms.Downgrade; d != nil && (res.Downgrade == nil || d.Enabled) {
-			res.Downgrade = &DowngradeState{Enabled: d.Enabled, TargetVersion: d.TargetVersion}
+}
+
+// fillFromStatus fills a row with a member's status answer; quota is the pod's
+// --quota-backend-bytes, used when the member does not report its quota.
+func fillFromStatus(ms *MemberStatus, st *clientv3.StatusResponse, quota int64) {
+	ms.Reachable = true
+	if st.Header != nil {
+		if st.Header.MemberId != 0 {
+			ms.ID = FormatID(st.Header.MemberId)
 		}
-	}
-	for _, ms := range res.Members {
-		if ms.ServerCertDaysLeft != nil && time.Until(mustTime(ms.ServerCertNotAfter)) < CertExpiryWarning {
-			res.Warnings = append(res.Warnings, fmt.Sprintf("the serving certificate of %s expires %s (%d days); renew it (kubeadm certs renew etcd-server)",
-				orUnknown(ms.Pod), ms.ServerCertNotAfter, *ms.ServerCertDaysLeft))
+		if st.Header.ClusterId != 0 {
+			ms.ClusterID = FormatID(st.Header.ClusterId)
 		}
+		ms.Revision = st.Header.Revision
+		ms.Leader = st.Leader != 0 && st.Leader == st.Header.MemberId
 	}
-	if voters > 0 && voters%2 == 0 {
-		res.Warnings = append(res.Warnings, fmt.Sprintf("%d voting members: an even count tolerates no more failures than %d; etcd recommends 3 or 5", voters, voters-1))
+	ms.Learner = ms.Learner || st.IsLearner
+	ms.Version = st.Version
+	ms.StorageVersion = st.StorageVersion
+	if di := st.DowngradeInfo; di != nil {
+		ms.Downgrade = &DowngradeState{Enabled: di.Enabled, TargetVersion: di.TargetVersion}
 	}
-	return res
+	ms.DBSize, ms.DBSizeInUse, ms.DBSizeQuota = st.DbSize, st.DbSizeInUse, st.DbSizeQuota
+	if ms.DBSizeQuota == 0 {
+		ms.DBSizeQuota = quota
+	}
+	ms.FragmentationPct = Fragmentation(st.DbSize, st.DbSizeInUse)
+	ms.RaftTerm, ms.RaftIndex, ms.RaftAppliedIndex = st.RaftTerm, st.RaftIndex, st.RaftAppliedIndex
+	if st.Leader != 0 {
+		ms.LeaderID = FormatID(st.Leader)
+	}
+	ms.Errors = st.Errors
 }

@@ -69,14 +69,12 @@ type Options struct {
 	Timeout time.Duration
 	// Interval between polls (hidden; tests shorten it).
 	Interval time.Duration
+
+	cmdPath string
 }
 
 // Result is what "promote -o json" prints.
-type Result struct {
-	Promoted []etcd.PromoteOutcome `json:"promoted"`
-	State    etcd.ClusterState     `json:"state"`
-	Members  *etcd.MemberList      `json:"members,omitempty"`
-}
+type Result = printers.PromoteResult
 
 // NewCmdPromote builds "kubectl etcd promote".
 func NewCmdPromote(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
@@ -92,7 +90,7 @@ func NewCmdPromote(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams)
 			if err := o.Complete(cmd, args); err != nil {
 				return err
 			}
-			if err := o.Validate(cmd.CommandPath()); err != nil {
+			if err := o.Validate(); err != nil {
 				return err
 			}
 			return o.Run(cmd.Context())
@@ -111,16 +109,17 @@ func (o *Options) Complete(cmd *cobra.Command, args []string) error {
 	if len(args) == 1 {
 		o.Target = args[0]
 	}
-	return o.GlobalOptions.Complete(cmd.CommandPath())
+	o.cmdPath = cmd.CommandPath()
+	return o.GlobalOptions.Complete(o.cmdPath)
 }
 
 // Validate checks the flags.
-func (o *Options) Validate(cmdPath string) error {
+func (o *Options) Validate() error {
 	if o.Timeout <= 0 {
-		return cmdutil.Usagef(cmdPath, "--timeout must be positive, got %s", o.Timeout)
+		return cmdutil.Usagef(o.cmdPath, "--timeout must be positive, got %s", o.Timeout)
 	}
 	if o.Interval <= 0 {
-		return cmdutil.Usagef(cmdPath, "--poll-interval must be positive")
+		return cmdutil.Usagef(o.cmdPath, "--poll-interval must be positive")
 	}
 	return nil
 }
@@ -148,7 +147,7 @@ func (o *Options) Run(ctx context.Context) error {
 			targets = append(targets, m.ID)
 		}
 		if len(targets) == 0 {
-			fmt.Fprintln(o.ErrOut, "no learners to promote: every member already votes")
+			_ = printers.PrintNoLearners(o.ErrOut)
 			return o.finish(ctx, conn, pods, nil)
 		}
 	}
@@ -157,16 +156,7 @@ func (o *Options) Run(ctx context.Context) error {
 		bar := printers.NewProgress(o.ErrOut, cmdutil.IsTerminal(o.ErrOut))
 		out, err := etcd.PromoteMember(ctx, conn, pods, id, etcd.PromoteOptions{
 			Wait: o.Wait, Force: o.Force, Timeout: o.Timeout, Interval: o.Interval, CallTimeout: o.GlobalOptions.Timeout(),
-			Progress: func(p etcd.PromoteProgress) {
-				note := ""
-				if p.ETA > 0 {
-					note = "ETA " + p.ETA.String()
-				}
-				if p.Waiting != "" {
-					note += " " + p.Waiting
-				}
-				bar.Update(fmt.Sprintf("learner %s (%s) raft index", orID(p.Name, p.ID), p.ID), p.LearnerIndex, p.LeaderIndex, note)
-			},
+			Progress: func(p etcd.PromoteProgress) { printers.ShowPromoteProgress(bar, p) },
 		})
 		bar.Done()
 		if err != nil {
@@ -174,7 +164,7 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		outcomes = append(outcomes, *out)
 		if !o.Format.Structured() {
-			fmt.Fprintf(o.Out, "member %s (%s): %s in %s\n", orID(out.Name, out.ID), out.ID, out.Outcome, out.Took)
+			_ = printers.PrintPromoteOutcome(o.Out, *out)
 		}
 	}
 	return o.finish(ctx, conn, pods, outcomes)
@@ -182,14 +172,16 @@ func (o *Options) Run(ctx context.Context) error {
 
 // finish waits until the cluster is healthy and prints the member table.
 func (o *Options) finish(ctx context.Context, conn transport.Connector, pods []discovery.Member, outcomes []etcd.PromoteOutcome) error {
-	deadline := time.Now().Add(o.Timeout)
 	var st *etcd.ClusterStatus
-	for {
+	if len(outcomes) == 0 {
+		// Nothing was promoted: report the cluster as it is, without waiting.
 		st = etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout()})
-		if st.State == etcd.StateHealthy || time.Now().After(deadline) || len(outcomes) == 0 {
-			break
-		}
-		if err := etcd.Sleep(ctx, o.Interval); err != nil {
+	} else {
+		var err error
+		st, err = etcd.WaitHealthy(ctx, conn, pods, etcd.WaitHealthyOptions{
+			Timeout: o.Timeout, Interval: o.Interval, CallTimeout: o.GlobalOptions.Timeout(),
+		})
+		if err != nil && !errors.Is(err, etcd.ErrNotReady) {
 			return fmt.Errorf("promoted, but interrupted while waiting for the cluster to become healthy: %w", err)
 		}
 	}
@@ -197,29 +189,16 @@ func (o *Options) finish(ctx context.Context, conn transport.Connector, pods []d
 	if err != nil {
 		return err
 	}
-	res := Result{Promoted: outcomes, State: st.State, Members: list}
+	res := &Result{Promoted: outcomes, State: st.State, Members: list}
 	if res.Promoted == nil {
 		res.Promoted = []etcd.PromoteOutcome{}
 	}
-	if o.Format.Structured() {
-		if err := printers.PrintStructured(o.Out, o.Format, res); err != nil {
-			return err
-		}
-	} else if err := printers.PrintMemberList(o.Out, o.Format, list); err != nil {
+	if err := printers.PrintPromoteResult(o.Out, o.Format, res); err != nil {
 		return err
 	}
 	if st.State != etcd.StateHealthy && len(outcomes) > 0 {
-		for _, e := range st.Errors() {
-			fmt.Fprintf(o.ErrOut, "error: %s\n", e)
-		}
-		return cmdutil.WithCode(cmdutil.ExitDegraded, errors.New("promoted, but the cluster is not healthy yet: "+printers.StatusSummary(st)))
+		_ = printers.PrintStatusErrors(o.ErrOut, st)
+		return cmdutil.WithCode(cmdutil.ExitDegraded, errors.New(printers.PromoteNotHealthy(st)))
 	}
 	return nil
-}
-
-func orID(name, id string) string {
-	if name == "" {
-		return id
-	}
-	return name
 }
