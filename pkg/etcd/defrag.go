@@ -41,6 +41,12 @@ type DefragOptions struct {
 	CallTimeout time.Duration
 	// Event is told what happens, step by step.
 	Event func(DefragEvent)
+	// Confirm, when set, is asked before the leader is defragmented in place (every write of the
+	// cluster stalls meanwhile): once after planning when the plan does it (--move-leader=false,
+	// or no other serving voter to hand leadership to), and again during the run if leadership
+	// cannot be moved after all. An error stops the run before that member; nil goes ahead.
+	// Unset means confirmed (--yes).
+	Confirm func(plan *DefragReport, question string) error
 }
 
 // DefragEvent is one step of a run, for progress output.
@@ -119,6 +125,13 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 	if err != nil || o.DryRun {
 		return r, err
 	}
+	confirmed := o.Confirm == nil
+	if t := LeaderInPlace(st, r, o.MoveLeader); t != nil && !confirmed {
+		if err := o.Confirm(r, leaderInPlaceQuestion(t)); err != nil {
+			return nil, err
+		}
+		confirmed = true
+	}
 	podOfMember := func(name string) *discovery.Member {
 		for i := range pods {
 			if pods[i].Pod == name {
@@ -167,6 +180,12 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 			to := pickTransferee(cur, r, t.ID)
 			if to == nil {
 				event(t.Name, "move-leader", "no healthy follower to take the leadership; defragmenting the leader in place")
+				if !confirmed {
+					if err := o.Confirm(r, leaderInPlaceQuestion(t)); err != nil {
+						return r, stopErr(r, t, err)
+					}
+					confirmed = true
+				}
 			} else {
 				event(t.Name, "move-leader", "moving leadership from %s to %s (%s)", t.Name, to.Name, to.ID)
 				if err := moveLeader(ctx, conn, pods, cur, to.ID, o.CallTimeout); err != nil {

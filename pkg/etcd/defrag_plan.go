@@ -97,3 +97,23 @@ func defragTimeout(size int64, fixed time.Duration) time.Duration {
 	}
 	return 30*time.Second + time.Duration(size/(10<<20))*time.Second
 }
+
+// LeaderInPlace returns the plan's target that is the leader and would be defragmented without
+// handing leadership away first: moveLeader is off, or no other serving voter with a pod could
+// take it (a one-member cluster). nil when the plan does not defragment the leader in place.
+func LeaderInPlace(st *ClusterStatus, r *DefragReport, moveLeader bool) *DefragTarget {
+	for i := range r.Order {
+		t := &r.Order[i]
+		if !t.Leader || !t.Needed {
+			continue
+		}
+		if !moveLeader || pickTransferee(st, r, t.ID) == nil {
+			return t
+		}
+	}
+	return nil
+}
+
+func leaderInPlaceQuestion(t *DefragTarget) string {
+	return fmt.Sprintf("Defragment the leader %s (%s, database %d bytes) in place? Every write of the cluster waits while it runs", t.Name, t.ID, t.DBSize)
+}

@@ -57,15 +57,7 @@ func NewCmdAlarm(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *
 			# Which member raised which alarm
 			kubectl etcd alarm list`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := lo.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := lo.Validate(); err != nil {
-				return err
-			}
-			return lo.Run(cmd.Context())
-		},
+		RunE: cmdutil.RunE(lo),
 	}
 	disarm := &cobra.Command{
 		Use:   "disarm",
@@ -90,15 +82,7 @@ func NewCmdAlarm(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *
 			# Disarm although a check refuses (names what it overrides on stderr)
 			kubectl etcd alarm disarm --force`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := do.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := do.Validate(); err != nil {
-				return err
-			}
-			return do.Run(cmd.Context())
-		},
+		RunE: cmdutil.RunE(do),
 	}
 	disarm.Flags().BoolVar(&do.Force, "force", false, "Disarm even a CORRUPT alarm, or NOSPACE with a member at its quota or not reached (with a warning per member)")
 	cmd.AddCommand(list, disarm)

@@ -46,15 +46,7 @@ func NewCmdCheck(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *
 			# Compare the members' data
 			kubectl etcd check consistency`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.RunE(o),
 	}
 	cmd.AddCommand(cons)
 	return cmd

@@ -30,6 +30,8 @@ var (
 		Which members need it: at least --min-fragmentation percent of the file unused and a file
 		of at least --min-size bytes, or every member with --force. Learners are skipped.
 		--dry-run prints the plan (order, sizes, expected reclaim) and changes nothing.
+		Defragmenting the leader in place (--move-leader=false, or a one-member cluster) stalls
+		every write, so the command shows the plan and asks first; --yes skips the question.
 		--disarm disarms the alarms afterwards when every member answers and is below its quota
 		by a margin (never a CORRUPT alarm; see "kubectl etcd alarm disarm -h"): the NOSPACE
 		runbook in one command.
@@ -49,7 +51,10 @@ var (
 		kubectl etcd defrag --compact --force --disarm
 
 		# Only one member
-		kubectl etcd defrag --member cp-2 --force`)
+		kubectl etcd defrag --member cp-2 --force
+
+		# Defragment the leader in place too, without the question
+		kubectl etcd defrag --force --move-leader=false --yes`)
 )
 
 // Options are the options of "defrag".
@@ -60,6 +65,8 @@ type Options struct {
 	etcd.DefragOptions
 	Yes     bool
 	cmdPath string
+	// confirm asks the operator; cmdutil.Confirm unless a test replaces it.
+	confirm func(question string) error
 }
 
 // NewCmdDefrag builds "kubectl etcd defrag".
@@ -74,15 +81,7 @@ func NewCmdDefrag(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 		Long:    defragLong,
 		Example: defragExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    cmdutil.RunE(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Member, "member", "", "Only this member (name, pod, node or hex ID)")
@@ -91,6 +90,7 @@ func NewCmdDefrag(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 	f.Int64Var(&o.MinSize, "min-size", o.MinSize, "... and a database file of at least this many bytes")
 	f.BoolVar(&o.Force, "force", false, "Defragment every member regardless of fragmentation and size")
 	f.BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
+	f.BoolVarP(&o.Yes, "yes", "y", false, "Do not ask before defragmenting the leader in place")
 	f.BoolVar(&o.MoveLeader, "move-leader", o.MoveLeader, "Move leadership to a defragmented follower before defragmenting the leader")
 	f.BoolVar(&o.Compact, "compact", false, "Compact the keyspace at the current revision first (kube-apiserver compacts by itself every 5 minutes)")
 	f.BoolVar(&o.Disarm, "disarm", false, "Disarm the alarms afterwards if every member answers and is below its quota by a margin (never CORRUPT)")
@@ -125,6 +125,16 @@ func (o *Options) Run(ctx context.Context) error {
 	o.CallTimeout = o.GlobalOptions.Timeout()
 	o.Event = func(e etcd.DefragEvent) {
 		fmt.Fprintf(o.ErrOut, "%s %s\n", time.Now().Format("15:04:05"), e.Message)
+	}
+	if !o.Yes {
+		o.Confirm = func(plan *etcd.DefragReport, question string) error {
+			fmt.Fprintln(o.ErrOut, "The plan:")
+			_ = printers.PrintDefragReport(o.ErrOut, printers.Table, plan)
+			if o.confirm != nil {
+				return o.confirm(question)
+			}
+			return cmdutil.Confirm(o.In, o.ErrOut, question)
+		}
 	}
 	r, err := etcd.Defrag(ctx, conn, pods, o.DefragOptions)
 	if r != nil {

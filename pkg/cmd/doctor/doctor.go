@@ -58,15 +58,7 @@ func NewCmdDoctor(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 			# For monitoring scripts
 			kubectl etcd doctor -o json`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.RunE(o),
 	}
 	cmd.Flags().BoolVar(&o.Usage, "usage", o.Usage, "When a database is over 80% of its quota, walk the keyspace to name the resource that fills it")
 	return cmd

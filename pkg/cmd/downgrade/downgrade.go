@@ -86,15 +86,7 @@ func NewCmdDowngrade(g *cmdutil.GlobalOptions, streams genericiooptions.IOStream
 			Long:    downgradeLong,
 			Example: downgradeExample,
 			Args:    args,
-			RunE: func(cmd *cobra.Command, args []string) error {
-				if err := o.Complete(cmd, args); err != nil {
-					return err
-				}
-				if err := o.Validate(); err != nil {
-					return err
-				}
-				return o.Run(cmd.Context())
-			},
+			RunE:    cmdutil.RunE(o),
 		}
 		if a.action != etcd.DowngradeValidate {
 			sub.Flags().BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for confirmation")

@@ -55,15 +55,7 @@ func NewCmdAdd(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *co
 		Long:    addLong,
 		Example: addExample,
 		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    cmdutil.RunE(o),
 	}
 	cmd.Flags().StringSliceVar(&o.PeerURLs, "peer-urls", nil, "Peer URLs of the new member (comma-separated)")
 	cmd.Flags().BoolVar(&o.Learner, "learner", o.Learner, "Add as a learner (non-voting until promoted)")

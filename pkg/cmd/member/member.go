@@ -63,15 +63,7 @@ func NewCmdList(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *c
 		Long:    listLong,
 		Example: listExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    cmdutil.RunE(o),
 	}
 }
 

@@ -72,15 +72,7 @@ func NewCmdRemove(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 		Example:           removeExample,
 		Args:              cobra.ExactArgs(1),
 		ValidArgsFunction: g.CompleteMembers(false),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.RunE(o),
 	}
 	cmd.Flags().BoolVar(&o.Force, "force", false, "Remove even if the cluster loses quorum or fault tolerance")
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for confirmation")

@@ -51,15 +51,7 @@ func NewCmdMoveLeader(g *cmdutil.GlobalOptions, streams genericiooptions.IOStrea
 			kubectl etcd move-leader --to-healthiest`),
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: g.CompleteMembers(false),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.RunE(o),
 	}
 	cmd.Flags().BoolVar(&o.ToHealthiest, "to-healthiest", false, "Pick the serving follower furthest along (NOSPACE does not disqualify it)")
 	return cmd

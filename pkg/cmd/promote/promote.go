@@ -86,15 +86,7 @@ func NewCmdPromote(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams)
 		Example:           promoteExample,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: g.CompleteMembers(true),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:              cmdutil.RunE(o),
 	}
 	cmd.Flags().BoolVar(&o.Wait, "wait", o.Wait, "Wait for the learner to catch up (until --timeout) instead of trying once")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for each learner to become promotable")

@@ -44,15 +44,7 @@ func NewCmdRestorePlan(g *cmdutil.GlobalOptions, streams genericiooptions.IOStre
 			# As JSON, with the snapshot copied to /root on the nodes
 			kubectl etcd snapshot restore-plan /backup/etcd.db --snapshot-on-node /root/etcd.db -o json`),
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.RunE(o),
 	}
 	cmd.Flags().StringVar(&o.OnNodePath, "snapshot-on-node", "", "Where the snapshot will be on each node (default /var/tmp/<file name>)")
 	cmd.Flags().Int64Var(&o.BumpRevision, "bump-revision", o.BumpRevision, "Revision bump for the restored data (etcdutl --bump-revision)")

@@ -75,16 +75,6 @@ func (o *SaveOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&o.SaveTimeout, "timeout", 0, "Give up if the snapshot takes longer (default: no limit; with --on-node 10m plus 1s per MiB of the database)")
 }
 
-func (o *SaveOptions) runE(cmd *cobra.Command, args []string) error {
-	if err := o.Complete(cmd, args); err != nil {
-		return err
-	}
-	if err := o.Validate(); err != nil {
-		return err
-	}
-	return o.Run(cmd.Context())
-}
-
 // Complete reads FILE and fills in the clients.
 func (o *SaveOptions) Complete(cmd *cobra.Command, args []string) error {
 	if len(args) == 1 {

@@ -20,7 +20,7 @@ func NewCmdSnapshot(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams
 			[FILE]"), check a snapshot file, or print the commands to restore one.`),
 		Example: saveExample,
 		Args:    cobra.MaximumNArgs(1),
-		RunE:    o.runE,
+		RunE:    cmdutil.RunE(o),
 	}
 	o.addFlags(cmd)
 	save := &cobra.Command{
@@ -29,7 +29,7 @@ func NewCmdSnapshot(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams
 		Long:    saveLong,
 		Example: saveExample,
 		Args:    cobra.MaximumNArgs(1),
-		RunE:    o.runE,
+		RunE:    cmdutil.RunE(o),
 	}
 	o.addFlags(save)
 	cmd.AddCommand(save, NewCmdStatus(g, streams), NewCmdRestorePlan(g, streams))

@@ -43,15 +43,7 @@ func NewCmdStatus(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 			# As JSON
 			kubectl etcd snapshot status /backup/etcd.db -o json`),
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.RunE(o),
 	}
 	return cmd
 }

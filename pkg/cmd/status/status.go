@@ -58,7 +58,7 @@ func NewCmdStatus(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 		Long:    statusLong,
 		Example: statusExample,
 		Args:    cobra.NoArgs,
-		RunE: cmdutil.RunE(o),
+		RunE:    cmdutil.RunE(o),
 	}
 	return cmd
 }

@@ -66,7 +66,7 @@ func NewCmdUpgradeCheck(g *cmdutil.GlobalOptions, streams genericiooptions.IOStr
 		Long:    upgradeCheckLong,
 		Example: upgradeCheckExample,
 		Args:    cobra.NoArgs,
-		RunE: cmdutil.RunE(o),
+		RunE:    cmdutil.RunE(o),
 	}
 	cmd.Flags().StringVar(&o.To, "to", "", "Target etcd version: MAJOR.MINOR or MAJOR.MINOR.PATCH (default: the next minor version)")
 	return cmd

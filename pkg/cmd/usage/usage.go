@@ -93,15 +93,7 @@ func NewCmdUsage(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *
 		Long:    usageLong,
 		Example: usageExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:    cmdutil.RunE(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.File, "file", "", "Read this snapshot file (or copy of a db file) instead of a member, offline")
@@ -245,15 +237,7 @@ func NewCmdUsageFile(streams genericiooptions.IOStreams) *cobra.Command {
 		Use:    FileCommand + " FILE",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE:   cmdutil.RunE(o),
 	}
 	cmd.Flags().StringVar(&o.Read.Prefix, "prefix", "", "")
 	cmd.Flags().IntVar(&o.Read.Top, "top", 10, "")

@@ -35,15 +35,7 @@ func NewCmdVersion(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams)
 			# As JSON
 			kubectl etcd version -o json`),
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.Complete(cmd, args); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: cmdutil.RunE(o),
 	}
 }
 

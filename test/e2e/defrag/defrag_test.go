@@ -85,6 +85,22 @@ func TestDefragRolling(t *testing.T) {
 			t.Errorf("consistent %v with %d members after two rolling defrags\n%s", rep.Consistent, len(rep.Members), r)
 		}
 	})
+	t.Run("leader in place asks first", func(t *testing.T) {
+		// The plugin's stdin here is not a terminal: without --yes the question cannot be
+		// answered, so the run is refused before any member is touched.
+		before := states(t, c, cl)
+		r := plugintest.Run(t, c, args(execArgs(), "defrag", "--force", "--move-leader=false")...)
+		plugintest.WantCode(t, r, 5)
+		if !strings.Contains(r.Stderr, "The plan:") || !strings.Contains(r.Stderr, "pass --yes to confirm") || strings.Contains(r.Stderr, "defragmenting ") {
+			t.Errorf("want the plan and the --yes hint on stderr, and no defrag\n%s", r)
+		}
+		after := states(t, c, cl)
+		for n, b := range before {
+			if a := after[n]; a.DBSize != b.DBSize || a.Term != b.Term || a.Leader != b.Leader {
+				t.Errorf("%s changed by a refused defrag: before %+v after %+v", n, b, a)
+			}
+		}
+	})
 }
 
 // checkPlanOrder: the followers (by name) first, the leader l last.
@@ -228,7 +244,7 @@ func TestDefragMemberKilled(t *testing.T) {
 		l := leader(t, c, cl)
 		fs := followers(c, l)
 		before := states(t, c, cl)
-		p := start(t, c, args(execArgs(), "defrag", "--request-timeout", "5s", "--min-size", "1", "--move-leader=false", "-o", "json")...)
+		p := start(t, c, args(execArgs(), "defrag", "--request-timeout", "5s", "--min-size", "1", "--move-leader=false", "--yes", "-o", "json")...)
 		if _, ok := p.waitLine("defragmenting "+fs[0]+" ", 2*time.Minute); !ok {
 			r := p.wait(t)
 			t.Fatalf("no progress line for %s's defrag\n%s", fs[0], r)

@@ -52,7 +52,7 @@ func TestMeasureDefragUnderLoad(t *testing.T) {
 		argv []string
 	}{
 		{"move-leader", args(execArgs(), "defrag", "--force", "-o", "json")},
-		{"leader-in-place", args(execArgs(), "defrag", "--force", "--move-leader=false", "-o", "json")},
+		{"leader-in-place", args(execArgs(), "defrag", "--force", "--move-leader=false", "--yes", "-o", "json")},
 	} {
 		fragment(t, c, cl, garbageMiB)
 		time.Sleep(5 * time.Second) // a quiet baseline window
