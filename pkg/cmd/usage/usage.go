@@ -171,11 +171,7 @@ func (o *Options) Run(ctx context.Context) error {
 }
 
 func (o *Options) runLive(ctx context.Context) (*usage.Report, error) {
-	pods, err := o.Discover(ctx)
-	if err != nil {
-		return nil, err
-	}
-	conn, err := o.Connector(ctx)
+	pods, conn, err := o.Open(ctx)
 	if err != nil {
 		return nil, err
 	}

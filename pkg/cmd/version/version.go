@@ -3,7 +3,6 @@ package version
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -59,11 +58,5 @@ func (o *Options) Validate() error {
 
 // Run prints the version.
 func (o *Options) Run(_ context.Context) error {
-	info := version.Get()
-	if o.Format.Structured() {
-		return printers.PrintStructured(o.Out, o.Format, info)
-	}
-	_, err := fmt.Fprintf(o.Out, "kubectl-etcd %s (commit %s, built %s, %s, %s)\n",
-		info.Version, info.Commit, info.Date, info.GoVersion, info.Platform)
-	return err
+	return printers.PrintVersion(o.Out, o.Format, version.Get())
 }
