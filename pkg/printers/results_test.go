@@ -14,10 +14,10 @@ import (
 // bytes are those the commands printed before the rendering moved here.
 
 // render runs one printer in one format.
-func render(t *testing.T, f Format, print func(io.Writer, Format) error) []byte {
+func render(t *testing.T, f Format, render1 func(io.Writer, Format) error) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := print(&buf, f); err != nil {
+	if err := render1(&buf, f); err != nil {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
@@ -26,21 +26,21 @@ func render(t *testing.T, f Format, print func(io.Writer, Format) error) []byte 
 // goldenFormats checks a printer's table and JSON output against results-NAME.table.golden and
 // results-NAME.json.golden, and that wide is the same as table (none of these results has wide
 // columns).
-func goldenFormats(t *testing.T, name string, print func(io.Writer, Format) error) {
+func goldenFormats(t *testing.T, name string, render1 func(io.Writer, Format) error) {
 	t.Helper()
-	table := render(t, Table, print)
+	table := render(t, Table, render1)
 	golden(t, "results-"+name+".table.golden", table)
-	golden(t, "results-"+name+".json.golden", render(t, JSON, print))
-	if wide := render(t, Wide, print); !bytes.Equal(wide, table) {
+	golden(t, "results-"+name+".json.golden", render(t, JSON, render1))
+	if wide := render(t, Wide, render1); !bytes.Equal(wide, table) {
 		t.Errorf("%s: wide differs from table:\n--- wide\n%s\n--- table\n%s", name, wide, table)
 	}
 }
 
 // goldenTable checks a printer's table output only (a further case of a printer whose JSON
 // goldenFormats already covers).
-func goldenTable(t *testing.T, name string, print func(io.Writer, Format) error) {
+func goldenTable(t *testing.T, name string, render1 func(io.Writer, Format) error) {
 	t.Helper()
-	golden(t, "results-"+name+".table.golden", render(t, Table, print))
+	golden(t, "results-"+name+".table.golden", render(t, Table, render1))
 }
 
 func TestAlarmsGolden(t *testing.T) {

@@ -12,11 +12,11 @@ import (
 
 // snapshotGoldens renders v in every format and compares each with
 // testdata/snapshot-NAME.FORMAT.golden (wide is the table: these results have no wide columns).
-func snapshotGoldens(t *testing.T, name string, print func(*bytes.Buffer, Format) error) {
+func snapshotGoldens(t *testing.T, name string, render1 func(*bytes.Buffer, Format) error) {
 	t.Helper()
 	for _, f := range Formats {
 		var buf bytes.Buffer
-		if err := print(&buf, f); err != nil {
+		if err := render1(&buf, f); err != nil {
 			t.Fatal(err)
 		}
 		golden(t, "snapshot-"+name+"."+string(f)+".golden", buf.Bytes())
