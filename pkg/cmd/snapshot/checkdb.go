@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	snap "github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 )
 
@@ -18,16 +20,40 @@ import (
 // child process: a damaged file can crash bbolt beyond recovery, and the verdict must survive.
 const CheckDBCommand = "__check-snapshot-db"
 
+// CheckDBOptions are the options of the hidden child-process command.
+type CheckDBOptions struct {
+	genericiooptions.IOStreams
+	File string
+}
+
 // NewCmdCheckDB builds the hidden child-process command.
 func NewCmdCheckDB(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &CheckDBOptions{IOStreams: streams}
 	return &cobra.Command{
 		Use:    CheckDBCommand + " FILE",
 		Hidden: true,
 		Args:   cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			return json.NewEncoder(streams.Out).Encode(snap.CheckDB(args[0]))
-		},
+		RunE:   cmdutil.RunE(o),
 	}
+}
+
+// Complete reads FILE.
+func (o *CheckDBOptions) Complete(_ *cobra.Command, args []string) error {
+	o.File = args[0]
+	return nil
+}
+
+// Validate checks that a file was named.
+func (o *CheckDBOptions) Validate() error {
+	if o.File == "" {
+		return errors.New("no snapshot file named")
+	}
+	return nil
+}
+
+// Run checks the database and writes the verdict as JSON for the parent process.
+func (o *CheckDBOptions) Run(context.Context) error {
+	return json.NewEncoder(o.Out).Encode(snap.CheckDB(o.File))
 }
 
 // CheckDBInChild runs the database checks in a child process of this binary (usage --file uses
