@@ -3,11 +3,14 @@
 // reached, so every transport yields the same result structures.
 //
 // Where things are:
-//   - status.go: Status (probe every member, join pods with the member list, summarize);
+//   - status.go: Status and the join of pods with the member list; status_probe.go: the
+//     parallel per-member calls; status_summary.go: quorum, state and warnings;
 //     status_match.go: matching pods to members; resolve.go: the one MEMBER-argument resolver.
 //   - members.go: the member list; membership.go: shared errors and retries;
-//     membership_add.go, membership_remove.go (plan and removal), membership_promote.go.
-//   - defrag_plan.go (order and checks), defrag_gate.go (health gate, transferee), defrag.go (run).
+//     membership_add.go, membership_remove.go (plan and removal), membership_promote.go;
+//     promote_wait.go: waiting until the cluster is healthy after a promotion.
+//   - defrag_plan.go (order, checks, the leader-in-place question), defrag_gate.go (health
+//     gate, transferee), defrag.go (run).
 //   - snapshot.go (save from a member), onnode.go (save on the node), alarms.go, lock.go,
 //     doctor.go, versions.go, upgrade.go and downgrade.go.
 package etcd

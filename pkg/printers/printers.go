@@ -1,5 +1,9 @@
 // Package printers renders the plugin's result structures as a table, a wide table, JSON or YAML.
 // Every command produces one result struct; this package never needs to know where it came from.
+// One file per result: status.go (status, member list), alarms.go, consistency.go, defrag.go,
+// doctor.go, downgrade.go, membership.go (member add, remove plan), moveleader.go, promote.go,
+// snapshot.go (save, save --on-node, status, restore-plan), upgrade.go, usage.go, version.go;
+// progress.go draws progress bars on a terminal.
 package printers
 
 import (
