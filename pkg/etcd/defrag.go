@@ -44,9 +44,9 @@ type DefragOptions struct {
 	// Confirm, when set, is asked before the leader is defragmented in place (every write of the
 	// cluster stalls meanwhile): once after planning when the plan does it (--move-leader=false,
 	// or no other serving voter to hand leadership to), and again during the run if leadership
-	// cannot be moved after all. An error stops the run before that member; nil goes ahead.
-	// Unset means confirmed (--yes).
-	Confirm func(plan *DefragReport, question string) error
+	// cannot be moved after all. leader is the plan's target in question. An error stops the
+	// run before that member; nil goes ahead. Unset means confirmed (--yes).
+	Confirm func(plan *DefragReport, leader *DefragTarget) error
 }
 
 // DefragEvent is one step of a run, for progress output.
@@ -127,7 +127,7 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 	}
 	confirmed := o.Confirm == nil
 	if t := LeaderInPlace(st, r, o.MoveLeader); t != nil && !confirmed {
-		if err := o.Confirm(r, leaderInPlaceQuestion(t)); err != nil {
+		if err := o.Confirm(r, t); err != nil {
 			return nil, err
 		}
 		confirmed = true
@@ -181,7 +181,7 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 			if to == nil {
 				event(t.Name, "move-leader", "no healthy follower to take the leadership; defragmenting the leader in place")
 				if !confirmed {
-					if err := o.Confirm(r, leaderInPlaceQuestion(t)); err != nil {
+					if err := o.Confirm(r, t); err != nil {
 						return r, stopErr(r, t, err)
 					}
 					confirmed = true

@@ -8,17 +8,17 @@ import (
 	"testing"
 )
 
-// asked records the questions of DefragOptions.Confirm and answers with answer.
+// asked records the leaders DefragOptions.Confirm is asked about and answers with answer.
 type asked struct {
 	questions []string
 	answer    error
 }
 
-func (a *asked) confirm(plan *DefragReport, q string) error {
-	if plan == nil || len(plan.Order) == 0 {
-		return errors.New("confirm got no plan")
+func (a *asked) confirm(plan *DefragReport, leader *DefragTarget) error {
+	if plan == nil || len(plan.Order) == 0 || leader == nil {
+		return errors.New("confirm got no plan or no leader")
 	}
-	a.questions = append(a.questions, q)
+	a.questions = append(a.questions, fmt.Sprintf("%s %s leader=%v needed=%v", leader.Name, leader.ID, leader.Leader, leader.Needed))
 	return a.answer
 }
 
@@ -56,8 +56,8 @@ func TestDefragAsksBeforeTheLeaderInPlace(t *testing.T) {
 				t.Fatalf("asked %d times (%q), want %d", len(a.questions), a.questions, tt.wantAsked)
 			}
 			for _, q := range a.questions {
-				if !strings.Contains(q, "Defragment the leader cp-1 (") || !strings.Contains(q, "in place?") {
-					t.Errorf("question %q does not name the leader and what happens", q)
+				if !strings.HasPrefix(q, "cp-1 ") || !strings.HasSuffix(q, " leader=true needed=true") {
+					t.Errorf("asked about %q, want the leader cp-1, planned", q)
 				}
 			}
 			if len(c.Defragged) != tt.wantDefrags {

@@ -113,7 +113,3 @@ func LeaderInPlace(st *ClusterStatus, r *DefragReport, moveLeader bool) *DefragT
 	}
 	return nil
 }
-
-func leaderInPlaceQuestion(t *DefragTarget) string {
-	return fmt.Sprintf("Defragment the leader %s (%s, database %d bytes) in place? Every write of the cluster waits while it runs", t.Name, t.ID, t.DBSize)
-}

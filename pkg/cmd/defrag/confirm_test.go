@@ -58,7 +58,7 @@ func TestLeaderInPlaceIsConfirmed(t *testing.T) {
 			asked = q
 			return errors.New("refused: not confirmed; nothing was changed")
 		})
-		if !strings.Contains(asked, "Defragment the leader cp-1 (8e9e05c52164694d") || n != 0 || code == 0 {
+		if !strings.Contains(asked, "Defragment the leader cp-1 (8e9e05c52164694d, database 100.0 MiB) in place?") || n != 0 || code == 0 {
 			t.Fatalf("asked %q, exit %d, %d defragmented\n%s", asked, code, n, errOut)
 		}
 	})

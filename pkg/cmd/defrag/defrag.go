@@ -127,9 +127,11 @@ func (o *Options) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "%s %s\n", time.Now().Format("15:04:05"), e.Message)
 	}
 	if !o.Yes {
-		o.Confirm = func(plan *etcd.DefragReport, question string) error {
+		o.Confirm = func(plan *etcd.DefragReport, leader *etcd.DefragTarget) error {
 			fmt.Fprintln(o.ErrOut, "The plan:")
 			_ = printers.PrintDefragReport(o.ErrOut, printers.Table, plan)
+			question := fmt.Sprintf("Defragment the leader %s (%s, database %s) in place? Every write of the cluster waits while it runs",
+				leader.Name, leader.ID, printers.Bytes(leader.DBSize))
 			if o.confirm != nil {
 				return o.confirm(question)
 			}
