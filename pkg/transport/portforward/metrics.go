@@ -194,7 +194,9 @@ func (s *MetricsSession) ServerCertificate(ctx context.Context) (*x509.Certifica
 	if err != nil {
 		return nil, err
 	}
-	return peekServerCert(ctx, f.LocalPort)
+	// This forward serves only the peek, so the reset etcd answers a connection without a
+	// client certificate with cannot hurt another call.
+	return peekServerCert(ctx, f.LocalPort, nil)
 }
 
 // Metrics are the samples of a Prometheus text exposition, reduced to what the plugin reads.

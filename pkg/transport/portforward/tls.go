@@ -20,10 +20,15 @@ func (s *Session) ServerCertificate(ctx context.Context) (*x509.Certificate, err
 	if err != nil {
 		return nil, err
 	}
-	return peekServerCert(ctx, f.LocalPort)
+	// The forward is shared with the gRPC client. Present the client certificate: etcd resets a
+	// connection that brings none, and client-go ends a whole port-forward when one of its
+	// connections is reset, which would fail the calls in flight on it.
+	return peekServerCert(ctx, f.LocalPort, s.conn.TLS)
 }
 
-func peekServerCert(ctx context.Context, localPort int) (*x509.Certificate, error) {
+// peekServerCert reads the certificate the server on localPort presents. client, when set,
+// gives the client certificate to present (the server may require one).
+func peekServerCert(ctx context.Context, localPort int, client *tls.Config) (*x509.Certificate, error) {
 	var leaf *x509.Certificate
 	cfg := &tls.Config{
 		// Only reading the certificate, trusting nothing it says: verification is skipped here and
@@ -37,6 +42,10 @@ func peekServerCert(ctx context.Context, localPort int) (*x509.Certificate, erro
 			}
 			return nil
 		},
+	}
+	if client != nil {
+		cfg.Certificates = client.Certificates
+		cfg.GetClientCertificate = client.GetClientCertificate
 	}
 	d := tls.Dialer{Config: cfg}
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(localPort)))
