@@ -3,6 +3,7 @@ package check
 import (
 	"testing"
 
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdtest"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
 )
@@ -21,13 +22,7 @@ func TestConsistencyValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := &ConsistencyOptions{GlobalOptions: &cmdutil.GlobalOptions{Format: tt.format}, cmdPath: "kubectl etcd check consistency"}
-			err := o.Validate()
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Fatalf("Validate() = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
-				t.Fatalf("Validate() = %v, want %q", err, tt.wantErr)
-			}
+			cmdtest.WantValidate(t, o.Validate(), tt.wantErr)
 		})
 	}
 }

@@ -3,6 +3,7 @@
 package cmdtest
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	fakeetcd "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
 )
 
@@ -40,4 +42,22 @@ func KubeadmCluster(t *testing.T) ([]k8sruntime.Object, *fakeetcd.Cluster) {
 		c.PodMember["etcd-"+n] = IDs[i]
 	}
 	return objs, c
+}
+
+// WantValidate checks the error of an Options' Validate: nil when wantErr is empty, else a usage
+// error (main adds the help hint to it) whose message is exactly wantErr.
+func WantValidate(t *testing.T, err error, wantErr string) {
+	t.Helper()
+	switch {
+	case wantErr == "" && err != nil:
+		t.Fatalf("Validate() = %v, want nil", err)
+	case wantErr == "":
+	case err == nil || err.Error() != wantErr:
+		t.Fatalf("Validate() = %v, want %q", err, wantErr)
+	default:
+		var ue *cmdutil.UsageError
+		if !errors.As(err, &ue) {
+			t.Fatalf("Validate() = %T, want a usage error", err)
+		}
+	}
 }

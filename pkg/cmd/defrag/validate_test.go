@@ -1,9 +1,9 @@
 package defrag
 
 import (
-	"errors"
 	"testing"
 
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdtest"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 )
@@ -26,18 +26,7 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := &Options{GlobalOptions: &cmdutil.GlobalOptions{}, cmdPath: "kubectl etcd defrag"}
 			o.MinFragmentation, o.MinSize = tt.minFrag, tt.minSize
-			err := o.Validate()
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Fatalf("Validate() = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
-				t.Fatalf("Validate() = %v, want %q", err, tt.wantErr)
-			case tt.wantErr != "":
-				var ue *cmdutil.UsageError
-				if !errors.As(err, &ue) {
-					t.Fatalf("Validate() = %T, want a usage error", err)
-				}
-			}
+			cmdtest.WantValidate(t, o.Validate(), tt.wantErr)
 		})
 	}
 }

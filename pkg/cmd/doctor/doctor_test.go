@@ -5,6 +5,7 @@ import (
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdtest"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
 )
@@ -32,13 +33,7 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := &Options{GlobalOptions: &cmdutil.GlobalOptions{Format: tt.format}, Usage: tt.usage, cmdPath: "kubectl etcd doctor"}
-			err := o.Validate()
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Fatalf("Validate() = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
-				t.Fatalf("Validate() = %v, want %q", err, tt.wantErr)
-			}
+			cmdtest.WantValidate(t, o.Validate(), tt.wantErr)
 		})
 	}
 }

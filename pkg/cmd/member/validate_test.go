@@ -1,26 +1,11 @@
 package member
 
 import (
-	"errors"
 	"testing"
 
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdtest"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 )
-
-func checkValidate(t *testing.T, err error, wantErr string) {
-	t.Helper()
-	switch {
-	case wantErr == "" && err != nil:
-		t.Fatalf("Validate() = %v, want nil", err)
-	case wantErr != "" && (err == nil || err.Error() != wantErr):
-		t.Fatalf("Validate() = %v, want %q", err, wantErr)
-	case wantErr != "":
-		var ue *cmdutil.UsageError
-		if !errors.As(err, &ue) {
-			t.Fatalf("Validate() = %T, want a usage error (it gets the help hint)", err)
-		}
-	}
-}
 
 func TestAddValidate(t *testing.T) {
 	tests := []struct {
@@ -41,7 +26,7 @@ func TestAddValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := &AddOptions{GlobalOptions: &cmdutil.GlobalOptions{}, Name: tt.member, PeerURLs: tt.peerURLs, cmdPath: "kubectl etcd member add"}
-			checkValidate(t, o.Validate(), tt.wantErr)
+			cmdtest.WantValidate(t, o.Validate(), tt.wantErr)
 		})
 	}
 }
@@ -58,7 +43,7 @@ func TestRemoveValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := &RemoveOptions{GlobalOptions: &cmdutil.GlobalOptions{}, Target: tt.target, cmdPath: "kubectl etcd member remove"}
-			checkValidate(t, o.Validate(), tt.wantErr)
+			cmdtest.WantValidate(t, o.Validate(), tt.wantErr)
 		})
 	}
 }
@@ -66,5 +51,5 @@ func TestRemoveValidate(t *testing.T) {
 // "member list" has no flags of its own: every completed option set is valid.
 func TestListValidate(t *testing.T) {
 	o := &ListOptions{GlobalOptions: &cmdutil.GlobalOptions{}}
-	checkValidate(t, o.Validate(), "")
+	cmdtest.WantValidate(t, o.Validate(), "")
 }

@@ -2,6 +2,8 @@ package moveleader
 
 import (
 	"testing"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdtest"
 )
 
 func TestValidate(t *testing.T) {
@@ -19,13 +21,7 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := &Options{ToHealthiest: tt.healthiest, nargs: tt.nargs, cmdPath: "kubectl etcd move-leader"}
-			err := o.Validate()
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Fatalf("Validate() = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
-				t.Fatalf("Validate() = %v, want %q", err, tt.wantErr)
-			}
+			cmdtest.WantValidate(t, o.Validate(), tt.wantErr)
 		})
 	}
 }

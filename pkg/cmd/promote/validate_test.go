@@ -1,10 +1,10 @@
 package promote
 
 import (
-	"errors"
 	"testing"
 	"time"
 
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdtest"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 )
 
@@ -23,18 +23,7 @@ func TestValidate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			o := &Options{GlobalOptions: &cmdutil.GlobalOptions{}, Timeout: tt.timeout, Interval: tt.interval, cmdPath: "kubectl etcd promote"}
-			err := o.Validate()
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Fatalf("Validate() = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
-				t.Fatalf("Validate() = %v, want %q", err, tt.wantErr)
-			case tt.wantErr != "":
-				var ue *cmdutil.UsageError
-				if !errors.As(err, &ue) {
-					t.Fatalf("Validate() = %T, want a usage error", err)
-				}
-			}
+			cmdtest.WantValidate(t, o.Validate(), tt.wantErr)
 		})
 	}
 }
