@@ -44,6 +44,7 @@ func TestDoctor(t *testing.T) {
 	c := harness.Start(t, harness.Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	waitStorageVersion(ctx, t, c)
 
 	r := plugintest.Run(t, c, "doctor", "--transport", "exec")
 	plugintest.WantCode(t, r, 0)
@@ -121,5 +122,37 @@ func TestCompletionThroughKubectl(t *testing.T) {
 	}
 	if out := complete("defrag", "--member", ""); !strings.Contains(out, "etcd-cp-1") {
 		t.Errorf("--member:\n%s", out)
+	}
+}
+
+// waitStorageVersion waits until every member reports the storage version of its minor
+// (3.6.0 for 3.6.x): a new cluster starts at 3.5.0 and etcd raises it a moment after the
+// cluster version is decided, and until then doctor rightly reports it as behind.
+func waitStorageVersion(ctx context.Context, t *testing.T, c *harness.Cluster) {
+	t.Helper()
+	cl := c.Client(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var behind []string
+		for _, ep := range c.Endpoints() {
+			sctx, scancel := context.WithTimeout(ctx, 2*time.Second)
+			st, err := cl.Status(sctx, ep)
+			scancel()
+			if err != nil {
+				behind = append(behind, ep+": "+err.Error())
+				continue
+			}
+			parts := strings.SplitN(st.Version, ".", 3)
+			if len(parts) < 2 || st.StorageVersion != parts[0]+"."+parts[1]+".0" {
+				behind = append(behind, ep+": storage version "+st.StorageVersion+", server "+st.Version)
+			}
+		}
+		if len(behind) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("storage versions did not settle within 30s: %s", strings.Join(behind, "; "))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }
