@@ -69,21 +69,29 @@ func (p *RemovePlan) Worse(confirmed *RemovePlan) []string {
 	if p.Learner != confirmed.Learner {
 		out = append(out, fmt.Sprintf("the member is now a %s", map[bool]string{true: "learner", false: "voter"}[p.Learner]))
 	}
-	if p.Before.Voters != confirmed.Before.Voters {
-		out = append(out, fmt.Sprintf("voting members: %d, was %d", p.Before.Voters, confirmed.Before.Voters))
+	return append(out, worseQuorum("removal", p.Before, p.After, p.Refusals, confirmed.Before, confirmed.After, confirmed.Refusals)...)
+}
+
+// worseQuorum lists how a plan of a membership change (change: "removal", "addition") made again (before, after, refusals) is worse than the
+// one the operator confirmed: fewer or more voters, fewer serving, fewer failures tolerated
+// after the change, and refusals that are new.
+func worseQuorum(change string, before, after Quorum, refusals []string, cBefore, cAfter Quorum, cRefusals []string) []string {
+	var out []string
+	if before.Voters != cBefore.Voters {
+		out = append(out, fmt.Sprintf("voting members: %d, was %d", before.Voters, cBefore.Voters))
 	}
-	if p.Before.HealthyVoters < confirmed.Before.HealthyVoters {
-		out = append(out, fmt.Sprintf("serving voters: %d, was %d", p.Before.HealthyVoters, confirmed.Before.HealthyVoters))
+	if before.HealthyVoters < cBefore.HealthyVoters {
+		out = append(out, fmt.Sprintf("serving voters: %d, was %d", before.HealthyVoters, cBefore.HealthyVoters))
 	}
-	if p.After.FailuresLeft < confirmed.After.FailuresLeft {
-		out = append(out, fmt.Sprintf("after the removal %d of %d voters would serve (quorum %d), was %d of %d",
-			p.After.HealthyVoters, p.After.Voters, p.After.Needed, confirmed.After.HealthyVoters, confirmed.After.Voters))
+	if after.FailuresLeft < cAfter.FailuresLeft {
+		out = append(out, fmt.Sprintf("after the %s %d of %d voters would serve (quorum %d), was %d of %d",
+			change, after.HealthyVoters, after.Voters, after.Needed, cAfter.HealthyVoters, cAfter.Voters))
 	}
 	seen := map[string]bool{}
-	for _, r := range confirmed.Refusals {
+	for _, r := range cRefusals {
 		seen[r] = true
 	}
-	for _, r := range p.Refusals {
+	for _, r := range refusals {
 		if !seen[r] {
 			out = append(out, "now "+r)
 		}

@@ -244,3 +244,50 @@ func TestPlanRemove(t *testing.T) {
 		t.Errorf("last voter: %+v", p)
 	}
 }
+
+// Issue 21 item 2: a new voter counts as one more voter that does not serve until it runs.
+func TestPlanAddQuorum(t *testing.T) {
+	for _, tc := range []struct {
+		voters, serving int
+		learner         bool
+		refusal         string // "" for safe
+		afterLeft       int
+	}{
+		{voters: 1, serving: 1, refusal: "the cluster would lose quorum until cp-9 runs: 1 serving of 2 voters, 2 needed", afterLeft: -1},
+		{voters: 2, serving: 2, afterLeft: 0},
+		{voters: 3, serving: 3, refusal: "the cluster could lose 1 more member(s) now and only 0 until cp-9 has started and caught up", afterLeft: 0},
+		{voters: 4, serving: 4, afterLeft: 1},
+		{voters: 5, serving: 5, refusal: "the cluster could lose 2 more member(s) now and only 1", afterLeft: 1},
+		{voters: 3, serving: 2, refusal: "the cluster is not healthy (2 of 3 voting members healthy)", afterLeft: -1},
+		{voters: 1, serving: 1, learner: true, afterLeft: 0},
+		{voters: 3, serving: 3, learner: true, afterLeft: 1},
+	} {
+		before := NewQuorum(tc.voters, tc.serving, 0)
+		p := planAdd(before, AddOptions{Name: "cp-9", Learner: tc.learner})
+		refusals := strings.Join(p.Refusals, "; ")
+		if (tc.refusal == "") != (refusals == "") || !strings.Contains(refusals, tc.refusal) || p.After.FailuresLeft != tc.afterLeft {
+			t.Errorf("%d voters, %d serving, learner %v: refusals %q, after %+v", tc.voters, tc.serving, tc.learner, refusals, p.After)
+		}
+		if tc.learner && (p.After.Voters != p.Before.Voters || p.After.Learners != 1 || len(p.Warnings) > 0) {
+			t.Errorf("learner changes the quorum: %+v", p)
+		}
+	}
+}
+
+// AddMember refuses a voter that costs fault tolerance unless forced; the etcd call happens only then.
+func TestAddMemberVoterNeedsForce(t *testing.T) {
+	ctx := context.Background()
+	c := threeMembers()
+	o := AddOptions{Name: "cp-4", PeerURLs: []string{"https://cp-4:2380"}}
+	if _, err := AddMember(ctx, c.Connector(), pods("cp-1", "cp-2", "cp-3"), o); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "pass --force") {
+		t.Fatalf("err %v", err)
+	}
+	if got := len(c.Members); got != 3 {
+		t.Fatalf("%d members after a refused add", got)
+	}
+	o.Force = true
+	res, err := AddMember(ctx, c.Connector(), pods("cp-1", "cp-2", "cp-3"), o)
+	if err != nil || res.Learner || len(c.Members) != 4 {
+		t.Fatalf("forced: %+v %v", res, err)
+	}
+}

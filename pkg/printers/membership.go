@@ -57,20 +57,47 @@ func PrintRemovePlan(w io.Writer, f Format, p *etcd.RemovePlan) error {
 	fmt.Fprintf(w, "Member:   %s\n", DescribeMember(m))
 	fmt.Fprintf(w, "Pod:      %s (node %s)\n", OrDash(m.Pod), OrDash(m.Node))
 	fmt.Fprintf(w, "State:    %s %s%s\n", health, role, leader)
+	printQuorumChange(w, p.Learner, p.Before, p.After)
+	return printVerdict(w, "safe to remove", p.Refusals)
+}
+
+// PrintAddPlan renders the preview of "member add": the new member, the quorum before and after
+// (the new voter counted as not serving until it runs; unchanged for a learner) and the verdict;
+// JSON and YAML give the plan. Its warnings are not printed here (the command prints them to
+// stderr).
+func PrintAddPlan(w io.Writer, f Format, p *etcd.AddPlan) error {
+	if f.Structured() {
+		return PrintStructured(w, f, p)
+	}
+	role := "voter"
 	if p.Learner {
+		role = "learner"
+	}
+	fmt.Fprintf(w, "Member:   new %s %s\n", role, p.Name)
+	fmt.Fprintf(w, "Peers:    %s\n", strings.Join(p.PeerURLs, ","))
+	printQuorumChange(w, p.Learner, p.Before, p.After)
+	return printVerdict(w, "safe to add", p.Refusals)
+}
+
+// printQuorumChange writes the quorum lines of a membership plan.
+func printQuorumChange(w io.Writer, learner bool, before, after etcd.Quorum) {
+	if learner {
 		fmt.Fprintln(w, "Quorum:   unchanged (learners do not vote)")
-	} else {
-		fmt.Fprintf(w, "Quorum:   before: %d voters (%d serving), quorum %d, can lose %d more\n",
-			p.Before.Voters, p.Before.HealthyVoters, p.Before.Needed, max(p.Before.FailuresLeft, 0))
-		fmt.Fprintf(w, "          after:  %d voters (%d serving), quorum %d, can lose %d more\n",
-			p.After.Voters, p.After.HealthyVoters, p.After.Needed, max(p.After.FailuresLeft, 0))
+		return
 	}
-	var err error
-	if len(p.Refusals) == 0 {
-		_, err = fmt.Fprintln(w, "Verdict:  safe to remove")
-	} else {
-		_, err = fmt.Fprintf(w, "Verdict:  needs --force: %s\n", strings.Join(p.Refusals, "; "))
+	fmt.Fprintf(w, "Quorum:   before: %d voters (%d serving), quorum %d, can lose %d more\n",
+		before.Voters, before.HealthyVoters, before.Needed, max(before.FailuresLeft, 0))
+	fmt.Fprintf(w, "          after:  %d voters (%d serving), quorum %d, can lose %d more\n",
+		after.Voters, after.HealthyVoters, after.Needed, max(after.FailuresLeft, 0))
+}
+
+// printVerdict writes the verdict line of a membership plan.
+func printVerdict(w io.Writer, safe string, refusals []string) error {
+	if len(refusals) == 0 {
+		_, err := fmt.Fprintf(w, "Verdict:  %s\n", safe)
+		return err
 	}
+	_, err := fmt.Fprintf(w, "Verdict:  needs --force: %s\n", strings.Join(refusals, "; "))
 	return err
 }
 

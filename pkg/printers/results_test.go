@@ -183,6 +183,23 @@ func TestMemberAddedGolden(t *testing.T) {
 	goldenTable(t, "member-add-voter", func(w io.Writer, f Format) error { return PrintMemberAdded(w, f, &voter) })
 }
 
+func TestAddPlanGolden(t *testing.T) {
+	c, pods := cluster() // cp-3 down, one unstarted learner
+	c.Members[2].Down = false
+	c.Members = c.Members[:3]
+	st := etcd.Status(context.Background(), c.Connector(), pods, etcd.StatusOptions{})
+	plan, err := etcd.PlanAdd(context.Background(), c.Connector(), pods, etcd.AddOptions{Name: "cp-4", PeerURLs: []string{"https://10.0.0.14:2380"}})
+	if err != nil || st.Quorum.HealthyVoters != 3 {
+		t.Fatalf("%v %+v", err, st.Quorum)
+	}
+	goldenFormats(t, "member-add-plan", func(w io.Writer, f Format) error { return PrintAddPlan(w, f, plan) })
+	learner, err := etcd.PlanAdd(context.Background(), c.Connector(), pods, etcd.AddOptions{Name: "cp-4", PeerURLs: []string{"https://10.0.0.14:2380"}, Learner: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	goldenTable(t, "member-add-plan-learner", func(w io.Writer, f Format) error { return PrintAddPlan(w, f, learner) })
+}
+
 func TestRemovePlanGolden(t *testing.T) {
 	c, pods := cluster() // cp-3 down, one unstarted learner
 	plan := func(arg string) *etcd.RemovePlan {

@@ -23,6 +23,16 @@ var (
 		cluster is not healthy or when a learner already exists (etcd allows one by default,
 		--max-learners on the members). It prints the settings the new member must start with.
 
+		A voting member (--learner=false) changes the quorum the moment it is added, and serves
+		only once it has started and caught up: until then it counts as not serving, as "member
+		remove" counts a member that is down. The command previews the quorum before and after,
+		asks for confirmation unless --yes is given, and without --force refuses an addition that
+		would lose quorum (one member to two: quorum 2 with one running; a wrong peer URL then
+		needs --force-new-cluster) or lower the number of failures the cluster survives (three to
+		four). After the answer the cluster is read again, and the addition is refused if it got
+		worse meanwhile. --dry-run prints the plan and changes nothing. Member names must not
+		contain "," or "=" (they separate the entries of ETCD_INITIAL_CLUSTER).
+
 		On kubeadm clusters "kubeadm join --control-plane" adds and starts the member itself; use
 		this command when replacing a member by hand.`)
 
@@ -30,8 +40,11 @@ var (
 		# Add cp-4 as a learner
 		kubectl etcd member add cp-4 --peer-urls=https://10.0.0.14:2380
 
-		# Add a voting member directly (not recommended: it changes the quorum at once)
-		kubectl etcd member add cp-4 --peer-urls=https://10.0.0.14:2380 --learner=false`)
+		# Preview adding a voting member directly: the quorum before and after
+		kubectl etcd member add cp-4 --peer-urls=https://10.0.0.14:2380 --learner=false --dry-run
+
+		# Add a voting member although the cluster tolerates fewer failures until it runs
+		kubectl etcd member add cp-4 --peer-urls=https://10.0.0.14:2380 --learner=false --force --yes`)
 )
 
 // AddOptions are the options of "member add".
@@ -43,7 +56,11 @@ type AddOptions struct {
 	PeerURLs []string
 	Learner  bool
 	Force    bool
+	Yes      bool
+	DryRun   bool
 	cmdPath  string
+	// confirm asks the operator; cmdutil.Confirm unless a test replaces it.
+	confirm func(question string) error
 }
 
 // NewCmdAdd builds "kubectl etcd member add".
@@ -59,7 +76,9 @@ func NewCmdAdd(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *co
 	}
 	cmd.Flags().StringSliceVar(&o.PeerURLs, "peer-urls", nil, "Peer URLs of the new member (comma-separated)")
 	cmd.Flags().BoolVar(&o.Learner, "learner", o.Learner, "Add as a learner (non-voting until promoted)")
-	cmd.Flags().BoolVar(&o.Force, "force", false, "Add even when some voting member is unhealthy")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "Add even when the cluster is unhealthy, or a voting member would cost quorum or fault tolerance")
+	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for confirmation (asked only for a voting member)")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the plan and change nothing")
 	return cmd
 }
 
@@ -72,8 +91,8 @@ func (o *AddOptions) Complete(cmd *cobra.Command, args []string) error {
 
 // Validate checks the flags.
 func (o *AddOptions) Validate() error {
-	if strings.TrimSpace(o.Name) == "" {
-		return cmdutil.Usagef(o.cmdPath, "member name must not be empty")
+	if err := etcd.ValidateMemberName(o.Name); err != nil {
+		return &cmdutil.UsageError{Cmd: o.cmdPath, Err: err}
 	}
 	if err := etcd.ValidatePeerURLs(o.PeerURLs); err != nil {
 		return &cmdutil.UsageError{Cmd: o.cmdPath, Err: err}
@@ -81,18 +100,58 @@ func (o *AddOptions) Validate() error {
 	return nil
 }
 
-// Run adds the member and prints the next steps.
+// Run plans the addition, previews and confirms it for a voting member, adds the member and
+// prints the next steps. A learner is added without a question: it does not change the quorum.
 func (o *AddOptions) Run(ctx context.Context) error {
 	pods, conn, err := o.Open(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if !o.Learner {
-		fmt.Fprintln(o.ErrOut, "warning: adding a voting member changes the quorum at once; until it has started and caught up the cluster tolerates fewer failures (a learner would not)")
+	eo := etcd.AddOptions{Name: o.Name, PeerURLs: o.PeerURLs, Learner: o.Learner, Force: o.Force, CallTimeout: o.GlobalOptions.Timeout()}
+	plan, err := etcd.PlanAdd(ctx, conn, pods, eo)
+	if err != nil {
+		return err
 	}
-	res, err := etcd.AddMember(ctx, conn, pods, etcd.AddOptions{Name: o.Name, PeerURLs: o.PeerURLs, Learner: o.Learner,
-		Force: o.Force, CallTimeout: o.GlobalOptions.Timeout()})
+	switch {
+	case o.DryRun:
+		err = printers.PrintAddPlan(o.Out, o.Format, plan)
+	case !o.Learner:
+		// stdout is for the result; the preview is what the question is about.
+		err = printers.PrintAddPlan(o.ErrOut, printers.Table, plan)
+	}
+	if err != nil {
+		return err
+	}
+	for _, w := range plan.Warnings {
+		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
+	}
+	if len(plan.Refusals) > 0 && !o.Force {
+		return fmt.Errorf("%w: adding %s: %s; pass --force to add it anyway", etcd.ErrRefused, o.Name, strings.Join(plan.Refusals, "; "))
+	}
+	if o.DryRun {
+		fmt.Fprintln(o.ErrOut, "dry run: nothing was changed")
+		return nil
+	}
+	if !o.Learner && !o.Yes {
+		confirm := o.confirm
+		if confirm == nil {
+			confirm = func(q string) error { return cmdutil.Confirm(o.In, o.ErrOut, q) }
+		}
+		if err := confirm(fmt.Sprintf("Add %s as a voting member?", o.Name)); err != nil {
+			return err
+		}
+		// The answer may have taken minutes: look again right before the change.
+		again, err := etcd.PlanAdd(ctx, conn, pods, eo)
+		if err != nil {
+			return fmt.Errorf("reading the cluster again after the confirmation: %w; nothing was changed", err)
+		}
+		if worse := again.Worse(plan); len(worse) > 0 {
+			return fmt.Errorf("%w: the cluster changed while waiting for the confirmation: %s; nothing was changed, run the command again to see the new plan",
+				etcd.ErrRefused, strings.Join(worse, "; "))
+		}
+	}
+	res, err := etcd.ApplyAdd(ctx, conn, pods, eo)
 	if err != nil {
 		return err
 	}

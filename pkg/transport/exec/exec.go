@@ -205,12 +205,14 @@ func (s *Session) AlarmList(ctx context.Context) (*clientv3.AlarmResponse, error
 	return DecodeAlarmList(out)
 }
 
-// MemberAdd implements transport.Session with "etcdctl member add".
+// MemberAdd implements transport.Session with "etcdctl member add". The name comes last, after
+// "--", so that a name starting with "-" is a name and not an option.
 func (s *Session) MemberAdd(ctx context.Context, name string, peerURLs []string, learner bool) (*clientv3.MemberAddResponse, error) {
-	args := []string{"member", "add", name, "--peer-urls=" + strings.Join(peerURLs, ",")}
+	args := []string{"member", "add", "--peer-urls=" + strings.Join(peerURLs, ",")}
 	if learner {
 		args = append(args, "--learner")
 	}
+	args = append(args, "--", name)
 	out, err := s.run(ctx, args...)
 	if err != nil {
 		return nil, err
@@ -372,9 +374,10 @@ func DecodeLockTxn(data []byte) (won bool, holder string, err error) {
 	return false, "another operation", nil
 }
 
-// Range implements transport.Session with "etcdctl get KEY END --limit N --consistency=s -w
-// json" (--from-key for an end of "\x00"). etcdctl's JSON carries keys and values in base64.
-// A key or range end with a NUL byte cannot be passed in argv and is refused.
+// Range implements transport.Session with "etcdctl get --limit N --consistency=s -w json -- KEY
+// END" (--from-key for an end of "\x00"). The keys come after "--": a key such as "-x" is a key,
+// never an option. etcdctl's JSON carries keys and values in base64. A key or range end with a
+// NUL byte cannot be passed in argv and is refused.
 func (s *Session) Range(ctx context.Context, key, end string, limit int64) (*clientv3.GetResponse, error) {
 	if (key != "\x00" && strings.IndexByte(key, 0) >= 0) || (end != "\x00" && strings.IndexByte(end, 0) >= 0) {
 		return nil, fmt.Errorf("key %q: etcdctl cannot be given a key with a NUL byte; use the port-forward transport", key)
@@ -382,13 +385,14 @@ func (s *Session) Range(ctx context.Context, key, end string, limit int64) (*cli
 	if key == "\x00" && end == "\x00" {
 		key = "" // etcdctl turns an empty key with --from-key into "\x00": the whole keyspace
 	}
-	args := []string{"get", key}
+	args := []string{"get", fmt.Sprintf("--limit=%d", limit), "--consistency=s", "-w", "json"}
 	if end == "\x00" {
 		args = append(args, "--from-key")
-	} else if end != "" {
+	}
+	args = append(args, "--", key)
+	if end != "" && end != "\x00" {
 		args = append(args, end)
 	}
-	args = append(args, fmt.Sprintf("--limit=%d", limit), "--consistency=s", "-w", "json")
 	out, err := s.run(ctx, args...)
 	if err != nil {
 		return nil, err

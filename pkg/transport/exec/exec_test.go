@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -282,5 +283,25 @@ func TestLimitedBufferKeepsWhatFits(t *testing.T) {
 	}
 	if b.String() != "1234567890" {
 		t.Errorf("kept %q", b.String())
+	}
+}
+
+// Issue 21 item 15: the member name follows "--", so a name starting with "-" cannot become an
+// etcdctl option.
+func TestMemberAddNameAfterDoubleDash(t *testing.T) {
+	for _, learner := range []bool{true, false} {
+		rec := &recorder{answer: func([]string) capture { return load(t, "v3.6.16", "member-add-learner") }}
+		s := &Session{member: rke2Member(), exec: rec, etcdctl: "etcdctl"}
+		if _, err := s.MemberAdd(context.Background(), "--learner", []string{"https://10.0.0.14:2380"}, learner); err != nil {
+			t.Fatal(err)
+		}
+		argv := rec.calls[0]
+		want := []string{"member", "add", "--peer-urls=https://10.0.0.14:2380", "--", "--learner"}
+		if learner {
+			want = []string{"member", "add", "--peer-urls=https://10.0.0.14:2380", "--learner", "--", "--learner"}
+		}
+		if tail := argv[len(argv)-len(want):]; !slices.Equal(tail, want) {
+			t.Errorf("learner=%v: argv ends with %q, want %q", learner, tail, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package exec
 import (
 	"context"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -19,7 +20,7 @@ func TestRangeArgvAndDecode(t *testing.T) {
 				t.Fatal(err)
 			}
 			argv := rec.calls[0]
-			if tail := argv[len(argv)-7:]; !reflect.DeepEqual(tail, []string{"get", "", "--from-key", "--limit=2", "--consistency=s", "-w", "json"}) {
+			if tail := argv[len(argv)-8:]; !reflect.DeepEqual(tail, []string{"get", "--limit=2", "--consistency=s", "-w", "json", "--from-key", "--", ""}) {
 				t.Errorf("argv ends with %q", tail)
 			}
 			if len(r.Kvs) != 2 || !r.More || r.Count != 3 || r.Header.Revision != 4 {
@@ -33,7 +34,7 @@ func TestRangeArgvAndDecode(t *testing.T) {
 				t.Fatal(err)
 			}
 			argv = rec.calls[1]
-			if tail := argv[len(argv)-7:]; !reflect.DeepEqual(tail, []string{"get", "/registry/", "/registry0", "--limit=500", "--consistency=s", "-w", "json"}) {
+			if tail := argv[len(argv)-8:]; !reflect.DeepEqual(tail, []string{"get", "--limit=500", "--consistency=s", "-w", "json", "--", "/registry/", "/registry0"}) {
 				t.Errorf("argv ends with %q", tail)
 			}
 		})
@@ -45,5 +46,33 @@ func TestRangeRefusesNULInArgv(t *testing.T) {
 	s := &Session{member: rke2Member(), exec: rec, etcdctl: "etcdctl"}
 	if _, err := s.Range(context.Background(), "a\x00b", "\x00", 1); err == nil || !strings.Contains(err.Error(), "NUL") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// Issue 21 item 15: a key the user gave (usage --prefix=-x) follows "--", so etcdctl reads it as
+// a key and not as an option.
+func TestRangeUserKeysAfterDoubleDash(t *testing.T) {
+	rec := &recorder{answer: func([]string) capture { return load(t, "v3.6.16", "get-page") }}
+	s := &Session{member: rke2Member(), exec: rec, etcdctl: "etcdctl"}
+	for _, tc := range []struct {
+		key, end string
+		want     []string
+	}{
+		{"-x", "-y", []string{"--", "-x", "-y"}},
+		{"--limit=1", "\x00", []string{"--from-key", "--", "--limit=1"}},
+		{"-w", "", []string{"--", "-w"}},
+	} {
+		rec.calls = nil
+		if _, err := s.Range(context.Background(), tc.key, tc.end, 10); err != nil {
+			t.Fatal(err)
+		}
+		argv := rec.calls[0]
+		if tail := argv[len(argv)-len(tc.want):]; !reflect.DeepEqual(tail, tc.want) {
+			t.Errorf("Range(%q, %q): argv ends with %q, want %q", tc.key, tc.end, tail, tc.want)
+		}
+		dash := slices.Index(argv, "--")
+		if dash < 0 || slices.Index(argv, "get") > dash {
+			t.Errorf("Range(%q, %q): argv %q", tc.key, tc.end, argv)
+		}
 	}
 }
