@@ -2,9 +2,14 @@ package etcd
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
@@ -53,6 +58,13 @@ func ListAlarms(ctx context.Context, conn transport.Connector, pods []discovery.
 	st := Status(ctx, conn, pods, StatusOptions{Timeout: timeout})
 	if len(st.Members) == 0 || st.Quorum.HealthyVoters == 0 && st.ClusterID == "" {
 		return nil, st, fmt.Errorf("%w: %s", ErrNoMemberReachable, strings.Join(st.Errors(), "; "))
+	}
+	if !st.AlarmsRead {
+		why := "every member that answered failed the alarm list"
+		if slices.Contains(st.Unavailable, "alarms") {
+			why = fmt.Sprintf("the %s transport cannot read it (it needs etcd client certificates: --cacert/--cert/--key, or RBAC for pods/exec)", st.Transport)
+		}
+		return nil, st, fmt.Errorf("cannot read the alarm list from any member: %s; the alarms are unknown, not absent", why)
 	}
 	out := []AlarmInfo{}
 	for _, a := range st.Alarms {
@@ -137,9 +149,11 @@ func PlanDisarm(st *ClusterStatus, alarms []AlarmInfo, force bool) (warnings []s
 	return warnings, nil
 }
 
-// DisarmAlarms disarms every active alarm when PlanDisarm allows it, through a member that
-// answered (the leader first). It returns the alarms disarmed ("<member id>:<alarm>") and the
-// warnings for what force overrode.
+// DisarmAlarms disarms the active alarms when PlanDisarm allows it, through a member that
+// answered (the leader first). Only the alarms planned are disarmed: one raised after the plan
+// (a CORRUPT found meanwhile) stays armed, and where the transport can only disarm all at once
+// (exec) the disarm is refused for it unless force is set. It returns the alarms disarmed
+// ("<member id>:<alarm>", as etcd reported them) and the warnings for what force overrode.
 func DisarmAlarms(ctx context.Context, conn transport.Connector, pods []discovery.Member, force bool, timeout time.Duration) (disarmed, warnings []string, err error) {
 	alarms, st, err := ListAlarms(ctx, conn, pods, timeout)
 	if err != nil {
@@ -150,6 +164,14 @@ func DisarmAlarms(ctx context.Context, conn transport.Connector, pods []discover
 	}
 	if warnings, err = PlanDisarm(st, alarms, force); err != nil {
 		return nil, nil, err
+	}
+	planned := make([]*etcdserverpb.AlarmMember, 0, len(alarms))
+	for _, a := range alarms {
+		id, err := ParseID(a.MemberID)
+		if err != nil {
+			return nil, warnings, err
+		}
+		planned = append(planned, &etcdserverpb.AlarmMember{MemberID: id, Alarm: etcdserverpb.AlarmType(etcdserverpb.AlarmType_value[a.Alarm])})
 	}
 	var via *discovery.Member
 	for _, leaderFirst := range []bool{true, false} {
@@ -167,14 +189,50 @@ func DisarmAlarms(ctx context.Context, conn transport.Connector, pods []discover
 	if via == nil {
 		return nil, warnings, ErrNoMemberReachable
 	}
+	var resp *clientv3.AlarmResponse
 	if err := withSession(ctx, conn, via, timeout, func(ctx context.Context, s transport.Session) error {
-		_, err := s.AlarmDisarm(ctx)
+		var err error
+		resp, err = s.AlarmDisarm(ctx, planned)
+		var extra *transport.ExtraAlarmsError
+		if !errors.As(err, &extra) {
+			return err
+		}
+		if !force {
+			return fmt.Errorf("%w: not disarming: %s raised after the plan, and through %s only every alarm can be disarmed at once; nothing was disarmed, run the command again to see the new plan",
+				ErrRefused, alarmNames(st, extra.Extra), s.Mode())
+		}
+		warnings = append(warnings, fmt.Sprintf("disarming %s too because of --force: raised after the plan, and through %s only every alarm can be disarmed at once",
+			alarmNames(st, extra.Extra), s.Mode()))
+		planned = append(planned, extra.Extra...)
+		resp, err = s.AlarmDisarm(ctx, planned)
 		return err
 	}); err != nil {
+		if errors.Is(err, ErrRefused) {
+			return nil, warnings, err
+		}
 		return nil, warnings, fmt.Errorf("alarm disarm through %s: %w", via.Pod, err)
 	}
-	for _, a := range alarms {
-		disarmed = append(disarmed, a.MemberID+":"+a.Alarm)
+	for _, a := range resp.Alarms {
+		disarmed = append(disarmed, FormatID(a.MemberID)+":"+a.Alarm.String())
+	}
+	if extra := transport.ExtraAlarms(resp.Alarms, planned); len(extra) > 0 {
+		// Only possible where every alarm is disarmed at once, raised between the check and the disarm.
+		warnings = append(warnings, fmt.Sprintf("also disarmed %s: raised between the last check and the disarm, which through %s covers every active alarm; check it (kubectl etcd alarm list, kubectl etcd check consistency)",
+			alarmNames(st, extra), conn.Mode()))
 	}
 	return disarmed, warnings, nil
+}
+
+// alarmNames names alarms for a message: "CORRUPT of cp-3 (fd422379fda50e48)".
+func alarmNames(st *ClusterStatus, alarms []*etcdserverpb.AlarmMember) string {
+	names := make([]string, 0, len(alarms))
+	for _, a := range alarms {
+		id := FormatID(a.MemberID)
+		name := "unknown member"
+		if m := findByID(st, id); m != nil {
+			name = nameOrUnstarted(m.Name)
+		}
+		names = append(names, fmt.Sprintf("%s of %s (%s)", a.Alarm, name, id))
+	}
+	return strings.Join(names, ", ")
 }

@@ -3,10 +3,13 @@ package etcd
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
 func TestListAlarms(t *testing.T) {
@@ -41,5 +44,32 @@ func TestListAlarmsNothingReachable(t *testing.T) {
 	}
 	if _, _, err := ListAlarms(context.Background(), cl.Connector(), pods("cp-1", "cp-2", "cp-3"), time.Second); !errors.Is(err, ErrNoMemberReachable) {
 		t.Errorf("got %v", err)
+	}
+}
+
+// metricsOnly is a connector that cannot read alarm lists, as the metrics-only transport.
+type metricsOnly struct{ transport.Connector }
+
+func (metricsOnly) Mode() transport.Mode    { return transport.ModeMetricsOnly }
+func (metricsOnly) Unavailable() []string { return []string{"member list", "alarms"} }
+
+// Issue 21 item 6: members that answer but no alarm list read means the alarms are unknown:
+// an error, never "no active alarms", for alarm list and for disarm.
+func TestListAlarmsUnreadableIsAnError(t *testing.T) {
+	cl := threeMembers()
+	nospace(cl, id2)
+	cl.AlarmListErr = errors.New("alarm list: not available without client certificates")
+	ps := pods("cp-1", "cp-2", "cp-3")
+	got, _, err := ListAlarms(context.Background(), cl.Connector(), ps, time.Second)
+	if err == nil || errors.Is(err, ErrNoMemberReachable) || !strings.Contains(err.Error(), "cannot read the alarm list from any member: every member that answered failed the alarm list; the alarms are unknown, not absent") {
+		t.Errorf("got %v, %v", got, err)
+	}
+	_, _, err = ListAlarms(context.Background(), metricsOnly{cl.Connector()}, ps, time.Second)
+	if err == nil || !strings.Contains(err.Error(), "the metrics-only transport cannot read it (it needs etcd client certificates") {
+		t.Errorf("metrics-only: %v", err)
+	}
+	done, _, err := DisarmAlarms(context.Background(), cl.Connector(), ps, true, time.Second)
+	if err == nil || len(done) != 0 || len(cl.Alarms) != 1 || len(disarmCalls(cl)) != 0 {
+		t.Errorf("disarm: %v %v, alarms %v", done, err, cl.Alarms)
 	}
 }

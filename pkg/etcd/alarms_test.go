@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
 )
 
@@ -178,4 +180,104 @@ func TestDisarmCORRUPTNeedsForce(t *testing.T) {
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "CORRUPT alarm of cp-2 (91bc3c398fb3c146)") {
 		t.Errorf("warnings %q; want one naming cp-2", warnings)
 	}
+}
+
+// Issue 21 item 11: only the planned (member, alarm) pairs are disarmed; a CORRUPT raised after
+// the plan stays armed.
+func TestDisarmOnlyThePlannedAlarms(t *testing.T) {
+	c := fragmented()
+	nospace(c, id1)
+	raised := false
+	c.OnAlarmDisarm = func(c *fake.Cluster) {
+		c.Lock()
+		defer c.Unlock()
+		if !raised {
+			raised = true
+			c.Alarms = append(c.Alarms, &etcdserverpb.AlarmMember{MemberID: id3, Alarm: etcdserverpb.AlarmType_CORRUPT})
+		}
+	}
+	done, warnings, err := disarm(c, pods("cp-1", "cp-2", "cp-3"), false)
+	if err != nil || !slices.Equal(done, []string{"8e9e05c52164694d:NOSPACE"}) || len(warnings) != 0 {
+		t.Fatalf("%v %v %v", done, warnings, err)
+	}
+	if len(c.Alarms) != 1 || c.Alarms[0].MemberID != id3 || c.Alarms[0].Alarm != etcdserverpb.AlarmType_CORRUPT {
+		t.Errorf("alarms left %v; want the CORRUPT raised after the plan", c.Alarms)
+	}
+}
+
+// allAtOnce is a connector whose sessions disarm like etcdctl: all or nothing, refusing with
+// transport.ExtraAlarmsError when an alarm not given is active.
+type allAtOnce struct{ transport.Connector }
+
+type allAtOnceSession struct{ transport.Session }
+
+func (c allAtOnce) Connect(ctx context.Context, m *discovery.Member) (transport.Session, error) {
+	s, err := c.Connector.Connect(ctx, m)
+	return allAtOnceSession{s}, err
+}
+
+func (s allAtOnceSession) AlarmDisarm(ctx context.Context, given []*etcdserverpb.AlarmMember) (*clientv3.AlarmResponse, error) {
+	active, err := s.AlarmList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if extra := transport.ExtraAlarms(active.Alarms, given); len(extra) > 0 {
+		return nil, &transport.ExtraAlarmsError{Extra: extra}
+	}
+	return s.Session.AlarmDisarm(ctx, active.Alarms)
+}
+
+// Where only every alarm can be disarmed at once, a CORRUPT raised after the plan refuses the
+// disarm without --force; with --force both go, with a warning naming the CORRUPT.
+func TestDisarmAllAtOnceRefusesAnAlarmRaisedAfterThePlan(t *testing.T) {
+	for _, force := range []bool{false, true} {
+		c := fragmented()
+		nospace(c, id1)
+		ps := pods("cp-1", "cp-2", "cp-3")
+		// Raised once the plan has been made: right before the disarm's own alarm list.
+		st := Status(context.Background(), c.Connector(), ps, StatusOptions{Timeout: time.Second})
+		if len(st.Alarms) != 1 {
+			t.Fatalf("alarms %v", st.Alarms)
+		}
+		conn := allAtOnce{c.Connector()}
+		raise := &raiseOnDisarm{Connector: conn, c: c}
+		done, warnings, err := DisarmAlarms(context.Background(), raise, ps, force, time.Second)
+		if !force {
+			if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "CORRUPT of cp-3 (fd422379fda50e48) raised after the plan") || len(c.Alarms) != 2 {
+				t.Errorf("without --force: %v %v, alarms %v", done, err, c.Alarms)
+			}
+			continue
+		}
+		if err != nil || len(done) != 2 || len(c.Alarms) != 0 || !strings.Contains(strings.Join(warnings, "\n"), "disarming CORRUPT of cp-3 (fd422379fda50e48) too because of --force") {
+			t.Errorf("--force: %v %v %q, alarms %v", done, err, warnings, c.Alarms)
+		}
+	}
+}
+
+// raiseOnDisarm raises a CORRUPT on cp-3 when the first session that disarms is opened.
+type raiseOnDisarm struct {
+	transport.Connector
+	c *fake.Cluster
+}
+
+func (r *raiseOnDisarm) Connect(ctx context.Context, m *discovery.Member) (transport.Session, error) {
+	s, err := r.Connector.Connect(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return raisingSession{Session: s, c: r.c}, nil
+}
+
+type raisingSession struct {
+	transport.Session
+	c *fake.Cluster
+}
+
+func (s raisingSession) AlarmDisarm(ctx context.Context, given []*etcdserverpb.AlarmMember) (*clientv3.AlarmResponse, error) {
+	s.c.Lock()
+	if len(s.c.Alarms) == 1 {
+		s.c.Alarms = append(s.c.Alarms, &etcdserverpb.AlarmMember{MemberID: id3, Alarm: etcdserverpb.AlarmType_CORRUPT})
+	}
+	s.c.Unlock()
+	return s.Session.AlarmDisarm(ctx, given)
 }

@@ -110,6 +110,9 @@ type ClusterStatus struct {
 	Members   []MemberStatus `json:"members"`
 	// Alarms are the cluster's active alarms ("<member id>:NOSPACE").
 	Alarms []string `json:"alarms,omitempty"`
+	// AlarmsRead says whether some member answered the alarm list: without it, no alarms in
+	// Alarms means unknown, not none (metrics-only cannot read the list).
+	AlarmsRead bool `json:"-"`
 	// Downgrade is the cluster's downgrade state (etcd 3.6+; nil when no member reports it).
 	Downgrade *DowngradeState `json:"downgrade,omitempty"`
 	// Warnings are problems worth an operator's attention that are not member failures.
@@ -162,7 +165,7 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 	res := &ClusterStatus{Transport: string(conn.Mode())}
 	mlist, alarms := clusterViews(probes)
 	alarmsByMember, all := alarmsOf(alarms)
-	res.Alarms = all
+	res.Alarms, res.AlarmsRead = all, alarms != nil
 	leaderID, clusterID := leaderOf(probes)
 	res.ClusterID = clusterID
 	res.Members = joinMembers(members, probes, mlist, leaderID, alarmsByMember)

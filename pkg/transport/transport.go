@@ -8,8 +8,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
@@ -59,8 +62,11 @@ type Session interface {
 
 	// Defragment defragments this member's backend (it blocks the member meanwhile).
 	Defragment(ctx context.Context) error
-	// AlarmDisarm disarms every active alarm of the cluster.
-	AlarmDisarm(ctx context.Context) (*clientv3.AlarmResponse, error)
+	// AlarmDisarm disarms the given alarms (member ID and type) and no other; the response lists
+	// those that were active and are disarmed now. A transport that can only disarm every active
+	// alarm at once (exec: etcdctl alarm disarm names none) first reads the active alarms and,
+	// when one that was not given is active, disarms nothing and returns an *ExtraAlarmsError.
+	AlarmDisarm(ctx context.Context, alarms []*etcdserverpb.AlarmMember) (*clientv3.AlarmResponse, error)
 	// MoveLeader hands leadership to transferee; the session must be the leader's.
 	MoveLeader(ctx context.Context, transferee uint64) error
 	// HashKV hashes this member's keyspace up to rev.
@@ -123,6 +129,34 @@ const CleanupTimeout = 5 * time.Second
 // (Ctrl-C, an expired deadline), bounded by CleanupTimeout. It keeps ctx's values.
 func CleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
+}
+
+// ExtraAlarmsError says that AlarmDisarm disarmed nothing because alarms other than those given
+// are active and the transport cannot leave them armed while disarming the others.
+type ExtraAlarmsError struct {
+	Extra []*etcdserverpb.AlarmMember
+}
+
+func (e *ExtraAlarmsError) Error() string {
+	names := make([]string, 0, len(e.Extra))
+	for _, a := range e.Extra {
+		names = append(names, fmt.Sprintf("%x:%s", a.MemberID, a.Alarm))
+	}
+	return fmt.Sprintf("alarms not asked for are active (%s) and etcdctl can only disarm all of them at once; nothing was disarmed", strings.Join(names, ", "))
+}
+
+// ExtraAlarms returns the alarms of active that are not in given (same member and type).
+func ExtraAlarms(active, given []*etcdserverpb.AlarmMember) []*etcdserverpb.AlarmMember {
+	var extra []*etcdserverpb.AlarmMember
+	for _, a := range active {
+		if a.Alarm == etcdserverpb.AlarmType_NONE {
+			continue
+		}
+		if !slices.ContainsFunc(given, func(g *etcdserverpb.AlarmMember) bool { return g.MemberID == a.MemberID && g.Alarm == a.Alarm }) {
+			extra = append(extra, a)
+		}
+	}
+	return extra
 }
 
 // ErrUnsupported is returned by a transport for what it cannot do (metrics-only has no member list).

@@ -1,11 +1,18 @@
 package alarm
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"testing"
+
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdtest"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
 // "alarm list" has no flags of its own, and "alarm disarm" only the boolean --force whose
@@ -26,5 +33,33 @@ func TestValidate(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cmdtest.WantValidate(t, tt.validate(), tt.wantErr)
 		})
+	}
+}
+
+// Issue 21 item 6: when no member answers the alarm list (metrics-only), alarm list and alarm
+// disarm fail with a non-zero exit instead of saying "no active alarms".
+func TestUnreadableAlarmListIsAnError(t *testing.T) {
+	objs, c := cmdtest.KubeadmCluster(t)
+	c.AlarmListErr = errors.New("alarm list: not available without client certificates")
+	for _, run := range []func(*cmdutil.GlobalOptions, genericiooptions.IOStreams) error{
+		func(g *cmdutil.GlobalOptions, s genericiooptions.IOStreams) error {
+			return NewListOptions(g, s).Run(context.Background())
+		},
+		func(g *cmdutil.GlobalOptions, s genericiooptions.IOStreams) error {
+			return NewDisarmOptions(g, s).Run(context.Background())
+		},
+	} {
+		streams, _, out, errOut := genericiooptions.NewTestIOStreams()
+		g := cmdutil.NewGlobalOptions()
+		g.Client = fake.NewSimpleClientset(objs...)
+		g.NewConnector = func(transport.Mode) (transport.Connector, error) { return c.Connector(), nil }
+		if err := g.Complete("kubectl etcd alarm"); err != nil {
+			t.Fatal(err)
+		}
+		err := run(g, streams)
+		if cmdutil.ExitCode(err) == 0 || !strings.Contains(cmdutil.Message(err), "cannot read the alarm list from any member") ||
+			strings.Contains(errOut.String()+out.String(), "no active alarms") {
+			t.Errorf("err %v\n%s%s", err, out, errOut)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
@@ -261,8 +262,17 @@ func (s *Session) Defragment(ctx context.Context) error {
 	return err
 }
 
-// AlarmDisarm implements transport.Session with "etcdctl alarm disarm".
-func (s *Session) AlarmDisarm(ctx context.Context) (*clientv3.AlarmResponse, error) {
+// AlarmDisarm implements transport.Session with "etcdctl alarm list", then "etcdctl alarm
+// disarm". etcdctl cannot name the alarm to disarm, it disarms every active one: so the list is
+// read first, and when an alarm not given is active nothing is disarmed (*transport.ExtraAlarmsError).
+func (s *Session) AlarmDisarm(ctx context.Context, alarms []*etcdserverpb.AlarmMember) (*clientv3.AlarmResponse, error) {
+	active, err := s.AlarmList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if extra := transport.ExtraAlarms(active.Alarms, alarms); len(extra) > 0 {
+		return nil, &transport.ExtraAlarmsError{Extra: extra}
+	}
 	out, err := s.run(ctx, "alarm", "disarm")
 	if err != nil {
 		return nil, err

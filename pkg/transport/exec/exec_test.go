@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
 // The files under testdata/<version>/ are real etcdctl output, produced by
@@ -302,6 +306,32 @@ func TestMemberAddNameAfterDoubleDash(t *testing.T) {
 		}
 		if tail := argv[len(argv)-len(want):]; !slices.Equal(tail, want) {
 			t.Errorf("learner=%v: argv ends with %q, want %q", learner, tail, want)
+		}
+	}
+}
+
+// Issue 21 item 11: etcdctl can only disarm every alarm at once, so the session reads the list
+// first and disarms nothing when an alarm not given is active.
+func TestAlarmDisarmOnlyWhenNothingElseIsActive(t *testing.T) {
+	for _, v := range versions {
+		al, err := DecodeAlarmList([]byte(load(t, v, "alarm-list-nospace").stdout))
+		if err != nil || len(al.Alarms) != 1 {
+			t.Fatalf("%s: %v %v", v, al, err)
+		}
+		nospace := al.Alarms[0]
+		s, rec := sessionAnswering(t, v, map[string]string{"alarm list": "alarm-list-nospace", "alarm disarm": "alarm-disarm"})
+		other := &etcdserverpb.AlarmMember{MemberID: 1, Alarm: etcdserverpb.AlarmType_NOSPACE}
+		_, err = s.AlarmDisarm(context.Background(), []*etcdserverpb.AlarmMember{other})
+		var extra *transport.ExtraAlarmsError
+		if !errors.As(err, &extra) || len(extra.Extra) != 1 || extra.Extra[0].MemberID != nospace.MemberID {
+			t.Fatalf("%s: err %v", v, err)
+		}
+		if len(rec.calls) != 1 || !slices.Contains(rec.calls[0], "list") {
+			t.Fatalf("%s: calls %q; want only the alarm list", v, rec.calls)
+		}
+		resp, err := s.AlarmDisarm(context.Background(), []*etcdserverpb.AlarmMember{nospace})
+		if err != nil || len(resp.Alarms) != 1 || len(rec.calls) != 3 || !slices.Contains(rec.calls[2], "disarm") {
+			t.Errorf("%s: %v %v calls %q", v, resp, err, rec.calls)
 		}
 	}
 }

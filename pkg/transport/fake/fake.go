@@ -57,7 +57,11 @@ type Cluster struct {
 	Members   []*Member
 	PodMember map[string]uint64
 	Alarms    []*etcdserverpb.AlarmMember
-	Calls     []string
+	// AlarmListErr, when set, fails every alarm list with it (metrics-only has no alarm list).
+	AlarmListErr error
+	// OnAlarmDisarm, when set, runs before alarms are disarmed (an alarm raised after the plan).
+	OnAlarmDisarm func(c *Cluster)
+	Calls         []string
 	// MaxLearners is etcd's --max-learners (default 1).
 	MaxLearners int
 	// BeforePromote, when set, runs inside MemberPromote before the change; a non-nil error is
@@ -196,6 +200,9 @@ func (s *session) AlarmList(context.Context) (*clientv3.AlarmResponse, error) {
 	if err != nil {
 		return nil, err
 	}
+	if s.c.AlarmListErr != nil {
+		return nil, s.c.AlarmListErr
+	}
 	return &clientv3.AlarmResponse{Header: s.header(mem), Alarms: s.c.Alarms}, nil
 }
 
@@ -318,17 +325,36 @@ func (s *session) Defragment(context.Context) error {
 	return nil
 }
 
-func (s *session) AlarmDisarm(context.Context) (*clientv3.AlarmResponse, error) {
+// AlarmDisarm disarms exactly the given alarms, as etcd does for each AlarmRequest; once no
+// NOSPACE alarm is left, the members' health no longer reports one.
+func (s *session) AlarmDisarm(_ context.Context, alarms []*etcdserverpb.AlarmMember) (*clientv3.AlarmResponse, error) {
 	mem, err := s.self("alarm disarm")
 	if err != nil {
 		return nil, err
 	}
+	if s.c.OnAlarmDisarm != nil {
+		s.c.OnAlarmDisarm(s.c)
+	}
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
-	resp := &clientv3.AlarmResponse{Header: s.header(mem), Alarms: s.c.Alarms}
-	s.c.Alarms = nil
+	resp := &clientv3.AlarmResponse{Header: s.header(mem)}
+	var left []*etcdserverpb.AlarmMember
+	nospace := false
+	for _, a := range s.c.Alarms {
+		given := false
+		for _, g := range alarms {
+			given = given || (g.MemberID == a.MemberID && g.Alarm == a.Alarm)
+		}
+		if given {
+			resp.Alarms = append(resp.Alarms, a)
+			continue
+		}
+		left = append(left, a)
+		nospace = nospace || a.Alarm == etcdserverpb.AlarmType_NOSPACE
+	}
+	s.c.Alarms = left
 	for _, m := range s.c.Members {
-		if m.Unhealthy != "" && strings.Contains(m.Unhealthy, "NOSPACE") {
+		if !nospace && strings.Contains(m.Unhealthy, "NOSPACE") {
 			m.Unhealthy = ""
 		}
 	}

@@ -310,7 +310,7 @@ func (s *MetricsSession) Defragment(context.Context) error {
 	return fmt.Errorf("defrag: %w", ErrNeedsCertificates)
 }
 
-func (s *MetricsSession) AlarmDisarm(context.Context) (*clientv3.AlarmResponse, error) {
+func (s *MetricsSession) AlarmDisarm(context.Context, []*etcdserverpb.AlarmMember) (*clientv3.AlarmResponse, error) {
 	return nil, fmt.Errorf("alarm disarm: %w", ErrNeedsCertificates)
 }
 

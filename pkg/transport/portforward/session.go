@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
@@ -313,13 +314,23 @@ func (s *Session) Defragment(ctx context.Context) error {
 	})
 }
 
-func (s *Session) AlarmDisarm(ctx context.Context) (*clientv3.AlarmResponse, error) {
-	var out *clientv3.AlarmResponse
+// AlarmDisarm disarms each given alarm on its own (etcd's AlarmRequest names one member and
+// type), so an alarm raised meanwhile stays armed.
+func (s *Session) AlarmDisarm(ctx context.Context, alarms []*etcdserverpb.AlarmMember) (*clientv3.AlarmResponse, error) {
+	out := &clientv3.AlarmResponse{}
 	err := s.call(ctx, func(ctx context.Context, cli *clientv3.Client) error {
-		var err error
-		// A zero member and alarm disarm every active alarm.
-		out, err = cli.AlarmDisarm(ctx, &clientv3.AlarmMember{})
-		return err
+		for _, a := range alarms {
+			if a.MemberID == 0 || a.Alarm == etcdserverpb.AlarmType_NONE {
+				continue // the client reads a zero member and alarm as "every active alarm"
+			}
+			resp, err := cli.AlarmDisarm(ctx, &clientv3.AlarmMember{MemberID: a.MemberID, Alarm: a.Alarm})
+			if err != nil {
+				return err
+			}
+			out.Header = resp.Header
+			out.Alarms = append(out.Alarms, resp.Alarms...)
+		}
+		return nil
 	})
 	return out, err
 }
