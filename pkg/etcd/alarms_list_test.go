@@ -50,7 +50,7 @@ func TestListAlarmsNothingReachable(t *testing.T) {
 // metricsOnly is a connector that cannot read alarm lists, as the metrics-only transport.
 type metricsOnly struct{ transport.Connector }
 
-func (metricsOnly) Mode() transport.Mode    { return transport.ModeMetricsOnly }
+func (metricsOnly) Mode() transport.Mode  { return transport.ModeMetricsOnly }
 func (metricsOnly) Unavailable() []string { return []string{"member list", "alarms"} }
 
 // Issue 21 item 6: members that answer but no alarm list read means the alarms are unknown:
