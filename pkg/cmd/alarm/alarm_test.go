@@ -7,12 +7,10 @@ import (
 	"testing"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdtest"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
-	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
 // "alarm list" has no flags of its own, and "alarm disarm" only the boolean --force whose
@@ -50,13 +48,7 @@ func TestUnreadableAlarmListIsAnError(t *testing.T) {
 		},
 	} {
 		streams, _, out, errOut := genericiooptions.NewTestIOStreams()
-		g := cmdutil.NewGlobalOptions()
-		g.Client = fake.NewSimpleClientset(objs...)
-		g.NewConnector = func(transport.Mode) (transport.Connector, error) { return c.Connector(), nil }
-		if err := g.Complete("kubectl etcd alarm"); err != nil {
-			t.Fatal(err)
-		}
-		err := run(g, streams)
+		err := run(cmdtest.Globals(t, objs, c, "kubectl etcd alarm"), streams)
 		if cmdutil.ExitCode(err) == 0 || !strings.Contains(cmdutil.Message(err), "cannot read the alarm list from any member") ||
 			strings.Contains(errOut.String()+out.String(), "no active alarms") {
 			t.Errorf("err %v\n%s%s", err, out, errOut)

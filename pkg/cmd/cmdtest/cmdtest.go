@@ -12,9 +12,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes/fake"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	fakeetcd "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
 )
 
@@ -60,4 +62,29 @@ func WantValidate(t *testing.T, err error, wantErr string) {
 			t.Fatalf("Validate() = %T, want a usage error", err)
 		}
 	}
+}
+
+// Globals returns completed global options for the command cmdPath whose Kubernetes client lists
+// objs and whose connector reaches the fake cluster c.
+func Globals(t *testing.T, objs []k8sruntime.Object, c *fakeetcd.Cluster, cmdPath string) *cmdutil.GlobalOptions {
+	t.Helper()
+	g := cmdutil.NewGlobalOptions()
+	g.Client = fake.NewSimpleClientset(objs...)
+	g.NewConnector = func(transport.Mode) (transport.Connector, error) { return c.Connector(), nil }
+	if err := g.Complete(cmdPath); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// Called reports whether some call to the fake cluster contains op (e.g. "member add").
+func Called(c *fakeetcd.Cluster, op string) bool {
+	c.Lock()
+	defer c.Unlock()
+	for _, call := range c.Calls {
+		if strings.Contains(call, op) {
+			return true
+		}
+	}
+	return false
 }

@@ -8,10 +8,9 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes/fake"
 
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdtest"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
-	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	fakeetcd "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
 )
 
@@ -21,12 +20,7 @@ import (
 func add(t *testing.T, objs []runtime.Object, c *fakeetcd.Cluster, set func(o *AddOptions), confirm func(string) error) (string, string, int) {
 	t.Helper()
 	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
-	g := cmdutil.NewGlobalOptions()
-	g.Client = fake.NewSimpleClientset(objs...)
-	g.NewConnector = func(transport.Mode) (transport.Connector, error) { return c.Connector(), nil }
-	if err := g.Complete("kubectl etcd member add"); err != nil {
-		t.Fatal(err)
-	}
+	g := cmdtest.Globals(t, objs, c, "kubectl etcd member add")
 	o := &AddOptions{GlobalOptions: g, IOStreams: streams, Name: "cp-4", PeerURLs: []string{"https://10.0.0.14:2380"},
 		Learner: true, confirm: confirm, cmdPath: "kubectl etcd member add"}
 	set(o)
@@ -40,16 +34,7 @@ func add(t *testing.T, objs []runtime.Object, c *fakeetcd.Cluster, set func(o *A
 	return out.String(), errOut.String(), cmdutil.ExitCode(err)
 }
 
-func added(c *fakeetcd.Cluster) bool {
-	c.Lock()
-	defer c.Unlock()
-	for _, call := range c.Calls {
-		if strings.Contains(call, "member add") {
-			return true
-		}
-	}
-	return false
-}
+func added(c *fakeetcd.Cluster) bool { return cmdtest.Called(c, "member add") }
 
 func voter(o *AddOptions) { o.Learner = false }
 

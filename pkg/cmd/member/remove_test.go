@@ -8,11 +8,9 @@ import (
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
-	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdtest"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
-	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	fakeetcd "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
 )
 
@@ -33,12 +31,7 @@ func cluster(t *testing.T) ([]runtime.Object, *fakeetcd.Cluster) {
 func remove(t *testing.T, objs []runtime.Object, c *fakeetcd.Cluster, target string, confirm func(string) error) (string, string, int) {
 	t.Helper()
 	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
-	g := cmdutil.NewGlobalOptions()
-	g.Client = fake.NewSimpleClientset(objs...)
-	g.NewConnector = func(transport.Mode) (transport.Connector, error) { return c.Connector(), nil }
-	if err := g.Complete("kubectl etcd member remove"); err != nil {
-		t.Fatal(err)
-	}
+	g := cmdtest.Globals(t, objs, c, "kubectl etcd member remove")
 	o := &RemoveOptions{GlobalOptions: g, IOStreams: streams, Target: target, Yes: confirm == nil, confirm: confirm}
 	err := o.Run(context.Background())
 	if err != nil {
@@ -47,16 +40,7 @@ func remove(t *testing.T, objs []runtime.Object, c *fakeetcd.Cluster, target str
 	return out.String(), errOut.String(), cmdutil.ExitCode(err)
 }
 
-func removed(c *fakeetcd.Cluster) bool {
-	c.Lock()
-	defer c.Unlock()
-	for _, call := range c.Calls {
-		if strings.Contains(call, "member remove") {
-			return true
-		}
-	}
-	return false
-}
+func removed(c *fakeetcd.Cluster) bool { return cmdtest.Called(c, "member remove") }
 
 // Issue 16 item 1: under NOSPACE with one member down, removing a serving member loses quorum.
 func TestRemoveUnderNOSPACERefused(t *testing.T) {
