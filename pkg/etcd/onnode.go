@@ -122,7 +122,7 @@ func SaveSnapshotOnNode(ctx context.Context, conn transport.Connector, pods []di
 		o.CallTimeout = 10 * time.Second
 	}
 	st := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
-	m, err := PickSnapshotMember(st, o.Member)
+	m, err := pickSnapshotSource(st, o.Member, o.Force, o.Warn)
 	if err != nil {
 		return nil, err
 	}

@@ -89,6 +89,44 @@ func PickSnapshotMember(st *ClusterStatus, arg string) (*MemberStatus, error) {
 	return &cands[0], nil
 }
 
+// CheckSnapshotSource refuses a member named with --member that is no sound source: one under a
+// CORRUPT alarm (its data differ from the others') or a learner (it may lag behind the leader,
+// and its snapshot then misses the latest writes). With force it returns the same sentence as
+// a warning instead. A member picked by PickSnapshotMember itself is never either.
+func CheckSnapshotSource(m MemberStatus, force bool) (warning string, err error) {
+	var why string
+	switch {
+	case hasAlarm(m, "CORRUPT"):
+		why = "has a CORRUPT alarm: its data may differ from the other members'"
+	case m.Learner:
+		why = "is a learner: it may lag behind the leader, and its snapshot then misses the latest writes"
+	default:
+		return "", nil
+	}
+	msg := fmt.Sprintf("member %s (%s) %s", orUnknown(m.Name), m.ID, why)
+	if force {
+		return msg + "; taking the snapshot from it anyway (--force)", nil
+	}
+	return "", fmt.Errorf("%w: %s; name a healthy voting member, leave out --member to let the plugin pick one, or pass --force to take it from this member anyway", ErrRefused, msg)
+}
+
+// pickSnapshotSource is PickSnapshotMember, then, for a member named with --member,
+// CheckSnapshotSource (whose warning goes to warn).
+func pickSnapshotSource(st *ClusterStatus, arg string, force bool, warn func(string)) (*MemberStatus, error) {
+	m, err := PickSnapshotMember(st, arg)
+	if err != nil || arg == "" {
+		return m, err
+	}
+	w, err := CheckSnapshotSource(*m, force)
+	if err != nil {
+		return nil, err
+	}
+	if w != "" && warn != nil {
+		warn(w)
+	}
+	return m, nil
+}
+
 // CheckStreamTransport refuses a transport that cannot stream a snapshot to this machine: only
 // port-forward carries etcd's snapshot stream (exec has etcdctl write it inside the pod, which
 // is what SaveSnapshotOnNode does).
@@ -111,7 +149,7 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 		}
 	}
 	st := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
-	m, err := PickSnapshotMember(st, o.Member)
+	m, err := pickSnapshotSource(st, o.Member, o.Force, o.Warn)
 	if err != nil {
 		return nil, err
 	}
