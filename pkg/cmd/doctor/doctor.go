@@ -124,7 +124,9 @@ func explainQuota(ctx context.Context, g *cmdutil.GlobalOptions, streams generic
 		return
 	}
 	rep, err := usage.Live(ctx, conn, pods, "", usage.LiveOptions{Top: 1, PageSize: pageSize, Rate: usage.DefaultRate, CallTimeout: g.Timeout(),
-		Shrunk: func(n int64) { g.Logf(1, "a page of keys was too large for the transport; reading %d keys per page", n) }}, nil)
+		Shrunk: func(n int64) {
+			g.Logf(1, "a page of keys was too large for the transport; reading %d keys per page", n)
+		}}, nil)
 	if err != nil {
 		fmt.Fprintf(streams.ErrOut, "warning: could not measure what fills the database: %v\n", err)
 		return

@@ -21,7 +21,7 @@ func TestNewDoctorOptionsDefaults(t *testing.T) {
 // GlobalOptions.Complete).
 func TestValidate(t *testing.T) {
 	tests := []struct {
-		name    string
+		name     string
 		usage    bool
 		format   printers.Format
 		pageSize int64

@@ -183,7 +183,9 @@ func (o *Options) runLive(ctx context.Context) (*usage.Report, error) {
 	bar := printers.NewProgress(o.ErrOut, tty)
 	defer bar.Done()
 	lo := usage.LiveOptions{Prefix: o.Prefix, Top: o.Top, PageSize: o.PageSize, Rate: o.Rate, CallTimeout: o.GlobalOptions.Timeout(),
-		Shrunk: func(n int64) { o.Logf(1, "a page of keys was too large for the transport; reading %d keys per page", n) }}
+		Shrunk: func(n int64) {
+			o.Logf(1, "a page of keys was too large for the transport; reading %d keys per page", n)
+		}}
 	if tty {
 		lo.Progress = func(keys, n int64) { bar.Update("usage", uint64(keys), 0, "keys, "+printers.Bytes(n)) }
 	}
