@@ -55,6 +55,10 @@ type Report struct {
 	Bolt     string   `json:"bolt"`
 	Verdict  string   `json:"verdict"`
 	Problems []string `json:"problems,omitempty"`
+	// Members and ClusterVersion are the membership the database records (a snapshot holds
+	// the member list of the cluster it was taken from).
+	Members        []Member `json:"members,omitempty"`
+	ClusterVersion string   `json:"clusterVersion,omitempty"`
 }
 
 // DBCheck is the result of the database checks (bbolt's consistency check and etcdutl's status),
@@ -69,6 +73,9 @@ type DBCheck struct {
 	StatusError    string `json:"statusError,omitempty"`
 	// Locked is set when the file stayed locked by another process: nothing was checked.
 	Locked bool `json:"locked,omitempty"`
+	// Members and ClusterVersion are the membership the database records.
+	Members        []Member `json:"members,omitempty"`
+	ClusterVersion string   `json:"clusterVersion,omitempty"`
 }
 
 // CheckDB runs bbolt's consistency check and etcdutl's snapshot status on path, in this process.
@@ -85,6 +92,12 @@ func CheckDB(path string) DBCheck {
 		c.StatusError = err.Error()
 		return c
 	}
+	ms, err := readMembership(path)
+	if err != nil {
+		c.StatusError = "reading the member list: " + err.Error()
+		return c
+	}
+	c.Members, c.ClusterVersion = ms.Members, ms.ClusterVersion
 	c.Hash, c.Revision, c.TotalKeys, c.TotalSize, c.StorageVersion = ds.Hash, ds.Revision, ds.TotalKey, ds.TotalSize, ds.Version
 	return c
 }
@@ -147,6 +160,7 @@ func Inspect(ctx context.Context, path string, opts ...InspectOptions) (*Report,
 		r.Problems = append(r.Problems, "etcdutl snapshot status: "+c.StatusError)
 	} else {
 		r.Hash, r.Revision, r.TotalKeys, r.TotalSize, r.StorageVersion = c.Hash, c.Revision, c.TotalKeys, c.TotalSize, c.StorageVersion
+		r.Members, r.ClusterVersion = c.Members, c.ClusterVersion
 	}
 	r.Verdict = VerdictOK
 	if len(r.Problems) > 0 {
