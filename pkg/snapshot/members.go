@@ -2,12 +2,10 @@ package snapshot
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
 // The buckets where etcd keeps its membership (etcd's server/storage/schema): members holds one
@@ -43,10 +41,7 @@ func readMembership(path string) (m membership, err error) {
 			err = fmt.Errorf("damaged database: %v", r)
 		}
 	}()
-	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: LockTimeout})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return m, LockedError(path)
-	}
+	db, err := OpenDB(path)
 	if err != nil {
 		return m, err
 	}

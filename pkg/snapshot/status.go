@@ -31,6 +31,17 @@ func LockedError(path string) error {
 	return fmt.Errorf("%s is %w (the data file of a running etcd?); read a snapshot or a copy taken while etcd was stopped", path, ErrLocked)
 }
 
+// OpenDB opens the bbolt database at path read-only, with its freelist loaded (bbolt reads it
+// read-only only when asked; without it the free pages count as in use). A file that stays
+// locked by another process for LockTimeout is a LockedError, not a wait without end.
+func OpenDB(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, PreLoadFreelist: true, Timeout: LockTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, LockedError(path)
+	}
+	return db, err
+}
+
 // Verdicts.
 const (
 	VerdictOK      = "ok"
@@ -218,8 +229,8 @@ func boltCheck(path string) (verdict string, locked bool) {
 			verdict = fmt.Sprintf("damaged database: %v", r)
 		}
 	}()
-	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: LockTimeout})
-	if errors.Is(err, berrors.ErrTimeout) {
+	db, err := OpenDB(path)
+	if errors.Is(err, ErrLocked) {
 		return "locked by another process", true
 	}
 	if err != nil {

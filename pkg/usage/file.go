@@ -10,7 +10,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"google.golang.org/protobuf/encoding/protowire"
 
@@ -96,11 +95,11 @@ type latest struct {
 // bbolt can crash the process on a damaged file: callers that must survive run this in a child.
 func ReadFile(path string, o FileOptions) (*Report, error) {
 	start := time.Now()
-	// bbolt opened read-only reads the freelist only when asked: without it every free page
-	// would count as in use, and a fragmented file would look as if a defrag freed nothing.
-	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, PreLoadFreelist: true, Timeout: snapshot.LockTimeout})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, snapshot.LockedError(path)
+	// With the freelist loaded: without it every free page would count as in use, and a
+	// fragmented file would look as if a defrag freed nothing.
+	db, err := snapshot.OpenDB(path)
+	if errors.Is(err, snapshot.ErrLocked) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot open %s as an etcd database: %w", path, err)
