@@ -1,13 +1,17 @@
 package cmd
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
@@ -145,5 +149,72 @@ func TestDoctorQuotaNamesTopResource(t *testing.T) {
 	run(t, pods, cl, "doctor")
 	if slices.ContainsFunc(cl.Calls, func(c string) bool { return strings.Contains(c, "range") }) {
 		t.Errorf("doctor walked the keyspace below the quota threshold: %v", cl.Calls)
+	}
+}
+
+// Large values (Helm release Secrets): pages over the transport's limit are asked again with
+// fewer keys, by usage and by doctor's walk; doctor takes --page-size.
+func TestUsageLargeValues(t *testing.T) {
+	cl := fakeCluster()
+	cl.KV = map[string]string{}
+	for i := range 30 {
+		cl.KV[fmt.Sprintf("/registry/secrets/team-a/sh.helm.release.v1.app.v%02d", i)] = strings.Repeat("h", 4000)
+	}
+	cl.KV["/registry/configmaps/team-a/c"] = "c"
+	cl.MaxRangeBytes = 20000 // at most 4 of the secrets per page
+	pods := kubeadmPods(t, "cp-1", "cp-2", "cp-3")
+	out, errOut, code := run(t, pods, cl, "usage", "-o", "json", "--rate", "0")
+	if code != 0 {
+		t.Fatalf("usage: code %d\n%s", code, errOut)
+	}
+	var r usage.Report
+	if err := json.Unmarshal([]byte(out), &r); err != nil || r.Totals.Keys != 31 {
+		t.Errorf("usage: %v, %+v", err, r.Totals)
+	}
+	for _, m := range cl.Members {
+		m.Quota = 1 << 20 // DBSize is 1 MiB: 100% of the quota
+	}
+	out, errOut, code = run(t, pods, cl, "doctor")
+	if code != cmdutil.ExitDegraded || !strings.Contains(out, "secrets hold") || strings.Contains(errOut, "could not measure") {
+		t.Errorf("doctor: code %d\n%s\n%s", code, out, errOut)
+	}
+	cl.Calls = nil
+	run(t, pods, cl, "doctor", "--page-size", "3")
+	if !slices.ContainsFunc(cl.Calls, func(c string) bool { return strings.Contains(c, "range") && strings.HasSuffix(c, " 3") }) {
+		t.Errorf("doctor --page-size 3 did not ask for pages of 3 keys: %v", cl.Calls)
+	}
+}
+
+// A db file that a running etcd holds locked: usage --file and snapshot status refuse it in
+// one line (exit 5) instead of waiting for the lock forever, and usage skips the inspection.
+func TestFileLocked(t *testing.T) {
+	path := usagetest.WriteBackend(t, []usagetest.Op{{Key: "/registry/configmaps/a/b", Value: "v"}}, 0, 0)
+	db, err := bolt.Open(path, 0o600, nil) // the exclusive lock etcd holds
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, args := range [][]string{{"usage", "--file", path}, {"snapshot", "status", path}} {
+		out, errOut, code := run(t, nil, fakeCluster(), args...)
+		if code != cmdutil.ExitRefused || out != "" || !strings.Contains(errOut, path+" is locked by another process") ||
+			strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("%v: code %d\n%s\n%s", args, code, out, errOut)
+		}
+	}
+}
+
+// The child processes are started with the command's context: cancelled, they are killed and
+// the error says so.
+func TestFileChildrenStopWithTheContext(t *testing.T) {
+	path := usagetest.WriteBackend(t, []usagetest.Op{{Key: "/a", Value: "b"}}, 0, 0)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := snapshot.CheckDBInChild(ctx, path); !errors.Is(err, context.Canceled) {
+		t.Errorf("CheckDBInChild with a cancelled context: %v", err)
+	}
+	streams, _, _, _ := genericiooptions.NewTestIOStreams()
+	o := &cmdusage.Options{GlobalOptions: cmdutil.NewGlobalOptions(), IOStreams: streams, File: path, By: "resource", Top: 10}
+	if err := o.Run(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("usage --file with a cancelled context: %v", err)
 	}
 }

@@ -122,7 +122,7 @@ func SaveSnapshotOnNode(ctx context.Context, conn transport.Connector, pods []di
 		o.CallTimeout = 10 * time.Second
 	}
 	st := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
-	m, err := PickSnapshotMember(st, o.Member)
+	m, err := pickSnapshotSource(st, o.Member, o.Force, o.Warn)
 	if err != nil {
 		return nil, err
 	}
@@ -169,17 +169,21 @@ func SaveSnapshotOnNode(ctx context.Context, conn transport.Connector, pods []di
 	// Refuse what is there. etcdctl would replace FILE, and truncate FILE.part or, when it is
 	// a directory, delete it. Between this check and etcdctl's rename nothing stops a file
 	// from appearing: only root on the node can write there, and it is documented.
+	// An existing FILE is refused even with --force: etcdctl renames the new snapshot over it
+	// before it can be verified, so a bad new one would cost the old one, and the image has
+	// no mv to replace it only once the new one is verified.
 	for _, q := range []string{p, p + ".part"} {
 		_, err := nf.SnapshotFileStatus(sctx, q)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			continue
-		case q == p && o.Force:
-			continue
 		case err != nil && !isToolError(err):
 			return nil, fmt.Errorf("cannot tell whether %s exists %s: %w", q, where, err)
+		case q == p && o.Force:
+			return nil, fmt.Errorf("%w: %s already exists %s, and --force does not replace a file on a node: etcdctl would rename the new snapshot over it before it could be verified (the etcd image has no mv to replace it afterwards); save under a new name, and remove the old file on the node once the new one is verified",
+				snapshot.ErrExists, q, where)
 		case q == p:
-			return nil, fmt.Errorf("%w: %s already exists %s; choose another name or pass --force to replace it", snapshot.ErrExists, q, where)
+			return nil, fmt.Errorf("%w: %s already exists %s; choose another name", snapshot.ErrExists, q, where)
 		default:
 			return nil, fmt.Errorf("%w: %s exists %s: another snapshot may be writing it, or a run that died left it; remove it on the node", snapshot.ErrExists, q, where)
 		}

@@ -74,6 +74,8 @@ type nodeDisk struct {
 	lockHeld []bool
 	// connects counts the sessions opened per pod.
 	connects map[string]int
+	// corruptSaves makes every save write a file that does not verify.
+	corruptSaves bool
 }
 
 type nodeConnector struct {
@@ -122,8 +124,9 @@ func (s *nodeSession) SaveSnapshotFile(_ context.Context, p string) error {
 	held := len(s.d.c.Locks) > 0
 	s.d.c.Unlock()
 	s.d.lockHeld = append(s.d.lockHeld, held)
-	if s.d.files[p] != "corrupt" {
-		s.d.files[p] = "db"
+	s.d.files[p] = "db"
+	if s.d.corruptSaves {
+		s.d.files[p] = "corrupt"
 	}
 	return nil
 }
@@ -176,11 +179,10 @@ func TestSaveSnapshotOnNodeRefusals(t *testing.T) {
 		is    error
 		want  string
 	}{
-		{"existing file", map[string]string{"/var/lib/etcd/snap.db": "db"}, "/var/lib/etcd/snap.db", false, snapshot.ErrExists, "already exists on node cp-2; choose another name or pass --force"},
+		{"existing file", map[string]string{"/var/lib/etcd/snap.db": "db"}, "/var/lib/etcd/snap.db", false, snapshot.ErrExists, "already exists on node cp-2; choose another name"},
 		{"existing non-snapshot file", map[string]string{"/var/lib/etcd/notes": "text"}, "/var/lib/etcd/notes", false, snapshot.ErrExists, "already exists"},
 		{"leftover .part even with --force", map[string]string{"/var/lib/etcd/snap.db.part": "dir"}, "/var/lib/etcd/snap.db", true, snapshot.ErrExists, "snap.db.part exists on node cp-2"},
 		{"PKI", nil, "/etc/kubernetes/pki/etcd/ca.key", true, ErrBadPath, "/etc/kubernetes/pki/etcd/ca.key is not a file in the data directory's hostPath mount"},
-		{"corrupt result", map[string]string{"/var/lib/etcd/snap.db": "corrupt"}, "/var/lib/etcd/snap.db", true, snapshot.ErrIntegrity, "does not verify"},
 	}
 	for _, c := range cases {
 		if c.files == nil {
@@ -199,11 +201,20 @@ func TestSaveSnapshotOnNodeRefusals(t *testing.T) {
 			t.Errorf("%s: lock not released", c.name)
 		}
 	}
-	// --force replaces an existing FILE (etcdctl renames over it).
-	d, conn := onNodeSetup(map[string]string{"/var/lib/etcd/snap.db": "db"})
-	if _, err := SaveSnapshotOnNode(context.Background(), conn, kubeadmPods("cp-1", "cp-2", "cp-3"),
-		OnNodeOptions{Path: "/var/lib/etcd/snap.db", Member: "cp-2", Force: true}); err != nil || len(d.lockHeld) != 1 {
-		t.Errorf("--force: %v %v", err, d.calls)
+	// A result that does not verify is an integrity failure.
+	d, conn := onNodeSetup(map[string]string{})
+	d.corruptSaves = true
+	_, err := SaveSnapshotOnNode(context.Background(), conn, kubeadmPods("cp-1", "cp-2", "cp-3"), OnNodeOptions{Path: "/var/lib/etcd/new.db", Member: "cp-2"})
+	if !errors.Is(err, snapshot.ErrIntegrity) || !strings.Contains(err.Error(), "does not verify") || len(d.c.Locks) != 0 {
+		t.Errorf("corrupt result: %v", err)
+	}
+	// --force does not replace an existing FILE either: etcdctl would rename the new snapshot
+	// over it before it is verified, and a bad new one would cost the good old one.
+	d, conn = onNodeSetup(map[string]string{"/var/lib/etcd/snap.db": "db"})
+	_, err = SaveSnapshotOnNode(context.Background(), conn, kubeadmPods("cp-1", "cp-2", "cp-3"),
+		OnNodeOptions{Path: "/var/lib/etcd/snap.db", Member: "cp-2", Force: true})
+	if !errors.Is(err, snapshot.ErrExists) || !strings.Contains(err.Error(), "before it could be verified") || len(d.lockHeld) != 0 || d.files["/var/lib/etcd/snap.db"] != "db" {
+		t.Errorf("--force over an existing file: %v %v", err, d.calls)
 	}
 }
 

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
@@ -89,6 +92,44 @@ func PickSnapshotMember(st *ClusterStatus, arg string) (*MemberStatus, error) {
 	return &cands[0], nil
 }
 
+// CheckSnapshotSource refuses a member named with --member that is no sound source: one under a
+// CORRUPT alarm (its data differ from the others') or a learner (it may lag behind the leader,
+// and its snapshot then misses the latest writes). With force it returns the same sentence as
+// a warning instead. A member picked by PickSnapshotMember itself is never either.
+func CheckSnapshotSource(m MemberStatus, force bool) (warning string, err error) {
+	var why string
+	switch {
+	case hasAlarm(m, "CORRUPT"):
+		why = "has a CORRUPT alarm: its data may differ from the other members'"
+	case m.Learner:
+		why = "is a learner: it may lag behind the leader, and its snapshot then misses the latest writes"
+	default:
+		return "", nil
+	}
+	msg := fmt.Sprintf("member %s (%s) %s", orUnknown(m.Name), m.ID, why)
+	if force {
+		return msg + "; taking the snapshot from it anyway (--force)", nil
+	}
+	return "", fmt.Errorf("%w: %s; name a healthy voting member, leave out --member to let the plugin pick one, or pass --force to take it from this member anyway", ErrRefused, msg)
+}
+
+// pickSnapshotSource is PickSnapshotMember, then, for a member named with --member,
+// CheckSnapshotSource (whose warning goes to warn).
+func pickSnapshotSource(st *ClusterStatus, arg string, force bool, warn func(string)) (*MemberStatus, error) {
+	m, err := PickSnapshotMember(st, arg)
+	if err != nil || arg == "" {
+		return m, err
+	}
+	w, err := CheckSnapshotSource(*m, force)
+	if err != nil {
+		return nil, err
+	}
+	if w != "" && warn != nil {
+		warn(w)
+	}
+	return m, nil
+}
+
 // CheckStreamTransport refuses a transport that cannot stream a snapshot to this machine: only
 // port-forward carries etcd's snapshot stream (exec has etcdctl write it inside the pod, which
 // is what SaveSnapshotOnNode does).
@@ -111,7 +152,7 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 		}
 	}
 	st := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
-	m, err := PickSnapshotMember(st, o.Member)
+	m, err := pickSnapshotSource(st, o.Member, o.Force, o.Warn)
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +278,91 @@ type RestorePlan struct {
 	Nodes          []RestoreStep `json:"nodes"`
 	Steps          []string      `json:"steps"`
 	Warnings       []string      `json:"warnings,omitempty"`
+	// Sources says where each part of the plan comes from: the member list (the live cluster
+	// or the snapshot file) and the nodes and data directories (the etcd pods, or guessed).
+	Sources []string `json:"sources,omitempty"`
+}
+
+// RestoreInputs is what PlanRestoreFrom builds a plan from: whatever could be read, and why the
+// rest could not.
+type RestoreInputs struct {
+	// Live is the member list the cluster answered (nil with LiveErr when it did not).
+	Live    *MemberList
+	LiveErr error
+	// File is the member list recorded in the snapshot (nil with FileErr when it could not
+	// be read).
+	File    []snapshot.Member
+	FileErr error
+	// Pods are the etcd pods the API server listed (nil with PodsErr when it did not answer).
+	Pods    []discovery.Member
+	PodsErr error
+}
+
+// PlanRestoreFrom plans a restore from the live member list when the cluster answered, else
+// from the member list recorded in the snapshot (with quorum lost the cluster cannot answer,
+// and that is when a restore is needed), pairing members with the etcd pods the API server still
+// lists. The plan's Sources say which is which; differences between the two member lists are
+// warnings. With neither member list there is no plan.
+func PlanRestoreFrom(in RestoreInputs, o RestorePlanOptions) (*RestorePlan, error) {
+	var ml *MemberList
+	var src string
+	switch {
+	case in.Live != nil:
+		ml, src = in.Live, "the member list comes from the live cluster"
+	case len(in.File) > 0:
+		resp := &clientv3.MemberListResponse{}
+		for _, m := range in.File {
+			id, err := ParseID(m.ID)
+			if err != nil {
+				return nil, fmt.Errorf("the snapshot's member list: %w", err)
+			}
+			resp.Members = append(resp.Members, &etcdserverpb.Member{ID: id, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs, IsLearner: m.Learner})
+		}
+		ml = JoinMembers(resp, in.Pods, "snapshot", "")
+		src = fmt.Sprintf("the member list comes from the snapshot file %s (the cluster did not answer: %v)", o.Snapshot, in.LiveErr)
+	default:
+		why := "it records no members"
+		if in.FileErr != nil {
+			why = in.FileErr.Error()
+		}
+		return nil, fmt.Errorf("%w: no member list to plan from: the cluster did not answer (%v), and the snapshot %s gave none (%s)",
+			ErrNoMemberReachable, in.LiveErr, o.Snapshot, why)
+	}
+	p := PlanRestore(ml, in.Pods, o)
+	p.Sources = append(p.Sources, src)
+	if in.PodsErr != nil {
+		p.Sources = append(p.Sources, fmt.Sprintf("the nodes and data directories are guessed from the member names and %s (no etcd pods listed: %v)", defaultDataDir, in.PodsErr))
+	} else {
+		p.Sources = append(p.Sources, "the nodes and data directories come from the etcd pods listed by the API server")
+	}
+	if in.FileErr != nil {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("the snapshot could not be read (%v): check it before restoring", in.FileErr))
+	}
+	if in.Live != nil && in.File != nil {
+		p.Warnings = append(p.Warnings, compareMemberLists(in.Live, in.File)...)
+	}
+	return p, nil
+}
+
+// compareMemberLists names the members that joined or left since the snapshot was taken.
+func compareMemberLists(live *MemberList, file []snapshot.Member) []string {
+	inFile := map[string]bool{}
+	for _, m := range file {
+		inFile[m.ID] = true
+	}
+	var out []string
+	for _, m := range live.Members {
+		if !inFile[m.ID] {
+			out = append(out, fmt.Sprintf("member %s (%s) joined after the snapshot was taken; the plan restores onto the current members", nameOrUnstarted(m.Name), m.ID))
+		}
+		delete(inFile, m.ID)
+	}
+	for _, m := range file {
+		if inFile[m.ID] {
+			out = append(out, fmt.Sprintf("member %s (%s) is in the snapshot but no longer in the cluster; the plan leaves it out", nameOrUnstarted(m.Name), m.ID))
+		}
+	}
+	return out
 }
 
 // RestorePlanOptions tune PlanRestore.
@@ -249,6 +375,9 @@ type RestorePlanOptions struct {
 	// Suffix names the new data directory: <data-dir>-<suffix>.
 	Suffix string
 }
+
+// defaultDataDir is kubeadm's etcd data directory, assumed for a member without a pod.
+const defaultDataDir = "/var/lib/etcd"
 
 // PlanRestore writes the per-node etcdutl commands and the steps around them for the members
 // of ml. It runs nothing.
@@ -286,12 +415,15 @@ func PlanRestore(ml *MemberList, pods []discovery.Member, o RestorePlanOptions) 
 		if m.Learner || !m.Started {
 			continue
 		}
-		dataDir := "/var/lib/etcd"
+		dataDir := defaultDataDir
 		if pm := byPod[m.Pod]; pm != nil && pm.DataDir != "" {
 			dataDir = pm.DataDir
 		}
+		node := m.Node
 		if !m.HasPod {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("member %s (%s) has no pod; its node and data directory are guessed (%s)", m.Name, m.ID, dataDir))
+			// kubeadm names a member after its node.
+			node = m.Name
+			p.Warnings = append(p.Warnings, fmt.Sprintf("member %s (%s) has no pod; its node and data directory are guessed (%s, %s)", m.Name, m.ID, orUnknown(node), dataDir))
 		}
 		restoreDir := strings.TrimSuffix(dataDir, "/") + "-" + o.Suffix
 		cmd := []string{"etcdutl", "snapshot", "restore", o.SnapshotOnNode,
@@ -301,7 +433,7 @@ func PlanRestore(ml *MemberList, pods []discovery.Member, o RestorePlanOptions) 
 			"--data-dir", restoreDir,
 			"--bump-revision", fmt.Sprint(o.BumpRevision),
 			"--mark-compacted"}
-		p.Nodes = append(p.Nodes, RestoreStep{Node: orUnknown(m.Node), Pod: m.Pod, Name: m.Name, PeerURLs: m.PeerURLs,
+		p.Nodes = append(p.Nodes, RestoreStep{Node: orUnknown(node), Pod: m.Pod, Name: m.Name, PeerURLs: m.PeerURLs,
 			DataDir: dataDir, RestoreDir: restoreDir, Command: cmd, CommandLine: shellJoin(cmd)})
 	}
 	p.Steps = []string{

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
 )
 
 func TestDefaultSnapshotName(t *testing.T) {
@@ -165,5 +166,45 @@ func TestCheckStreamTransport(t *testing.T) {
 		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "transport "+string(c.mode)+" was chosen")) {
 			t.Errorf("%s: %v", c.mode, err)
 		}
+	}
+}
+
+// --member naming a CORRUPT member or a learner is refused before anything is written, unless
+// --force, which warns instead (the checks a picked member passes were skipped for a named one).
+func TestSaveSnapshotNamedMemberChecks(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(m *fake.Member)
+		want   string
+	}{
+		{name: "corrupt", mutate: func(m *fake.Member) { m.Unhealthy = "Active Alarm(s): CORRUPT " }, want: "CORRUPT alarm"},
+		{name: "learner", mutate: func(m *fake.Member) { m.Learner = true }, want: "is a learner"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "snap.db")
+			cl := threeMembers()
+			for _, m := range cl.Members {
+				m.SnapshotData = snapshotStream()
+			}
+			tc.mutate(cl.Members[2])
+			o := SnapshotOptions{Path: path, Member: "cp-3"}
+			_, err := SaveSnapshot(context.Background(), cl.Connector(), pods("cp-1", "cp-2", "cp-3"), o)
+			if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "--force") {
+				t.Fatalf("named %s member: %v, want a refusal naming --force", tc.name, err)
+			}
+			if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a file was written despite the refusal: %v", err)
+			}
+			var warnings []string
+			o.Force, o.Warn = true, func(w string) { warnings = append(warnings, w) }
+			md, err := SaveSnapshot(context.Background(), cl.Connector(), pods("cp-1", "cp-2", "cp-3"), o)
+			if err != nil || md.MemberName != "cp-3" {
+				t.Fatalf("with --force: %v %+v", err, md)
+			}
+			if len(warnings) != 1 || !strings.Contains(warnings[0], tc.want) {
+				t.Errorf("with --force: warnings %q, want one naming the problem", warnings)
+			}
+		})
 	}
 }

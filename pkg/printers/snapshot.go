@@ -64,7 +64,15 @@ func PrintRestorePlan(w io.Writer, f Format, p *etcd.RestorePlan) error {
 	if f.Structured() {
 		return PrintStructured(w, f, p)
 	}
-	if _, err := fmt.Fprintf(w, "Restore plan for %s onto %d member(s); initial cluster %s\n\n", p.Snapshot, len(p.Nodes), p.InitialCluster); err != nil {
+	if _, err := fmt.Fprintf(w, "Restore plan for %s onto %d member(s); initial cluster %s\n", p.Snapshot, len(p.Nodes), p.InitialCluster); err != nil {
+		return err
+	}
+	for _, s := range p.Sources {
+		if _, err := fmt.Fprintf(w, "- %s\n", s); err != nil {
+			return err
+		}
+	}
+	if _, err := fmt.Fprintln(w); err != nil {
 		return err
 	}
 	for i, s := range p.Steps {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 // stream builds a snapshot-shaped stream: n*512 bytes of data followed by their sha256.
@@ -117,7 +119,7 @@ func TestInspectVerdicts(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "not-bolt.db")
 	_ = os.WriteFile(path, stream(16), 0o600)
-	r, err := Inspect(path)
+	r, err := Inspect(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +127,7 @@ func TestInspectVerdicts(t *testing.T) {
 	if r.Trailer != "valid" || r.Verdict != VerdictCorrupt || !strings.Contains(r.Bolt, "cannot open") {
 		t.Errorf("%+v", r)
 	}
-	if _, err := Inspect(filepath.Join(dir, "absent.db")); err == nil || !strings.Contains(err.Error(), "absent.db") {
+	if _, err := Inspect(t.Context(), filepath.Join(dir, "absent.db")); err == nil || !strings.Contains(err.Error(), "absent.db") {
 		t.Errorf("missing file: %v", err)
 	}
 }
@@ -278,5 +280,23 @@ func TestRemovePartialsDuringWrite(t *testing.T) {
 	}
 	if _, err := os.Lstat(path); !os.IsNotExist(err) {
 		t.Errorf("%s exists", path)
+	}
+}
+
+// A database another process holds open for writing (a running etcd's db file) is refused as
+// locked: bbolt's read-only open used to wait for the lock forever.
+func TestInspectLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "db")
+	db, err := bolt.Open(path, 0o600, nil) // holds the exclusive lock, as etcd does
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if c := CheckDB(path); !c.Locked || c.Revision != 0 {
+		t.Errorf("CheckDB of a locked file: %+v, want locked", c)
+	}
+	_, err = Inspect(t.Context(), path)
+	if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), path) {
+		t.Errorf("Inspect of a locked file: %v, want ErrLocked naming it", err)
 	}
 }

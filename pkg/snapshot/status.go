@@ -2,17 +2,45 @@ package snapshot
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
 	"go.uber.org/zap"
 )
+
+// LockTimeout is how long opening a database waits for the lock of the process that has it
+// open (a running etcd holds its db file locked for as long as it runs).
+var LockTimeout = 2 * time.Second
+
+// ErrLocked says a database file is locked by another process: it is a member's live data file,
+// or another tool has it open for writing. It is neither damaged nor readable now.
+var ErrLocked = errors.New("locked by another process")
+
+// LockedError is the error for a database file at path that stayed locked for LockTimeout.
+func LockedError(path string) error {
+	return fmt.Errorf("%s is %w (the data file of a running etcd?); read a snapshot or a copy taken while etcd was stopped", path, ErrLocked)
+}
+
+// OpenDB opens the bbolt database at path read-only, with its freelist loaded (bbolt reads it
+// read-only only when asked; without it the free pages count as in use). A file that stays
+// locked by another process for LockTimeout is a LockedError, not a wait without end.
+func OpenDB(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, PreLoadFreelist: true, Timeout: LockTimeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, LockedError(path)
+	}
+	return db, err
+}
 
 // Verdicts.
 const (
@@ -38,6 +66,10 @@ type Report struct {
 	Bolt     string   `json:"bolt"`
 	Verdict  string   `json:"verdict"`
 	Problems []string `json:"problems,omitempty"`
+	// Members and ClusterVersion are the membership the database records (a snapshot holds
+	// the member list of the cluster it was taken from).
+	Members        []Member `json:"members,omitempty"`
+	ClusterVersion string   `json:"clusterVersion,omitempty"`
 }
 
 // DBCheck is the result of the database checks (bbolt's consistency check and etcdutl's status),
@@ -50,6 +82,11 @@ type DBCheck struct {
 	TotalSize      int64  `json:"totalSize"`
 	StorageVersion string `json:"storageVersion,omitempty"`
 	StatusError    string `json:"statusError,omitempty"`
+	// Locked is set when the file stayed locked by another process: nothing was checked.
+	Locked bool `json:"locked,omitempty"`
+	// Members and ClusterVersion are the membership the database records.
+	Members        []Member `json:"members,omitempty"`
+	ClusterVersion string   `json:"clusterVersion,omitempty"`
 }
 
 // CheckDB runs bbolt's consistency check and etcdutl's snapshot status on path, in this process.
@@ -57,7 +94,7 @@ type DBCheck struct {
 // panic in a goroutine bbolt starts), so callers that must survive it use a child process.
 func CheckDB(path string) DBCheck {
 	var c DBCheck
-	c.Bolt = boltCheck(path)
+	c.Bolt, c.Locked = boltCheck(path)
 	if c.Bolt != "ok" {
 		return c
 	}
@@ -66,6 +103,12 @@ func CheckDB(path string) DBCheck {
 		c.StatusError = err.Error()
 		return c
 	}
+	ms, err := readMembership(path)
+	if err != nil {
+		c.StatusError = "reading the member list: " + err.Error()
+		return c
+	}
+	c.Members, c.ClusterVersion = ms.Members, ms.ClusterVersion
 	c.Hash, c.Revision, c.TotalKeys, c.TotalSize, c.StorageVersion = ds.Hash, ds.Revision, ds.TotalKey, ds.TotalSize, ds.Version
 	return c
 }
@@ -74,12 +117,14 @@ func CheckDB(path string) DBCheck {
 type InspectOptions struct {
 	// CheckDB, when set, replaces the in-process database checks (the command runs them in a
 	// child process of itself).
-	CheckDB func(path string) (DBCheck, error)
+	CheckDB func(ctx context.Context, path string) (DBCheck, error)
 }
 
 // Inspect checks a snapshot file: the sha256 trailer against the data, bbolt's own consistency
 // check, and etcdutl's status (hash, revision, keys, size, storage version).
-func Inspect(path string, opts ...InspectOptions) (*Report, error) {
+// A file locked by another process (a running etcd's db) is refused with an error that wraps
+// ErrLocked: it is not damaged, it cannot be read now.
+func Inspect(ctx context.Context, path string, opts ...InspectOptions) (*Report, error) {
 	var o InspectOptions
 	if len(opts) > 0 {
 		o = opts[0]
@@ -106,12 +151,18 @@ func Inspect(path string, opts ...InspectOptions) (*Report, error) {
 	}
 	var c DBCheck
 	if o.CheckDB != nil {
-		c, err = o.CheckDB(path)
+		c, err = o.CheckDB(ctx, path)
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("checking %s: %w", path, ctx.Err())
+		}
 		if err != nil {
 			c = DBCheck{Bolt: "damaged database: " + err.Error()}
 		}
 	} else {
 		c = CheckDB(path)
+	}
+	if c.Locked {
+		return nil, LockedError(path)
 	}
 	r.Bolt = c.Bolt
 	if r.Bolt != "ok" {
@@ -120,6 +171,7 @@ func Inspect(path string, opts ...InspectOptions) (*Report, error) {
 		r.Problems = append(r.Problems, "etcdutl snapshot status: "+c.StatusError)
 	} else {
 		r.Hash, r.Revision, r.TotalKeys, r.TotalSize, r.StorageVersion = c.Hash, c.Revision, c.TotalKeys, c.TotalSize, c.StorageVersion
+		r.Members, r.ClusterVersion = c.Members, c.ClusterVersion
 	}
 	r.Verdict = VerdictOK
 	if len(r.Problems) > 0 {
@@ -170,15 +222,19 @@ func etcdutlStatus(path string) (ds snapshot.Status, err error) {
 
 // boltCheck opens the database read-only and runs bbolt's consistency check. bbolt may panic on
 // a damaged file; that is a finding, not a crash.
-func boltCheck(path string) (verdict string) {
+// A file that stays locked for LockTimeout is reported as locked, not checked.
+func boltCheck(path string) (verdict string, locked bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			verdict = fmt.Sprintf("damaged database: %v", r)
 		}
 	}()
-	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true})
+	db, err := OpenDB(path)
+	if errors.Is(err, ErrLocked) {
+		return "locked by another process", true
+	}
 	if err != nil {
-		return "cannot open: " + err.Error()
+		return "cannot open: " + err.Error(), false
 	}
 	defer db.Close()
 	var problems []string
@@ -194,7 +250,7 @@ func boltCheck(path string) (verdict string) {
 		problems = append(problems, err.Error())
 	}
 	if len(problems) == 0 {
-		return "ok"
+		return "ok", false
 	}
-	return strings.Join(problems, "; ")
+	return strings.Join(problems, "; "), false
 }

@@ -89,7 +89,8 @@ type Session interface {
 	// Range reads one page of the keys in [key, end) with their values, serializably (this
 	// member answers from its own store; the leader is not involved), at most limit keys in key
 	// order. end "\x00" means every key from key on. More in the response says whether keys are
-	// left after the page.
+	// left after the page. An answer over the transport's size limit fails with an error that
+	// wraps ErrTooLarge.
 	Range(ctx context.Context, key, end string, limit int64) (*clientv3.GetResponse, error)
 	// Downgrade validates, enables or cancels a cluster downgrade to version (a minor, "3.6";
 	// cancel ignores it). etcd answers with the cluster version.
@@ -161,6 +162,10 @@ func ExtraAlarms(active, given []*etcdserverpb.AlarmMember) []*etcdserverpb.Alar
 
 // ErrUnsupported is returned by a transport for what it cannot do (metrics-only has no member list).
 var ErrUnsupported = errors.New("not supported by this transport")
+
+// ErrTooLarge says an answer was larger than the transport takes (the gRPC receive limit, the
+// output cap of a command run through exec); asking for less (a smaller page) may pass.
+var ErrTooLarge = errors.New("answer too large")
 
 // CertInspector is implemented by sessions that can read the member's serving certificate.
 type CertInspector interface {

@@ -10,9 +10,10 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 )
 
 // The bbolt layout of an etcd backend (etcd's server/storage/schema and mvcc revision encoding).
@@ -94,9 +95,11 @@ type latest struct {
 // bbolt can crash the process on a damaged file: callers that must survive run this in a child.
 func ReadFile(path string, o FileOptions) (*Report, error) {
 	start := time.Now()
-	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("%s is locked by another process (the data file of a running etcd?); use a copy or a snapshot", path)
+	// With the freelist loaded: without it every free page would count as in use, and a
+	// fragmented file would look as if a defrag freed nothing.
+	db, err := snapshot.OpenDB(path)
+	if errors.Is(err, snapshot.ErrLocked) {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot open %s as an etcd database: %w", path, err)

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/usage/usagetest"
 )
 
@@ -148,5 +150,69 @@ func TestDecodeKeyValue(t *testing.T) {
 				t.Errorf("a cut record of %v decoded", in)
 			}
 		}
+	}
+}
+
+// A fragmented file: the pages freed by deleting most revisions are free, not in use. bbolt
+// opened read-only reads no freelist unless asked, and every free page then counted as in use.
+func TestReadFileCountsFreePages(t *testing.T) {
+	for _, noFreelistSync := range []bool{false, true} { // etcd does not sync its freelist
+		path := usagetest.WriteBackend(t, []usagetest.Op{{Key: "/registry/configmaps/a/keep", Value: "v"}}, 0, 0)
+		db, err := bolt.Open(path, 0o600, &bolt.Options{NoFreelistSync: noFreelistSync})
+		if err != nil {
+			t.Fatal(err)
+		}
+		big := bytes.Repeat([]byte("x"), 8<<10)
+		err = db.Update(func(tx *bolt.Tx) error {
+			kb := tx.Bucket([]byte("key"))
+			for i := range 400 {
+				v, _ := proto.Marshal(&mvccpb.KeyValue{Key: []byte("/registry/secrets/a/s"), Value: big})
+				if err := kb.Put(usagetest.RevKey(int64(100+i), false), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			// What a compaction does: the old revisions go, their pages become free.
+			err = db.Update(func(tx *bolt.Tx) error {
+				kb := tx.Bucket([]byte("key"))
+				for i := range 400 {
+					if err := kb.Delete(usagetest.RevKey(int64(100+i), false)); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		r, err := ReadFile(path, FileOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// 400 values of 8 KiB were freed: most of the file is free.
+		if r.DB.Free < r.DB.Size/2 || r.DB.InUse+r.DB.Free != r.DB.Size {
+			t.Errorf("NoFreelistSync %v: db %+v, want more than half of it free", noFreelistSync, r.DB)
+		}
+	}
+}
+
+// A database another process holds open for writing (a running etcd) is refused as locked,
+// not waited for without end.
+func TestReadFileLocked(t *testing.T) {
+	path := usagetest.WriteBackend(t, []usagetest.Op{{Key: "/a", Value: "b"}}, 0, 0)
+	db, err := bolt.Open(path, 0o600, nil) // holds the exclusive lock, as etcd does
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_, err = ReadFile(path, FileOptions{})
+	if !errors.Is(err, snapshot.ErrLocked) || !strings.Contains(err.Error(), path) {
+		t.Errorf("ReadFile of a locked file: %v, want ErrLocked naming it", err)
 	}
 }

@@ -2,6 +2,7 @@ package usage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -37,6 +38,8 @@ type LiveOptions struct {
 	CallTimeout time.Duration
 	// Progress, when set, is called after every page with the keys and bytes seen so far.
 	Progress func(keys, bytes int64)
+	// Shrunk, when set, hears the new page size after a page was too large for the transport.
+	Shrunk func(pageSize int64)
 }
 
 // Walk pages through the keys under o.Prefix (all keys when empty) with serializable range
@@ -45,6 +48,10 @@ type LiveOptions struct {
 // first and is skipped): etcdctl cannot be given the key plus a NUL byte in its argv. The pages
 // are read at the latest revision each, so under writes the report is not one point in time, as
 // with etcdctl's own paginated get. It also reads kube-apiserver's compact_rev_key.
+//
+// Large values (Helm release Secrets reach 1 MiB) can make a page larger than the transport
+// takes (gRPC's receive limit, the output cap of exec): such a page is asked again with half as
+// many keys, down to one, and the walk goes on with the smaller size.
 func Walk(ctx context.Context, r Ranger, o LiveOptions) (*Report, error) {
 	start := time.Now()
 	if o.PageSize <= 0 {
@@ -70,19 +77,31 @@ func Walk(ctx context.Context, r Ranger, o LiveOptions) (*Report, error) {
 		interval = time.Duration(float64(time.Second) / o.Rate)
 	}
 	var last string
+	pageSize := o.PageSize
 	for page := 0; ; page++ {
 		if page > 0 && interval > 0 {
 			if err := sleep(ctx, interval); err != nil {
 				return nil, err
 			}
 		}
-		limit := o.PageSize
-		if page > 0 {
-			limit++
-		}
-		resp, err := call(key, end, limit)
-		if err != nil {
-			return nil, fmt.Errorf("reading keys from %q (page %d): %w", key, page+1, err)
+		var resp *clientv3.GetResponse
+		for {
+			limit := pageSize
+			if page > 0 {
+				limit++
+			}
+			var err error
+			resp, err = call(key, end, limit)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, transport.ErrTooLarge) || pageSize == 1 {
+				return nil, fmt.Errorf("reading keys from %q (page %d, %d keys): %w", key, page+1, pageSize, err)
+			}
+			pageSize = max(1, pageSize/2)
+			if o.Shrunk != nil {
+				o.Shrunk(pageSize)
+			}
 		}
 		if page == 0 && resp.Header != nil {
 			rep.Revision = resp.Header.Revision

@@ -2,12 +2,14 @@ package usage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
 )
 
@@ -110,5 +112,38 @@ func TestLiveWalkFails(t *testing.T) {
 	_, err := Live(context.Background(), c.Connector(), pods, "", LiveOptions{PageSize: 5}, nil)
 	if err == nil || !strings.Contains(err.Error(), "etcd-cp-2") || !strings.Contains(err.Error(), "page 3") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// Large values: a page over the transport's limit is asked again with fewer keys, and every key
+// is still counted once; a single key over the limit is an error naming the page.
+func TestLiveWalkShrinksLargePages(t *testing.T) {
+	kv := keyspace()
+	for i := range 40 {
+		kv[fmt.Sprintf("/registry/secrets/ns0/sh.helm.release.v1.app.v%02d", i)] = strings.Repeat("h", 1000)
+	}
+	var wantBytes int64
+	for k, v := range kv {
+		wantBytes += int64(len(k) + len(v))
+	}
+	c, pods := cluster(kv)
+	c.MaxRangeBytes = 5000 // at most 4 of the large values per page
+	var sizes []int64
+	r, err := Live(context.Background(), c.Connector(), pods, "", LiveOptions{PageSize: 500, Shrunk: func(n int64) { sizes = append(sizes, n) }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Totals.Keys != int64(len(kv)) || r.Totals.Bytes != wantBytes {
+		t.Errorf("totals %+v, want %d keys %d bytes", r.Totals, len(kv), wantBytes)
+	}
+	if len(sizes) == 0 || sizes[len(sizes)-1] > 4 {
+		t.Errorf("page sizes after shrinking %v, want down to 4 keys or fewer", sizes)
+	}
+
+	c, pods = cluster(kv)
+	c.MaxRangeBytes = 500 // one large value alone is over it
+	_, err = Live(context.Background(), c.Connector(), pods, "", LiveOptions{PageSize: 500}, nil)
+	if !errors.Is(err, transport.ErrTooLarge) || !strings.Contains(err.Error(), ", 1 keys)") {
+		t.Errorf("a key over the limit: %v", err)
 	}
 }

@@ -92,7 +92,7 @@ func ExitCode(err error) int {
 		return ExitNotFound
 	case errors.Is(err, snapshot.ErrIntegrity):
 		return ExitIntegrity
-	case errors.Is(err, snapshot.ErrExists):
+	case errors.Is(err, snapshot.ErrExists), errors.Is(err, snapshot.ErrLocked):
 		return ExitRefused
 	}
 	return ExitError

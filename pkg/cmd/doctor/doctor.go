@@ -22,13 +22,15 @@ type Options struct {
 	*cmdutil.GlobalOptions
 	genericiooptions.IOStreams
 
-	Usage   bool // walk the keyspace to explain a quota finding
-	cmdPath string
+	Usage bool // walk the keyspace to explain a quota finding
+	// PageSize is the number of keys per range request of that walk.
+	PageSize int64
+	cmdPath  string
 }
 
 // NewOptions returns the options of "doctor" with their defaults.
 func NewOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *Options {
-	return &Options{GlobalOptions: g, IOStreams: streams, Usage: true}
+	return &Options{GlobalOptions: g, IOStreams: streams, Usage: true, PageSize: usage.DefaultPageSize}
 }
 
 // NewCmdDoctor builds "kubectl etcd doctor".
@@ -61,6 +63,7 @@ func NewCmdDoctor(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 		RunE: cmdutil.RunE(o),
 	}
 	cmd.Flags().BoolVar(&o.Usage, "usage", o.Usage, "When a database is over 80% of its quota, walk the keyspace to name the resource that fills it")
+	cmd.Flags().Int64Var(&o.PageSize, "page-size", o.PageSize, "Keys per range request of that walk (a page too large for the transport is asked again with fewer)")
 	return cmd
 }
 
@@ -70,8 +73,13 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 	return o.GlobalOptions.Complete(o.cmdPath)
 }
 
-// Validate checks the options; doctor's only flag, --usage, is a boolean.
-func (o *Options) Validate() error { return nil }
+// Validate checks the options.
+func (o *Options) Validate() error {
+	if o.PageSize < 1 || o.PageSize > 10000 {
+		return cmdutil.Usagef(o.cmdPath, "--page-size must be between 1 and 10000")
+	}
+	return nil
+}
 
 // Run gathers the findings, prints them, and returns an error carrying the exit code.
 func (o *Options) Run(ctx context.Context) error {
@@ -86,7 +94,7 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	r := etcd.Doctor(st, pods, etcd.DoctorOptions{})
 	if o.Usage {
-		explainQuota(ctx, o.GlobalOptions, o.IOStreams, conn, pods, r)
+		explainQuota(ctx, o.GlobalOptions, o.IOStreams, conn, pods, r, o.PageSize)
 	}
 	if err := printers.PrintDoctorReport(o.Out, o.Format, r, st); err != nil {
 		return err
@@ -105,7 +113,7 @@ func (o *Options) Run(ctx context.Context) error {
 
 // explainQuota adds to every quota finding what fills the database, from a live usage walk. A
 // walk that fails leaves the findings as they are and says why on stderr.
-func explainQuota(ctx context.Context, g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams, conn transport.Connector, pods []discovery.Member, r *etcd.DoctorReport) {
+func explainQuota(ctx context.Context, g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams, conn transport.Connector, pods []discovery.Member, r *etcd.DoctorReport, pageSize int64) {
 	var quota []int
 	for i, f := range r.Findings {
 		if f.Check == "quota" {
@@ -115,7 +123,10 @@ func explainQuota(ctx context.Context, g *cmdutil.GlobalOptions, streams generic
 	if len(quota) == 0 {
 		return
 	}
-	rep, err := usage.Live(ctx, conn, pods, "", usage.LiveOptions{Top: 1, PageSize: usage.DefaultPageSize, Rate: usage.DefaultRate, CallTimeout: g.Timeout()}, nil)
+	rep, err := usage.Live(ctx, conn, pods, "", usage.LiveOptions{Top: 1, PageSize: pageSize, Rate: usage.DefaultRate, CallTimeout: g.Timeout(),
+		Shrunk: func(n int64) {
+			g.Logf(1, "a page of keys was too large for the transport; reading %d keys per page", n)
+		}}, nil)
 	if err != nil {
 		fmt.Fprintf(streams.ErrOut, "warning: could not measure what fills the database: %v\n", err)
 		return

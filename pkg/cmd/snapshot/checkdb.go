@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -58,7 +59,8 @@ func (o *CheckDBOptions) Run(context.Context) error {
 
 // CheckDBInChild runs the database checks in a child process of this binary (usage --file uses
 // it too, for the verdict on a file its walk could not read).
-func CheckDBInChild(path string) (snap.DBCheck, error) {
+// The child is started with ctx: Ctrl-C or SIGTERM kills it.
+func CheckDBInChild(ctx context.Context, path string) (snap.DBCheck, error) {
 	var c snap.DBCheck
 	self, err := os.Executable()
 	if err != nil {
@@ -66,9 +68,12 @@ func CheckDBInChild(path string) (snap.DBCheck, error) {
 	}
 	var stdout, stderr bytes.Buffer
 	// "--" so that a file name starting with "-" is not taken for a flag.
-	cmd := exec.Command(self, CheckDBCommand, "--", path)
+	cmd := exec.CommandContext(ctx, self, CheckDBCommand, "--", path)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
+	if ctx.Err() != nil {
+		return c, fmt.Errorf("checking %s: %w", path, ctx.Err())
+	}
 	if err := json.Unmarshal(stdout.Bytes(), &c); err == nil && runErr == nil {
 		return c, nil
 	}

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io/fs"
@@ -21,6 +22,7 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdtest"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	fakeetcd "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/usage/usagetest"
@@ -117,16 +119,83 @@ func (e *env) check(t *testing.T, name string, replace ...string) {
 	}
 }
 
+// snapshotFile writes a snapshot (with its sha256 trailer) at DIR/etcd.db whose members bucket
+// records the members of e.cl, plus extra.
+func (e *env) snapshotFile(t *testing.T, extra ...usagetest.Member) string {
+	t.Helper()
+	path := usagetest.WriteBackend(t, []usagetest.Op{{Key: "/registry/configmaps/a/b", Value: "v"}}, 0, 0)
+	var ms []usagetest.Member
+	for _, m := range e.cl.Members {
+		ms = append(ms, usagetest.Member{ID: m.ID, Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs, IsLearner: m.Learner})
+	}
+	usagetest.AddMembers(t, path, "3.6.0", append(ms, extra...)...)
+	usagetest.AddTrailer(t, path)
+	file := filepath.Join(filepath.Dir(path), "etcd.db")
+	if err := os.Rename(path, file); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
 // The bytes each command prints, pinned end to end: the printers must not change them.
 func TestRestorePlanOutput(t *testing.T) {
 	for _, o := range []string{"table", "wide", "json", "yaml"} {
 		e := newEnv(t)
 		e.cl.Members = append(e.cl.Members, &fakeetcd.Member{ID: 0xa1b2c3d4e5f60718, Learner: true, PeerURLs: []string{"https://10.0.0.14:2380"}})
-		e.run(t, "snapshot", "restore-plan", "/backup/etcd.db", "-o", o)
-		e.check(t, "restore-plan."+o)
+		file := e.snapshotFile(t)
+		e.run(t, "snapshot", "restore-plan", file, "-o", o)
+		e.check(t, "restore-plan."+o, filepath.Dir(file), "/backup")
 		if e.lists != 1 {
 			t.Errorf("-o %s: the pods were listed %d times", o, e.lists)
 		}
+	}
+}
+
+// With quorum lost the cluster cannot answer, and that is when a restore is needed: the plan
+// comes from the member list in the snapshot, paired with the pods the API server still lists,
+// or with guessed nodes when it does not answer either. The plan says where each part is from.
+func TestRestorePlanQuorumLost(t *testing.T) {
+	e := newEnv(t)
+	for _, m := range e.cl.Members {
+		m.Down = true
+	}
+	gone := usagetest.Member{ID: 0x1234, Name: "cp-0", PeerURLs: []string{"https://10.0.0.10:2380"}, ClientURLs: []string{"https://10.0.0.10:2379"}}
+	file := e.snapshotFile(t, gone)
+	e.run(t, "snapshot", "restore-plan", file)
+	if e.code != 0 || !strings.Contains(e.stdout, "the member list comes from the snapshot file "+file) ||
+		!strings.Contains(e.stdout, "come from the etcd pods listed by the API server") ||
+		!strings.Contains(e.stdout, "cp-0=https://10.0.0.10:2380,cp-1=https://10.0.0.11:2380") ||
+		!strings.Contains(e.stdout, "node cp-2 (member cp-2, data dir /var/lib/etcd)") {
+		t.Errorf("etcd down: code %d\n%s\n%s", e.code, e.stdout, e.stderr)
+	}
+
+	// The API server does not answer either.
+	e.objs = nil
+	e.run(t, "snapshot", "restore-plan", file, "-o", "json")
+	var plan etcd.RestorePlan
+	if err := json.Unmarshal([]byte(e.stdout), &plan); err != nil {
+		t.Fatalf("%v\n%s\n%s", err, e.stdout, e.stderr)
+	}
+	if e.code != 0 || len(plan.Nodes) != 4 || plan.Nodes[1].Node != "cp-1" || len(plan.Sources) != 2 || !strings.Contains(plan.Sources[1], "guessed") {
+		t.Errorf("etcd and the API server down: code %d %+v\n%s", e.code, plan, e.stderr)
+	}
+
+	// Neither the cluster nor the file: no plan, exit 3.
+	e.run(t, "snapshot", "restore-plan", file+".missing")
+	if e.code != cmdutil.ExitQuorumLost || !strings.Contains(e.stderr, "no member list to plan from") {
+		t.Errorf("nothing to plan from: code %d\n%s", e.code, e.stderr)
+	}
+}
+
+// The cluster answers: its member list is the plan's, and members that joined or left since the
+// snapshot are named.
+func TestRestorePlanComparesMemberLists(t *testing.T) {
+	e := newEnv(t)
+	file := e.snapshotFile(t, usagetest.Member{ID: 0x1234, Name: "cp-0", PeerURLs: []string{"https://10.0.0.10:2380"}})
+	e.run(t, "snapshot", "restore-plan", file)
+	if e.code != 0 || !strings.Contains(e.stdout, "the member list comes from the live cluster") || strings.Contains(e.stdout, "cp-0=") ||
+		!strings.Contains(e.stderr, "member cp-0 (0000000000001234) is in the snapshot but no longer in the cluster") {
+		t.Errorf("code %d\n%s\n%s", e.code, e.stdout, e.stderr)
 	}
 }
 

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -11,6 +12,7 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
+	snap "github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 )
 
 // RestorePlanOptions are the options of "snapshot restore-plan".
@@ -20,6 +22,8 @@ type RestorePlanOptions struct {
 	File         string
 	OnNodePath   string
 	BumpRevision int64
+	// CheckDB runs the database checks of File; Complete defaults it to CheckDBInChild.
+	CheckDB func(ctx context.Context, path string) (snap.DBCheck, error)
 
 	cmdPath string
 }
@@ -36,7 +40,15 @@ func NewCmdRestorePlan(g *cmdutil.GlobalOptions, streams genericiooptions.IOStre
 			directory, and --bump-revision with --mark-compacted so that Kubernetes clients do
 			not miss changes), and the steps around it: stop the API servers and etcd by moving
 			their static-pod manifests out, restore, swap the data directories, move the manifests
-			back. Only the member list is read; nothing is changed.`),
+			back. Nothing is changed.
+
+			The plan is built from what can be read: the member list of the live cluster when
+			it answers within --request-timeout, else the member list recorded in the snapshot
+			file itself (with quorum lost the cluster cannot answer, and that is when a restore
+			is needed); the nodes and data directories from the etcd pods when the API server
+			lists them, else guessed (kubeadm names members after their nodes, and keeps the
+			data in /var/lib/etcd). The plan says which part comes from where. The snapshot is
+			checked as "snapshot status" does; a corrupt one is named in a warning.`),
 		Example: templates.Examples(`
 			# The plan as text
 			kubectl etcd snapshot restore-plan /backup/etcd.db
@@ -55,6 +67,9 @@ func NewCmdRestorePlan(g *cmdutil.GlobalOptions, streams genericiooptions.IOStre
 func (o *RestorePlanOptions) Complete(cmd *cobra.Command, args []string) error {
 	o.File = args[0]
 	o.cmdPath = cmd.CommandPath()
+	if o.CheckDB == nil {
+		o.CheckDB = CheckDBInChild
+	}
 	return o.GlobalOptions.Complete(o.cmdPath)
 }
 
@@ -67,18 +82,27 @@ func (o *RestorePlanOptions) Validate() error {
 	return nil
 }
 
-// Run reads the member list and prints the plan; its warnings go to stderr.
+// Run reads the snapshot's member list and what the cluster still answers, and prints the plan;
+// its warnings go to stderr.
 func (o *RestorePlanOptions) Run(ctx context.Context) error {
-	pods, conn, err := o.Open(ctx)
+	in := etcd.RestoreInputs{}
+	rep, err := snap.Inspect(ctx, o.File, snap.InspectOptions{CheckDB: o.CheckDB})
+	switch {
+	case ctx.Err() != nil:
+		return err
+	case err != nil:
+		in.FileErr = err
+	default:
+		in.File = rep.Members
+	}
+	o.readCluster(ctx, &in)
+	plan, err := etcd.PlanRestoreFrom(in, etcd.RestorePlanOptions{Snapshot: o.File, SnapshotOnNode: o.OnNodePath, BumpRevision: o.BumpRevision})
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	ml, err := etcd.ListMembers(ctx, conn, pods, o.GlobalOptions.Timeout())
-	if err != nil {
-		return err
+	if rep != nil && rep.Verdict != snap.VerdictOK {
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("snapshot status finds %s corrupt (%s): do not restore it", o.File, strings.Join(rep.Problems, "; ")))
 	}
-	plan := etcd.PlanRestore(ml, pods, etcd.RestorePlanOptions{Snapshot: o.File, SnapshotOnNode: o.OnNodePath, BumpRevision: o.BumpRevision})
 	if err := printers.PrintRestorePlan(o.Out, o.Format, plan); err != nil {
 		return err
 	}
@@ -89,4 +113,23 @@ func (o *RestorePlanOptions) Run(ctx context.Context) error {
 		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
 	}
 	return nil
+}
+
+// readCluster asks the API server for the etcd pods and the cluster for its member list, each
+// within --request-timeout: with quorum lost both may hang, and the plan is still wanted.
+func (o *RestorePlanOptions) readCluster(ctx context.Context, in *etcd.RestoreInputs) {
+	cctx, cancel := context.WithTimeout(ctx, o.GlobalOptions.Timeout())
+	defer cancel()
+	in.Pods, in.PodsErr = o.Discover(cctx)
+	if in.PodsErr != nil {
+		in.LiveErr = in.PodsErr
+		return
+	}
+	conn, err := o.Connector(cctx)
+	if err != nil {
+		in.LiveErr = err
+		return
+	}
+	defer conn.Close()
+	in.Live, in.LiveErr = etcd.ListMembers(cctx, conn, in.Pods, o.GlobalOptions.Timeout())
 }

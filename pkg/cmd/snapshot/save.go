@@ -35,10 +35,16 @@ var (
 		With --on-node PATH the snapshot is instead written by etcdctl inside the etcd pod to PATH
 		on the node's disk, through exec; no local certificates are needed. PATH must lie in the
 		data directory's hostPath mount (kubeadm: /var/lib/etcd) outside its member directory;
-		an existing PATH is refused unless --force. The member's lock is held meanwhile, and the
+		an existing PATH is refused, even with --force: etcdctl would rename the new snapshot
+		over it before it could be verified, and the image has no mv to replace it only
+		afterwards. The member's lock is held meanwhile, and the
 		sha256 trailer of the result is proved with etcdutl snapshot restore into a scratch
 		directory next to it (it needs as much free space as the snapshot, briefly), which is
-		removed again. etcdutl then reports on the file.`)
+		removed again. etcdutl then reports on the file.
+
+		A member named with --member that has a CORRUPT alarm or is a learner (it may lag
+		behind the leader) is refused (exit 5); --force takes the snapshot from it anyway,
+		with a warning.`)
 
 	saveExample = templates.Examples(`
 		# Save a verified snapshot (a default name with cluster ID and time)
@@ -70,7 +76,7 @@ type SaveOptions struct {
 func (o *SaveOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Member, "member", "", "Member to take the snapshot from (name, pod, node or hex ID); default: a healthy follower")
 	_ = cmd.RegisterFlagCompletionFunc("member", o.CompleteMemberFlag)
-	cmd.Flags().BoolVar(&o.Force, "force", false, "Replace FILE and FILE.json (or the --on-node PATH) if they exist; a leftover FILE.part is never removed")
+	cmd.Flags().BoolVar(&o.Force, "force", false, "Replace FILE and FILE.json if they exist (never a --on-node PATH, nor a leftover FILE.part); take the snapshot from a --member that is CORRUPT or a learner")
 	cmd.Flags().StringVar(&o.OnNode, "on-node", "", "Save through exec to this path on the node (in the etcd data directory's hostPath mount, outside member/)")
 	cmd.Flags().DurationVar(&o.SaveTimeout, "timeout", 0, "Give up if the snapshot takes longer (default: no limit; with --on-node 10m plus 1s per MiB of the database)")
 }

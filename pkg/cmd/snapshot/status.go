@@ -20,7 +20,7 @@ type StatusOptions struct {
 
 	File string
 	// CheckDB runs the database checks of File; Complete defaults it to CheckDBInChild.
-	CheckDB func(path string) (snap.DBCheck, error)
+	CheckDB func(ctx context.Context, path string) (snap.DBCheck, error)
 
 	cmdPath string
 }
@@ -35,7 +35,8 @@ func NewCmdStatus(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 			Inspect a snapshot file with etcd's own code (etcdutl's snapshot status and bbolt's
 			consistency check) and give an explicit integrity verdict: the sha256 trailer etcd
 			appends must match the data, and the database must pass bbolt's check. It talks to no
-			cluster. Exits 8 when the file is corrupt.`),
+			cluster. Exits 8 when the file is corrupt. A file that another process holds locked
+			(the db file of a running etcd) is refused after 2 seconds, unchecked.`),
 		Example: templates.Examples(`
 			# Check a snapshot before relying on it
 			kubectl etcd snapshot status /backup/etcd.db
@@ -72,8 +73,8 @@ func (o *StatusOptions) Validate() error {
 
 // Run inspects the file and prints the report; a file that is not ok has its problems printed
 // to stderr and exits with the integrity code.
-func (o *StatusOptions) Run(_ context.Context) error {
-	r, err := snap.Inspect(o.File, snap.InspectOptions{CheckDB: o.CheckDB})
+func (o *StatusOptions) Run(ctx context.Context) error {
+	r, err := snap.Inspect(ctx, o.File, snap.InspectOptions{CheckDB: o.CheckDB})
 	if err != nil {
 		return err
 	}

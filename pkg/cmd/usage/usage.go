@@ -35,7 +35,10 @@ var (
 		Live (the default), the keyspace of one member is read: a healthy follower (the leader
 		is spared; --member to choose), in pages of --page-size keys with values, serializable
 		(the member answers from its own store without the leader), at most --rate pages per
-		second. Nothing is written. Only the current page and the totals are held in memory. A
+		second. A page too large for the transport (large values such as Helm release Secrets
+		against gRPC's 64 MiB receive limit or exec's 64 MiB output cap) is asked again with
+		half as many keys, and the walk goes on with the smaller page. Nothing is written. Only
+		the current page and the totals are held in memory. A
 		live walk sees only the latest revisions: the history is shown as the part of the
 		database in use beyond the live data.
 
@@ -81,7 +84,7 @@ type Options struct {
 	// liveOnly names the live-walk flags given on the command line.
 	liveOnly []string
 	// ReadFile, when set, replaces the child process that reads a file (tests).
-	ReadFile func(path string, o usage.FileOptions) (*usage.Report, error)
+	ReadFile func(ctx context.Context, path string, o usage.FileOptions) (*usage.Report, error)
 }
 
 // NewCmdUsage builds "kubectl etcd usage".
@@ -152,7 +155,7 @@ func (o *Options) Run(ctx context.Context) error {
 	var r *usage.Report
 	var err error
 	if o.File != "" {
-		r, err = o.runFile()
+		r, err = o.runFile(ctx)
 	} else {
 		r, err = o.runLive(ctx)
 	}
@@ -179,7 +182,10 @@ func (o *Options) runLive(ctx context.Context) (*usage.Report, error) {
 	tty := cmdutil.IsTerminal(o.ErrOut)
 	bar := printers.NewProgress(o.ErrOut, tty)
 	defer bar.Done()
-	lo := usage.LiveOptions{Prefix: o.Prefix, Top: o.Top, PageSize: o.PageSize, Rate: o.Rate, CallTimeout: o.GlobalOptions.Timeout()}
+	lo := usage.LiveOptions{Prefix: o.Prefix, Top: o.Top, PageSize: o.PageSize, Rate: o.Rate, CallTimeout: o.GlobalOptions.Timeout(),
+		Shrunk: func(n int64) {
+			o.Logf(1, "a page of keys was too large for the transport; reading %d keys per page", n)
+		}}
 	if tty {
 		lo.Progress = func(keys, n int64) { bar.Update("usage", uint64(keys), 0, "keys, "+printers.Bytes(n)) }
 	}
@@ -188,18 +194,23 @@ func (o *Options) runLive(ctx context.Context) (*usage.Report, error) {
 	})
 }
 
-func (o *Options) runFile() (*usage.Report, error) {
+func (o *Options) runFile(ctx context.Context) (*usage.Report, error) {
 	fo := usage.FileOptions{Prefix: o.Prefix, Top: o.Top}
 	read := o.ReadFile
 	if read == nil {
 		read = readFileInChild
 	}
-	r, err := read(o.File, fo)
+	r, err := read(ctx, o.File, fo)
 	if err == nil {
 		return r, nil
 	}
+	// Interrupted, or a file another process holds locked (a running etcd's db): there is
+	// nothing to inspect, and the inspection would only wait for the lock again.
+	if ctx.Err() != nil || errors.Is(err, snap.ErrLocked) {
+		return nil, err
+	}
 	// The walk failed: if the file is damaged, say so as "snapshot status" does.
-	rep, ierr := snap.Inspect(o.File, snap.InspectOptions{CheckDB: snapshot.CheckDBInChild})
+	rep, ierr := snap.Inspect(ctx, o.File, snap.InspectOptions{CheckDB: snapshot.CheckDBInChild})
 	if ierr != nil {
 		return nil, ierr
 	}
@@ -263,8 +274,9 @@ func (o *FileCmdOptions) Run(_ context.Context) error {
 	return json.NewEncoder(o.Out).Encode(r)
 }
 
-// readFileInChild runs usage.ReadFile in a child process of this binary.
-func readFileInChild(path string, fo usage.FileOptions) (*usage.Report, error) {
+// readFileInChild runs usage.ReadFile in a child process of this binary, started with ctx so
+// that Ctrl-C or SIGTERM kills it. The child exits with ExitRefused for a locked file.
+func readFileInChild(ctx context.Context, path string, fo usage.FileOptions) (*usage.Report, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("cannot find this binary to read %s in a child process: %w", path, err)
@@ -272,9 +284,15 @@ func readFileInChild(path string, fo usage.FileOptions) (*usage.Report, error) {
 	start := time.Now()
 	var stdout, stderr bytes.Buffer
 	// "--" so that a file name starting with "-" is not taken for a flag.
-	cmd := exec.Command(self, FileCommand, "--prefix="+fo.Prefix, "--top="+strconv.Itoa(fo.Top), "--", path)
+	cmd := exec.CommandContext(ctx, self, FileCommand, "--prefix="+fo.Prefix, "--top="+strconv.Itoa(fo.Top), "--", path)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
+	if ctx.Err() != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, ctx.Err())
+	}
+	if ee, ok := errors.AsType[*exec.ExitError](runErr); ok && ee.ExitCode() == cmdutil.ExitRefused {
+		return nil, snap.LockedError(path)
+	}
 	var r usage.Report
 	if runErr == nil {
 		if err := json.Unmarshal(stdout.Bytes(), &r); err == nil {

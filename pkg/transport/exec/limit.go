@@ -3,6 +3,8 @@ package exec
 import (
 	"bytes"
 	"fmt"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
 // Output limits for one command: far above what etcdctl prints for any cluster (a member list or
@@ -43,8 +45,17 @@ func (b *limitedBuffer) Bytes() []byte { return b.buf.Bytes() }
 func (b *limitedBuffer) String() string { return b.buf.String() }
 
 func (b *limitedBuffer) limitError() error {
-	return fmt.Errorf("the command printed more than %d MiB on %s; gave up reading it", b.max>>20, b.name)
+	err := fmt.Errorf("the command printed more than %d MiB on %s; gave up reading it", b.max>>20, b.name)
+	if b.name == "stdout" {
+		return &tooLargeError{err}
+	}
+	return err
 }
+
+// tooLargeError is a stdout over its limit: the answer was too large (transport.ErrTooLarge).
+type tooLargeError struct{ error }
+
+func (e *tooLargeError) Unwrap() []error { return []error{e.error, transport.ErrTooLarge} }
 
 // outputs is the stdout and stderr of one command.
 type outputs struct{ stdout, stderr *limitedBuffer }

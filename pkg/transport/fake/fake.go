@@ -87,6 +87,9 @@ type Cluster struct {
 	KV map[string]string
 	// RangeErrAfter, when set, fails Range once it has served this many pages (0: never).
 	RangeErrAfter int
+	// MaxRangeBytes, when set, fails a Range page whose keys and values add up to more, with
+	// transport.ErrTooLarge (a gRPC receive limit, exec's output cap).
+	MaxRangeBytes int
 	ranges        int
 	nextID        uint64
 	// Downgrade is the cluster's downgrade state (every member reports it in its status when
@@ -447,8 +450,13 @@ func (s *session) Range(_ context.Context, key, end string, limit int64) (*clien
 	if limit > 0 && int64(len(keys)) > limit {
 		keys, r.More = keys[:limit], true
 	}
+	size := 0
 	for _, k := range keys {
 		r.Kvs = append(r.Kvs, &mvccpb.KeyValue{Key: []byte(k), Value: []byte(s.c.KV[k]), ModRevision: mem.Revision})
+		size += len(k) + len(s.c.KV[k])
+	}
+	if s.c.MaxRangeBytes > 0 && size > s.c.MaxRangeBytes {
+		return nil, fmt.Errorf("%s: range: %d bytes, over the limit of %d: %w", mem.Name, size, s.c.MaxRangeBytes, transport.ErrTooLarge)
 	}
 	return r, nil
 }

@@ -17,6 +17,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
@@ -409,7 +411,16 @@ func (s *Session) Range(ctx context.Context, key, end string, limit int64) (*cli
 		out, err = cli.Get(ctx, key, clientv3.WithRange(end), clientv3.WithLimit(limit), clientv3.WithSerializable())
 		return err
 	})
-	return out, err
+	return out, tooLarge(err)
+}
+
+// tooLarge marks a gRPC ResourceExhausted (an answer over the receive limit) as
+// transport.ErrTooLarge.
+func tooLarge(err error) error {
+	if err != nil && status.Code(err) == codes.ResourceExhausted {
+		return fmt.Errorf("%w: %w", transport.ErrTooLarge, err)
+	}
+	return err
 }
 
 func (s *Session) Downgrade(ctx context.Context, action clientv3.DowngradeAction, version string) (*clientv3.DowngradeResponse, error) {

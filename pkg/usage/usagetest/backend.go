@@ -3,8 +3,12 @@
 package usagetest
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -74,4 +78,63 @@ func WriteBackend(t testing.TB, ops []Op, leases int, compacted int64) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// Member is a member record as etcd stores it in the members bucket.
+type Member struct {
+	ID         uint64   `json:"id"`
+	Name       string   `json:"name,omitempty"`
+	PeerURLs   []string `json:"peerURLs"`
+	ClientURLs []string `json:"clientURLs,omitempty"`
+	IsLearner  bool     `json:"isLearner,omitempty"`
+}
+
+// AddMembers records members and the cluster version in the database at path, in etcd's
+// layout: the members bucket holds each member's JSON under its hex ID, the cluster bucket the
+// cluster version.
+func AddMembers(t testing.TB, path, clusterVersion string, members ...Member) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		mb, err := tx.CreateBucketIfNotExists([]byte("members"))
+		if err != nil {
+			return err
+		}
+		for _, m := range members {
+			v, err := json.Marshal(m)
+			if err != nil {
+				return err
+			}
+			if err := mb.Put([]byte(strconv.FormatUint(m.ID, 16)), v); err != nil {
+				return err
+			}
+		}
+		cb, err := tx.CreateBucketIfNotExists([]byte("cluster"))
+		if err != nil {
+			return err
+		}
+		return cb.Put([]byte("clusterVersion"), []byte(clusterVersion))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// AddTrailer appends the sha256 of the file's contents, as etcd ends a snapshot stream.
+func AddTrailer(t testing.TB, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	if err := os.WriteFile(path, append(data, sum[:]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -649,9 +649,13 @@ func testOnNode(t *testing.T, c *harness.Cluster, dir string) {
 	if sha256File(t, hostFile) != before {
 		t.Errorf("%s changed although the save was refused", hostFile)
 	}
-	// With --force it is replaced by a new, verified snapshot.
+	// With --force too: etcdctl would rename the new snapshot over it before it could be
+	// verified, so a bad new one would cost the good old one.
 	r = run(t, c, dir, "snapshot", "save", "--on-node", podPath, "--member", member, "--force", "-o", "json")
-	plugintest.WantCode(t, r, 0)
+	plugintest.WantCode(t, r, 5)
+	if !strings.Contains(r.Stderr, "before it could be verified") || sha256File(t, hostFile) != before {
+		t.Errorf("--force over an existing file on the node was not refused, or the file changed\n%s", r)
+	}
 	wantNoScratch(t, hostDataDir)
 
 	// The PKI is a hostPath too, mounted read-write: never a target, however the path is spelt.
