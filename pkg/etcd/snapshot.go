@@ -37,6 +37,10 @@ type SnapshotMetadata struct {
 	Time              string `json:"time"`
 	Took              string `json:"took"`
 	PluginVersion     string `json:"pluginVersion"`
+	// Route says how the bytes came: "port-forward", or a node helper's route ("helper-logs",
+	// "helper-exec") with the helper pod that took the snapshot (namespace/name).
+	Route     string `json:"route,omitempty"`
+	HelperPod string `json:"helperPod,omitempty"`
 }
 
 // SnapshotOptions tune SaveSnapshot.
@@ -131,11 +135,12 @@ func pickSnapshotSource(st *ClusterStatus, arg string, force bool, warn func(str
 }
 
 // CheckStreamTransport refuses a transport that cannot stream a snapshot to this machine: only
-// port-forward carries etcd's snapshot stream (exec has etcdctl write it inside the pod, which
-// is what SaveSnapshotOnNode does).
-func CheckStreamTransport(mode transport.Mode) error {
-	if mode != transport.ModePortForward {
-		return fmt.Errorf("streaming a snapshot needs the port-forward transport and etcd client certificates (--cacert/--cert/--key or --cert-secret); transport %s was chosen. Use --on-node PATH to save it on a node through exec instead", mode)
+// port-forward carries etcd's snapshot stream, or a transport wrapped in the node helper (a pod
+// on the member's node takes it). Exec alone has etcdctl write it inside the pod, which is what
+// SaveSnapshotOnNode does.
+func CheckStreamTransport(conn transport.Connector) error {
+	if !transport.CanStream(conn) {
+		return fmt.Errorf("streaming a snapshot needs the port-forward transport and etcd client certificates (--cacert/--cert/--key or --cert-secret), or a helper pod on the member's node (--helper); transport %s was chosen. Use --on-node PATH to save it on a node through exec instead", conn.Mode())
 	}
 	return nil
 }
@@ -227,6 +232,10 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 		EtcdVersion: m.Version, StorageVersion: resp.Version, DBSize: w.Size - snapshot.TrailerSize, Revision: m.Revision,
 		KubernetesVersion: o.KubernetesVersion, PluginVersion: o.PluginVersion,
 		Time: start.UTC().Format(time.RFC3339), Took: time.Since(start).Round(time.Millisecond).String(),
+		Route: string(s.Mode()),
+	}
+	if r, ok := s.(transport.SnapshotRouter); ok {
+		md.Route, md.HelperPod = r.SnapshotRoute()
 	}
 	if resp.Header != nil {
 		if resp.Header.Revision != 0 {

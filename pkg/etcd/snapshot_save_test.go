@@ -157,14 +157,31 @@ func TestSaveSnapshotSurveysOnce(t *testing.T) {
 	}
 }
 
+// modeConn is a connector of a given mode, optionally wrapped by something that streams.
+type modeConn struct {
+	transport.Connector
+	mode    transport.Mode
+	streams bool
+}
+
+func (c modeConn) Mode() transport.Mode   { return c.mode }
+func (c modeConn) StreamsSnapshots() bool { return c.streams }
+
 func TestCheckStreamTransport(t *testing.T) {
 	for _, c := range []struct {
-		mode transport.Mode
-		ok   bool
-	}{{transport.ModePortForward, true}, {transport.ModeExec, false}, {transport.ModeMetricsOnly, false}} {
-		err := CheckStreamTransport(c.mode)
+		mode    transport.Mode
+		streams bool
+		ok      bool
+	}{
+		{transport.ModePortForward, false, true},
+		{transport.ModeExec, false, false},
+		{transport.ModeMetricsOnly, false, false},
+		{transport.ModeExec, true, true}, // the node helper
+		{transport.ModeMetricsOnly, true, true},
+	} {
+		err := CheckStreamTransport(modeConn{mode: c.mode, streams: c.streams})
 		if (err == nil) != c.ok || (err != nil && !strings.Contains(err.Error(), "transport "+string(c.mode)+" was chosen")) {
-			t.Errorf("%s: %v", c.mode, err)
+			t.Errorf("%s (helper %v): %v", c.mode, c.streams, err)
 		}
 	}
 }

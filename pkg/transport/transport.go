@@ -177,3 +177,23 @@ type Limited interface {
 	// Unavailable names the fields this transport leaves empty.
 	Unavailable() []string
 }
+
+// SnapshotStreamer is implemented by connectors whose sessions can stream a snapshot although
+// their Mode cannot (the node helper: a pod on the member's node takes it and hands it over).
+type SnapshotStreamer interface {
+	StreamsSnapshots() bool
+}
+
+// CanStream says whether conn's sessions can stream a snapshot to this machine.
+func CanStream(conn Connector) bool {
+	if s, ok := conn.(SnapshotStreamer); ok && s.StreamsSnapshots() {
+		return true
+	}
+	return conn.Mode() == ModePortForward
+}
+
+// SnapshotRouter is implemented by sessions that say how their last snapshot came: a route name
+// and the helper that carried it (a pod, namespace/name).
+type SnapshotRouter interface {
+	SnapshotRoute() (route, via string)
+}

@@ -4,6 +4,8 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -12,6 +14,7 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/nodehelper"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/usage"
@@ -45,7 +48,8 @@ func NewCmdDoctor(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 			unhealthy or unreachable members, an even number of voters, version skew between
 			members, etcd older than the recommended minimum (3.5.6, 3.4.22), serving certificates
 			expiring within 30 days, NOSPACE and CORRUPT alarms, databases over 80% of their quota,
-			high fragmentation, and kubeadm annotations that disagree with the member list.
+			high fragmentation, kubeadm annotations that disagree with the member list, and helper
+			pods of kubectl etcd left in the etcd namespace.
 
 			When a database is over 80% of its quota, doctor reads the keyspace of a healthy
 			follower as "kubectl etcd usage" does (serializable pages, rate-limited, read-only)
@@ -93,6 +97,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	r := etcd.Doctor(st, pods, etcd.DoctorOptions{})
+	r.Findings = append(r.Findings, helperFindings(ctx, o.GlobalOptions, o.ErrOut)...)
 	if o.Usage {
 		explainQuota(ctx, o.GlobalOptions, o.IOStreams, conn, pods, r, o.PageSize)
 	}
@@ -109,6 +114,30 @@ func (o *Options) Run(ctx context.Context) error {
 		return cmdutil.WithCode(cmdutil.ExitDegraded, nil)
 	}
 	return nil
+}
+
+// helperFindings lists the plugin's helper pods in the etcd namespace: one still there belongs
+// to a run in progress, or to one that was killed before it could delete it, and holds files
+// (a snapshot) on its node until it is deleted.
+func helperFindings(ctx context.Context, g *cmdutil.GlobalOptions, errOut io.Writer) []etcd.Finding {
+	pods, err := nodehelper.List(ctx, g.Client, g.Namespace)
+	if err != nil {
+		fmt.Fprintf(errOut, "warning: could not look for helper pods in namespace %q: %v\n", g.Namespace, err)
+		return nil
+	}
+	var out []etcd.Finding
+	for _, p := range pods {
+		age := time.Since(p.CreationTimestamp.Time).Round(time.Second)
+		state := "still running: a kubectl etcd run may be using it"
+		if nodehelper.Expired(&p, time.Now()) {
+			state = "past its deadline: the run that made it is over"
+		}
+		out = append(out, etcd.Finding{Severity: etcd.SeverityWarning, Check: "helper-pod", Member: p.Labels[nodehelper.LabelMember],
+			Finding: fmt.Sprintf("helper pod %s/%s on node %s (%s, phase %s, created %s ago) is %s", p.Namespace, p.Name, p.Spec.NodeName,
+				p.Annotations[nodehelper.AnnotationPurpose], p.Status.Phase, age, state),
+			Fix: fmt.Sprintf("if no kubectl etcd command is running, delete it (its files on the node go with it): kubectl -n %s delete pod %s", p.Namespace, p.Name)})
+	}
+	return out
 }
 
 // explainQuota adds to every quota finding what fills the database, from a live usage walk. A

@@ -237,7 +237,7 @@ type portForward struct{ transport.Connector }
 func (portForward) Mode() transport.Mode { return transport.ModePortForward }
 
 func TestSaveOutput(t *testing.T) {
-	for _, o := range []string{"table", "wide", "json", "exec"} {
+	for _, o := range []string{"table", "wide", "json"} {
 		e := newEnv(t)
 		data := make([]byte, 4096)
 		for i := range data {
@@ -247,9 +247,7 @@ func TestSaveOutput(t *testing.T) {
 		for _, m := range e.cl.Members {
 			m.SnapshotData = append(data, sum[:]...)
 		}
-		if o != "exec" {
-			e.wrap = func(c transport.Connector) transport.Connector { return portForward{c} }
-		}
+		e.wrap = func(c transport.Connector) transport.Connector { return portForward{c} }
 		dir := t.TempDir()
 		args := []string{"snapshot", "save", filepath.Join(dir, "s.db")}
 		if o == "wide" || o == "json" {
@@ -261,7 +259,19 @@ func TestSaveOutput(t *testing.T) {
 			t.Errorf("%s: the pods were listed %d times", o, e.lists)
 		}
 	}
+	// exec without a helper pod cannot stream
 	e := newEnv(t)
+	e.run(t, "snapshot", "save", filepath.Join(t.TempDir(), "s.db"), "--helper=never")
+	e.check(t, "save.exec-no-helper")
+	// exec with the helper pod, which RBAC does not allow here (the fake denies every review)
+	e = newEnv(t)
+	dir := t.TempDir()
+	e.run(t, "snapshot", "save", filepath.Join(dir, "s.db"))
+	e.check(t, "save.exec-helper-denied", dir, "DIR")
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a refused save left %v", entries)
+	}
+	e = newEnv(t)
 	e.run(t, "snapshot", "save", "x.db", "--on-node", "/var/lib/etcd/s.db")
 	e.check(t, "save.both")
 	if e.lists != 0 {

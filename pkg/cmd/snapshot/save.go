@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,7 +14,10 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/nodehelper"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
+	transportexec "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/exec"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/version"
 )
 
@@ -31,6 +35,15 @@ var (
 
 		The default FILE is etcd-snapshot-<cluster id>-<UTC time>.db. "kubectl etcd snapshot FILE"
 		is the same as "kubectl etcd snapshot save FILE".
+
+		With nothing but a kubeconfig (no etcd client certificate, so the transport is exec or
+		metrics-only) the snapshot is taken by a short-lived helper pod on the member's node:
+		etcdctl from the member's own image, with the node's etcd CA and client pair mounted
+		read-only, so no key leaves the node. The file comes back through the kubelet's log
+		server (--helper-route logs; get nodes/proxy) or through cat exec'd in a shell image
+		(--helper-route exec; the kube-proxy image on the node, or --helper-image), into the same
+		FILE.part with the same checks. The pod is deleted when the command ends, Ctrl-C
+		included. --helper=never refuses instead; --helper=always uses it even with certificates.
 
 		With --on-node PATH the snapshot is instead written by etcdctl inside the etcd pod to PATH
 		on the node's disk, through exec; no local certificates are needed. PATH must lie in the
@@ -56,6 +69,9 @@ var (
 		# From a chosen member, replacing an existing file
 		kubectl etcd snapshot save /backup/etcd.db --member cp-2 --force
 
+		# Only a kubeconfig, no nodes/proxy: the helper hands the file over through exec
+		kubectl etcd snapshot save ./etcd.db --helper-route exec --helper-image registry.k8s.io/kube-proxy:v1.37.2
+
 		# Save it on the node of etcd-cp-1 instead, through exec
 		kubectl etcd snapshot save --on-node /var/lib/etcd/snapshot.db --pod etcd-cp-1`)
 )
@@ -70,14 +86,30 @@ type SaveOptions struct {
 	Force       bool
 	OnNode      string
 	SaveTimeout time.Duration
+	// Helper: auto (a helper pod when the transport cannot stream), never, always.
+	Helper      string
+	HelperRoute string
+	HelperImage string
 	cmdPath     string
 }
+
+// Values of --helper.
+const (
+	HelperAuto   = "auto"
+	HelperNever  = "never"
+	HelperAlways = "always"
+)
 
 func (o *SaveOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.Member, "member", "", "Member to take the snapshot from (name, pod, node or hex ID); default: a healthy follower")
 	_ = cmd.RegisterFlagCompletionFunc("member", o.CompleteMemberFlag)
 	cmd.Flags().BoolVar(&o.Force, "force", false, "Replace FILE and FILE.json if they exist (never a --on-node PATH, nor a leftover FILE.part); take the snapshot from a --member that is CORRUPT or a learner")
 	cmd.Flags().StringVar(&o.OnNode, "on-node", "", "Save through exec to this path on the node (in the etcd data directory's hostPath mount, outside member/)")
+	cmd.Flags().StringVar(&o.Helper, "helper", HelperAuto, "Take the snapshot with a short-lived helper pod on the member's node: auto (when no etcd client certificate is at hand), never, always")
+	cmd.Flags().StringVar(&o.HelperRoute, "helper-route", string(nodehelper.RouteAuto), "How the helper hands the snapshot over: auto, logs (the kubelet's log server; get nodes/proxy) or exec (cat in a shell image; create pods/exec)")
+	cmd.Flags().StringVar(&o.HelperImage, "helper-image", "", "Image with /bin/sh and cat for --helper-route exec (default: the kube-proxy image on the node)")
+	_ = cmd.RegisterFlagCompletionFunc("helper", cobra.FixedCompletions([]string{HelperAuto, HelperNever, HelperAlways}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("helper-route", cobra.FixedCompletions([]string{"auto", "logs", "exec"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().DurationVar(&o.SaveTimeout, "timeout", 0, "Give up if the snapshot takes longer (default: no limit; with --on-node 10m plus 1s per MiB of the database)")
 }
 
@@ -98,6 +130,17 @@ func (o *SaveOptions) Validate() error {
 	if o.SaveTimeout < 0 {
 		return cmdutil.Usagef(o.cmdPath, "--timeout must not be negative")
 	}
+	switch o.Helper {
+	case HelperAuto, HelperNever, HelperAlways:
+	default:
+		return cmdutil.Usagef(o.cmdPath, "invalid --helper %q: want auto, never or always", o.Helper)
+	}
+	if !slices.Contains(nodehelper.Routes, nodehelper.Route(o.HelperRoute)) {
+		return cmdutil.Usagef(o.cmdPath, "invalid --helper-route %q: want auto, logs or exec", o.HelperRoute)
+	}
+	if o.OnNode != "" && o.Helper == HelperAlways {
+		return cmdutil.Usagef(o.cmdPath, "--on-node saves through exec in the etcd pod; it does not take --helper=always")
+	}
 	return nil
 }
 
@@ -115,11 +158,14 @@ func (o *SaveOptions) Run(ctx context.Context) error {
 		return err
 	}
 	defer conn.Close()
-	if err := etcd.CheckStreamTransport(conn.Mode()); err != nil {
-		return err
-	}
 	tty := cmdutil.IsTerminal(o.ErrOut)
 	bar := printers.NewProgress(o.ErrOut, tty)
+	if o.useHelper(conn) {
+		conn = o.helperConnector(conn, bar, tty)
+	}
+	if err := etcd.CheckStreamTransport(conn); err != nil {
+		return err
+	}
 	start := time.Now()
 	md, err := etcd.SaveSnapshot(ctx, conn, pods, etcd.SnapshotOptions{
 		Path: o.Path, Member: o.Member, Force: o.Force, Timeout: o.SaveTimeout, CallTimeout: o.GlobalOptions.Timeout(),
@@ -140,6 +186,42 @@ func (o *SaveOptions) Run(ctx context.Context) error {
 		return err
 	}
 	return printers.PrintSnapshotSaved(o.Out, o.Format, md)
+}
+
+// useHelper says whether the snapshot is taken by a helper pod: always with --helper=always;
+// with auto when the transport cannot stream a snapshot here (no client certificate) and the
+// user did not ask for port-forward.
+func (o *SaveOptions) useHelper(conn transport.Connector) bool {
+	switch o.Helper {
+	case HelperAlways:
+		return true
+	case HelperAuto:
+		return !transport.CanStream(conn)
+	}
+	return false
+}
+
+// helperConnector wraps conn so that the snapshot is taken on the member's node.
+func (o *SaveOptions) helperConnector(conn transport.Connector, bar *printers.Progress, tty bool) transport.Connector {
+	why := "--helper=always"
+	if o.Helper == HelperAuto {
+		why = fmt.Sprintf("transport %s cannot stream a snapshot", conn.Mode())
+		if o.Transport == string(transport.ModeAuto) {
+			why = "no etcd client certificate here"
+		}
+	}
+	h := &nodehelper.SnapshotHelper{
+		Why:    why,
+		Runner: &nodehelper.Runner{Client: o.Client, Notify: func(s string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", s) }},
+		Config: o.RESTConfig,
+		Exec:   &transportexec.APIExecutor{Config: o.RESTConfig, Client: o.Client},
+		Route:  nodehelper.Route(o.HelperRoute), Image: o.HelperImage, Etcdctl: o.Etcdctl,
+		Notify: func(s string) { fmt.Fprintln(o.ErrOut, s) },
+	}
+	if tty {
+		h.SaveProgress = func(n, total int64) { bar.Update("saving on the node", uint64(n), uint64(total), "bytes") }
+	}
+	return &nodehelper.Connector{Connector: conn, Snapshots: h}
 }
 
 func (o *SaveOptions) runOnNode(ctx context.Context, pods []discovery.Member) error {

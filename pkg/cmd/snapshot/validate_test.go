@@ -37,10 +37,17 @@ func TestSaveValidate(t *testing.T) {
 		{name: "file and on node", change: func(o *SaveOptions) { o.Path, o.OnNode = "x.db", "/var/lib/etcd/x.db" },
 			err: "give either FILE or --on-node PATH, not both"},
 		{name: "negative timeout", change: func(o *SaveOptions) { o.SaveTimeout = -time.Second }, err: "--timeout must not be negative"},
+		{name: "helper always", change: func(o *SaveOptions) { o.Helper = HelperAlways }},
+		{name: "helper never", change: func(o *SaveOptions) { o.Helper = HelperNever }},
+		{name: "helper bad", change: func(o *SaveOptions) { o.Helper = "sometimes" }, err: `invalid --helper "sometimes": want auto, never or always`},
+		{name: "helper route exec", change: func(o *SaveOptions) { o.HelperRoute = "exec"; o.HelperImage = "sh:1" }},
+		{name: "helper route bad", change: func(o *SaveOptions) { o.HelperRoute = "scp" }, err: `invalid --helper-route "scp": want auto, logs or exec`},
+		{name: "on node with helper always", change: func(o *SaveOptions) { o.OnNode = "/var/lib/etcd/x.db"; o.Helper = HelperAlways },
+			err: "--on-node saves through exec in the etcd pod; it does not take --helper=always"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			o := &SaveOptions{cmdPath: "kubectl etcd snapshot save"}
+			o := &SaveOptions{cmdPath: "kubectl etcd snapshot save", Helper: HelperAuto, HelperRoute: "auto"}
 			if tt.change != nil {
 				tt.change(o)
 			}
