@@ -116,6 +116,9 @@ type ClusterStatus struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Unavailable names the fields the transport could not fill (metrics-only mode).
 	Unavailable []string `json:"unavailable,omitempty"`
+
+	// listed is whether some member answered the member list (the rows were joined with it).
+	listed bool
 }
 
 // CertExpiryWarning is how close to expiry a serving certificate must be for a warning.
@@ -166,6 +169,7 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 	leaderID, clusterID := leaderOf(probes)
 	res.ClusterID = clusterID
 	res.Members = joinMembers(members, probes, mlist, leaderID, alarmsByMember)
+	res.listed = mlist != nil
 
 	summarize(res, mlist, leaderID)
 	if l, ok := conn.(transport.Limited); ok {
