@@ -135,7 +135,7 @@ func (o *Options) Run(ctx context.Context) error {
 			if o.confirm != nil {
 				return o.confirm(question)
 			}
-			return cmdutil.Confirm(o.In, o.ErrOut, question)
+			return cmdutil.Confirm(ctx, o.In, o.ErrOut, question)
 		}
 	}
 	r, err := etcd.Defrag(ctx, conn, pods, o.DefragOptions)
