@@ -29,7 +29,7 @@ func (o *outage) begin(n int, pods ...string) {
 	}
 }
 
-func (o *outage) connect(_ *fake.Cluster, pod string) error {
+func (o *outage) connect(_ context.Context, _ *fake.Cluster, pod string) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.left > 0 && o.pods[pod] {

@@ -68,7 +68,7 @@ type Cluster struct {
 	AfterPromote func(c *Cluster, id uint64) error
 	// OnConnect, when set, runs before a session to a pod is opened; an error fails Connect
 	// with it, as an API-server outage or a refused exec would.
-	OnConnect func(c *Cluster, pod string) error
+	OnConnect func(ctx context.Context, c *Cluster, pod string) error
 	// OnDefrag, when set, runs before a member is defragmented; an error fails that defrag.
 	OnDefrag func(c *Cluster, id uint64) error
 	// Defragged records the members defragmented, in order.
@@ -118,9 +118,9 @@ type connector struct{ c *Cluster }
 
 func (f *connector) Mode() transport.Mode { return transport.ModeExec }
 func (f *connector) Close() error         { return nil }
-func (f *connector) Connect(_ context.Context, m *discovery.Member) (transport.Session, error) {
+func (f *connector) Connect(ctx context.Context, m *discovery.Member) (transport.Session, error) {
 	if f.c.OnConnect != nil {
-		if err := f.c.OnConnect(f.c, m.Pod); err != nil {
+		if err := f.c.OnConnect(ctx, f.c, m.Pod); err != nil {
 			return nil, err
 		}
 	}
