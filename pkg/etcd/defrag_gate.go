@@ -7,22 +7,18 @@ import (
 )
 
 // ErrUnreadable marks a run stopped because it could not read the cluster's state: no member
-// list, a pod whose member is unknown, a voting member that did not answer, no leader, or the
-// member next in line missing. A run acts only on what it can see.
+// list, a voting member that did not answer, no leader, or the member next in line missing. A run acts only on what it can see.
 var ErrUnreadable = errors.New("cannot read the cluster")
 
 // unreadable says what st does not show of the cluster, or "" when it shows all of it: some
-// member answered the member list, every pod said which member it runs, every voting member
-// answered, and a member reports a leader.
+// member answered the member list (without it no voter is known by its ID), every voting
+// member of that list answered, and a member reports a leader.
 func unreadable(st *ClusterStatus) string {
 	if !st.listed {
 		return "no member answered the member list" + because(st.Errors())
 	}
 	for _, m := range st.Members {
-		switch {
-		case m.ID == "" && m.HasPod:
-			return fmt.Sprintf("pod %s did not say which member it runs%s", m.Pod, because(m.Problems))
-		case m.ID != "" && !m.Learner && !m.Reachable:
+		if m.ID != "" && !m.Learner && !m.Reachable {
 			return fmt.Sprintf("voting member %s (%s) did not answer%s", nameOrUnstarted(m.Name), m.ID, because(m.Problems))
 		}
 	}

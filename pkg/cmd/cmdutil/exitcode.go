@@ -33,7 +33,7 @@ const (
 	// ExitIntegrity: data failed an integrity check (a corrupt snapshot, members whose data differ).
 	ExitIntegrity = 8
 	// ExitUnreadable: a run (defrag) stopped because it could not read the cluster between its
-	// steps (no member list, a voter or pod that did not answer, no leader, the next member
+	// steps (no member list, a voting member that did not answer, no leader, the next member
 	// gone); the message lists what was done.
 	ExitUnreadable = 9
 )

@@ -27,8 +27,8 @@ var (
 		healthy and has caught up with the leader before touching the next. If anything fails or
 		the cluster becomes unhealthy, it stops at once and says which members were done. It
 		also stops, with exit 9, when it cannot read the cluster before a member (no member
-		list, a voting member or etcd pod that does not answer, no leader): a member it cannot
-		see could be the leader.
+		list, a voting member that does not answer, no leader): a member it cannot see could
+		be the leader.
 
 		Which members need it: at least --min-fragmentation percent of the file unused and a file
 		of at least --min-size bytes, or every member with --force. Learners are skipped.
