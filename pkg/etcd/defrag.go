@@ -122,8 +122,14 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 		return nil, fmt.Errorf("%w: quorum is lost (%s)", ErrRefused, strings.Join(st.Errors(), "; "))
 	}
 	r, err := PlanDefrag(st, o)
-	if err != nil || o.DryRun {
+	if err != nil {
 		return r, err
+	}
+	if why := unreadable(st); why != "" {
+		return nil, fmt.Errorf("%w: %s; no member was defragmented", ErrUnreadable, why)
+	}
+	if o.DryRun {
+		return r, nil
 	}
 	confirmed := o.Confirm == nil
 	if t := LeaderInPlace(st, r, o.MoveLeader); t != nil && !confirmed {
@@ -155,6 +161,9 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 		event("", "compact", "compacted the keyspace at revision %d", rev)
 		// Plan again: the compaction freed pages, which is what the rules look at.
 		st = Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
+		if why := unreadable(st); why != "" {
+			return r, fmt.Errorf("%w after the compaction at revision %d: %s; no member was defragmented", ErrUnreadable, rev, why)
+		}
 		if r, err = PlanDefrag(st, o); err != nil {
 			return r, err
 		}
@@ -170,23 +179,33 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 		if pod == nil {
 			return r, stopErr(r, t, fmt.Errorf("pod %s vanished", t.Pod))
 		}
-		// Is it (still) the leader? Leadership may have moved during the run.
+		// Is it (still) the leader? Leadership may have moved during the run. What cannot be
+		// read stops the run: a member not seen could be the leader.
 		cur := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
+		if why := unreadable(cur); why != "" {
+			return r, stopErr(r, t, fmt.Errorf("%w before defragmenting %s: %s", ErrUnreadable, t.Name, why))
+		}
 		if err := gate(cur); err != nil {
 			return r, stopErr(r, t, fmt.Errorf("the cluster is not healthy before defragmenting %s: %w", t.Name, err))
 		}
 		self := findByID(cur, t.ID)
-		if self != nil && self.Leader && o.MoveLeader {
-			to := pickTransferee(cur, r, t.ID)
-			if to == nil {
-				event(t.Name, "move-leader", "no healthy follower to take the leadership; defragmenting the leader in place")
-				if !confirmed {
-					if err := o.Confirm(r, t); err != nil {
-						return r, stopErr(r, t, err)
-					}
-					confirmed = true
+		if self == nil {
+			return r, stopErr(r, t, fmt.Errorf("%w before defragmenting %s: member %s is not in the member list", ErrUnreadable, t.Name, t.ID))
+		}
+		if self.Leader {
+			var to *MemberStatus
+			if o.MoveLeader {
+				if to = pickTransferee(cur, r, t.ID); to == nil {
+					event(t.Name, "move-leader", "no healthy follower to take the leadership; defragmenting the leader in place")
 				}
-			} else {
+			}
+			if to == nil && !confirmed {
+				if err := o.Confirm(r, t); err != nil {
+					return r, stopErr(r, t, err)
+				}
+				confirmed = true
+			}
+			if to != nil {
 				event(t.Name, "move-leader", "moving leadership from %s to %s (%s)", t.Name, to.Name, to.ID)
 				if err := moveLeader(ctx, conn, pods, cur, to.ID, o.CallTimeout); err != nil {
 					return r, stopErr(r, t, fmt.Errorf("moving leadership off %s: %w", t.Name, err))
@@ -283,32 +302,39 @@ func withSession(ctx context.Context, conn transport.Connector, pod *discovery.M
 }
 
 // waitCaughtUp polls until the member answers healthy and has applied what the leader had
-// committed when the wait began.
+// committed when the wait began (the first time a leader was seen: the member is not taken as
+// caught up before). Still unable to read the cluster at the deadline is ErrUnreadable.
 func waitCaughtUp(ctx context.Context, conn transport.Connector, pods []discovery.Member, id string, timeout, call time.Duration) (*MemberStatus, error) {
 	deadline := time.Now().Add(timeout)
 	var target uint64
-	last := "no answer yet"
+	leaderSeen := false
+	last := fmt.Errorf("%w: no answer yet", ErrUnreadable)
 	for {
 		st := Status(ctx, conn, pods, StatusOptions{Timeout: call})
-		if target == 0 {
+		if !leaderSeen {
 			for _, m := range st.Members {
 				if m.Leader {
-					target = m.RaftIndex
+					target, leaderSeen = m.RaftIndex, true
 				}
 			}
 		}
-		if m := findByID(st, id); m != nil {
-			switch {
-			case !healthyForDefrag(*m):
-				last = "unhealthy: " + strings.Join(m.Problems, "; ")
-			case m.RaftAppliedIndex < target:
-				last = fmt.Sprintf("applied index %d, leader was at %d", m.RaftAppliedIndex, target)
-			default:
-				return m, nil
+		m := findByID(st, id)
+		switch {
+		case !leaderSeen || m == nil:
+			why := unreadable(st)
+			if why == "" {
+				why = "member " + id + " is not in the member list"
 			}
+			last = fmt.Errorf("%w: %s", ErrUnreadable, why)
+		case !healthyForDefrag(*m):
+			last = errors.New("unhealthy: " + strings.Join(m.Problems, "; "))
+		case m.RaftAppliedIndex < target:
+			last = fmt.Errorf("applied index %d, leader was at %d", m.RaftAppliedIndex, target)
+		default:
+			return m, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, errors.New(last)
+			return nil, last
 		}
 		if err := Sleep(ctx, 200*time.Millisecond); err != nil {
 			return nil, err

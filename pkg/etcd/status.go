@@ -119,6 +119,13 @@ type ClusterStatus struct {
 	Warnings []string `json:"warnings,omitempty"`
 	// Unavailable names the fields the transport could not fill (metrics-only mode).
 	Unavailable []string `json:"unavailable,omitempty"`
+	// TimedOutAfter is set (to the per-call timeout) when no member answered because every
+	// call hit that deadline: the members' state is unknown, not known to be down. State
+	// stays QuorumLost, so that nothing goes ahead on it.
+	TimedOutAfter string `json:"timedOutAfter,omitempty"`
+
+	// listed is whether some member answered the member list (the rows were joined with it).
+	listed bool
 }
 
 // CertExpiryWarning is how close to expiry a serving certificate must be for a warning.
@@ -169,8 +176,12 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 	leaderID, clusterID := leaderOf(probes)
 	res.ClusterID = clusterID
 	res.Members = joinMembers(members, probes, mlist, leaderID, alarmsByMember)
+	res.listed = mlist != nil
 
 	summarize(res, mlist, leaderID)
+	if allTimedOut(probes) {
+		res.TimedOutAfter = o.Timeout.String()
+	}
 	if l, ok := conn.(transport.Limited); ok {
 		res.Unavailable = l.Unavailable()
 	}

@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"sync"
 	"time"
 
@@ -23,6 +24,9 @@ type memberProbe struct {
 	alarms  *clientv3.AlarmResponse
 	cert    *x509.Certificate
 	errs    []string
+	// timedOut: a connect, status or health call failed once the probe's own deadline had
+	// passed (the caller's context still live): the member did not answer in time.
+	timedOut bool
 }
 
 // probeMembers asks every member in parallel, each bounded by timeout, and returns one probe
@@ -49,6 +53,7 @@ func probeMember(ctx context.Context, conn transport.Connector, m *discovery.Mem
 	s, err := conn.Connect(cctx, m)
 	if err != nil {
 		p.errs = append(p.errs, "connect: "+oneLine(err))
+		p.timedOut = deadlineHit(ctx, cctx)
 		return
 	}
 	p.session = s
@@ -100,6 +105,24 @@ func probeMember(ctx context.Context, conn transport.Connector, m *discovery.Mem
 		}
 	}()
 	inner.Wait()
+	p.timedOut = len(p.errs) > 0 && deadlineHit(ctx, cctx)
+}
+
+// deadlineHit tells a call context ended by its own deadline from one whose parent (Ctrl-C)
+// ended it.
+func deadlineHit(parent, call context.Context) bool {
+	return parent.Err() == nil && errors.Is(call.Err(), context.DeadlineExceeded)
+}
+
+// allTimedOut: every member was asked, none answered its status, and every one failed because
+// the deadline passed.
+func allTimedOut(probes []memberProbe) bool {
+	for _, p := range probes {
+		if !p.timedOut || p.status != nil {
+			return false
+		}
+	}
+	return len(probes) > 0
 }
 
 // closeProbes closes the sessions the probes opened.

@@ -166,3 +166,14 @@ func TestStatusShowsDowngrade(t *testing.T) {
 		t.Errorf("json status lacks the cluster's downgrade:\n%s", js.String())
 	}
 }
+
+// Every call timed out: the summary says so, with the timeout, and calls nobody down.
+func TestStatusSummaryTimedOut(t *testing.T) {
+	st := &etcd.ClusterStatus{Transport: "exec", State: etcd.StateQuorumLost, TimedOutAfter: "1ms",
+		Quorum: etcd.NewQuorum(3, 0, 0)}
+	got := StatusSummary(st)
+	want := "TimedOut: no member answered within 1ms (--request-timeout): their state is unknown, not down; a longer timeout may help; transport exec"
+	if got != want {
+		t.Errorf("summary %q, want %q", got, want)
+	}
+}

@@ -77,6 +77,12 @@ func PrintStatus(w io.Writer, f Format, s *etcd.ClusterStatus) error {
 func StatusSummary(s *etcd.ClusterStatus) string {
 	q := s.Quorum
 	var b strings.Builder
+	if s.TimedOutAfter != "" {
+		// Nothing is known of the members: say so rather than call them down.
+		fmt.Fprintf(&b, "TimedOut: no member answered within %s (--request-timeout): their state is unknown, not down; a longer timeout may help; transport %s",
+			s.TimedOutAfter, s.Transport)
+		return b.String()
+	}
 	// HealthyVoters counts serving voters: a member under a NOSPACE alarm serves reads and votes,
 	// so it counts, but the line must not call it healthy.
 	readOnly := 0

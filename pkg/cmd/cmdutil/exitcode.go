@@ -32,6 +32,10 @@ const (
 	ExitNotFound = 7
 	// ExitIntegrity: data failed an integrity check (a corrupt snapshot, members whose data differ).
 	ExitIntegrity = 8
+	// ExitUnreadable: a run (defrag) stopped because it could not read the cluster between its
+	// steps (no member list, a voting member that did not answer, no leader, the next member
+	// gone); the message lists what was done.
+	ExitUnreadable = 9
 )
 
 // CodeError carries an exit code chosen by a command. A nil Err with a non-zero code means the
@@ -82,6 +86,8 @@ func ExitCode(err error) int {
 	switch {
 	case errors.Is(err, etcd.ErrAccess):
 		return ExitError
+	case errors.Is(err, etcd.ErrUnreadable):
+		return ExitUnreadable
 	case errors.Is(err, etcd.ErrNoMemberReachable):
 		return ExitQuorumLost
 	case errors.Is(err, etcd.ErrRefused):

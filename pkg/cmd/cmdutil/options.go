@@ -111,6 +111,9 @@ func (g *GlobalOptions) Complete(cmdPath string) error {
 	default:
 		return Usagef(cmdPath, "invalid --transport %q: want auto, exec, port-forward or metrics-only", g.Transport)
 	}
+	if _, err := g.requestTimeout(); err != nil {
+		return &UsageError{Cmd: cmdPath, Err: err}
+	}
 	g.Namespace = discovery.DefaultNamespace
 	if g.ConfigFlags.Namespace != nil && *g.ConfigFlags.Namespace != "" {
 		g.Namespace = *g.ConfigFlags.Namespace
@@ -130,20 +133,39 @@ func (g *GlobalOptions) Complete(cmdPath string) error {
 	return nil
 }
 
+// MinTimeout is the shortest --request-timeout taken: every call to a member goes through the
+// API server (an exec or a port-forward) and a shorter bound fails them all, which would read
+// as members that do not answer.
+const MinTimeout = time.Second
+
 // Timeout is the bound for one call to one member: --request-timeout when set, else 10s.
 func (g *GlobalOptions) Timeout() time.Duration {
-	if g.ConfigFlags.Timeout != nil {
-		s := strings.TrimSpace(*g.ConfigFlags.Timeout)
-		if s != "" && s != "0" {
-			if d, err := time.ParseDuration(s); err == nil && d > 0 {
-				return d
-			}
-			if d, err := time.ParseDuration(s + "s"); err == nil && d > 0 {
-				return d
-			}
-		}
+	if d, err := g.requestTimeout(); err == nil && d > 0 {
+		return d
 	}
 	return DefaultTimeout
+}
+
+// requestTimeout reads --request-timeout as kubectl does (a duration, or whole seconds);
+// 0 when unset or "0" (the default). Below MinTimeout, negative or unreadable is an error.
+func (g *GlobalOptions) requestTimeout() (time.Duration, error) {
+	if g.ConfigFlags == nil || g.ConfigFlags.Timeout == nil {
+		return 0, nil
+	}
+	s := strings.TrimSpace(*g.ConfigFlags.Timeout)
+	if s == "" || s == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		if d, err = time.ParseDuration(s + "s"); err != nil {
+			return 0, fmt.Errorf("invalid --request-timeout %q: want a duration such as 30s or 2m, or whole seconds", s)
+		}
+	}
+	if d < MinTimeout {
+		return 0, fmt.Errorf("--request-timeout %s is too short: each call to a member goes through the API server; give at least %s (0: the default, %s)", d, MinTimeout, DefaultTimeout)
+	}
+	return d, nil
 }
 
 // Discover finds the etcd members.

@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -20,17 +21,42 @@ func IsTerminal(v any) bool {
 
 // Confirm asks question on out and reads the answer from in. Only "y" or "yes" agree. When in is
 // not a terminal the question cannot be answered by a person, so it is refused with a pointer to
-// --yes rather than read from a pipe that a script did not mean as an answer.
-func Confirm(in io.Reader, out io.Writer, question string) error {
+// --yes rather than read from a pipe that a script did not mean as an answer. The wait for the
+// answer ends with ctx: Ctrl-C (or SIGTERM, SIGHUP) at the question refuses at once.
+func Confirm(ctx context.Context, in io.Reader, out io.Writer, question string) error {
 	if !IsTerminal(in) {
 		return fmt.Errorf("%w: confirmation needed and standard input is not a terminal; pass --yes to confirm (or --dry-run to only preview)", etcd.ErrRefused)
 	}
-	fmt.Fprintf(out, "%s [y/N]: ", question)
-	line, err := bufio.NewReader(in).ReadString('\n')
-	if err != nil && line == "" {
-		return fmt.Errorf("%w: no answer (%v)", etcd.ErrRefused, err)
+	return ask(ctx, in, out, question)
+}
+
+// ask prints question and waits for one line from in, or for ctx to end. A read that ctx
+// abandons is left to the process's exit (a read of a terminal cannot be interrupted).
+func ask(ctx context.Context, in io.Reader, out io.Writer, question string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: no answer: %w", etcd.ErrRefused, context.Cause(ctx))
 	}
-	switch strings.ToLower(strings.TrimSpace(line)) {
+	fmt.Fprintf(out, "%s [y/N]: ", question)
+	type answer struct {
+		line string
+		err  error
+	}
+	answers := make(chan answer, 1)
+	go func() {
+		line, err := bufio.NewReader(in).ReadString('\n')
+		answers <- answer{line, err}
+	}()
+	var a answer
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(out)
+		return fmt.Errorf("%w: no answer: %w", etcd.ErrRefused, context.Cause(ctx))
+	case a = <-answers:
+	}
+	if a.err != nil && a.line == "" {
+		return fmt.Errorf("%w: no answer (%v)", etcd.ErrRefused, a.err)
+	}
+	switch strings.ToLower(strings.TrimSpace(a.line)) {
 	case "y", "yes":
 		return nil
 	}

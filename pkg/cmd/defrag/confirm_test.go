@@ -13,16 +13,21 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
+	fakeetcd "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
 )
 
 // run runs "defrag --force --move-leader=false" on three fake members, with confirm standing in
 // for the operator (nil with yes: --yes; nil without: the real prompt, on a stdin that is not a
 // terminal). It returns stdout, stderr, the exit code and how many members were defragmented.
-func run(t *testing.T, yes bool, confirm func(string) error) (string, string, int, int) {
+// setup, when given, adjusts the fake members first.
+func run(t *testing.T, yes bool, confirm func(string) error, setup ...func(*fakeetcd.Cluster)) (string, string, int, int) {
 	t.Helper()
 	objs, c := cmdtest.KubeadmCluster(t)
 	for _, m := range c.Members {
 		m.DBSize, m.InUse = 100<<20, 40<<20
+	}
+	for _, f := range setup {
+		f(c)
 	}
 	streams, _, out, errOut := genericiooptions.NewTestIOStreams()
 	g := cmdutil.NewGlobalOptions()
@@ -68,4 +73,16 @@ func TestLeaderInPlaceIsConfirmed(t *testing.T) {
 			t.Fatalf("exit %d, %d defragmented\n%s\n%s", code, n, out, errOut)
 		}
 	})
+}
+
+// A cluster the run cannot read (here: no member reports a leader, so any member could be it)
+// stops it with exit 9 and "cannot read the cluster", whatever --yes says.
+func TestUnreadableClusterExits9(t *testing.T) {
+	_, errOut, code, n := run(t, true, nil, func(c *fakeetcd.Cluster) { c.LeaderID = 0 })
+	if code != 9 || n != 0 {
+		t.Fatalf("exit %d, %d defragmented; want 9, none\n%s", code, n, errOut)
+	}
+	if !strings.Contains(errOut, "error: cannot read the cluster: no member reports a leader; no member was defragmented") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
 }

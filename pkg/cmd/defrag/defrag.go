@@ -25,7 +25,10 @@ var (
 		leader last, and before its turn leadership is moved to an already defragmented healthy
 		follower (--move-leader, on by default). After each member the command waits until it is
 		healthy and has caught up with the leader before touching the next. If anything fails or
-		the cluster becomes unhealthy, it stops at once and says which members were done.
+		the cluster becomes unhealthy, it stops at once and says which members were done. It
+		also stops, with exit 9, when it cannot read the cluster before a member (no member
+		list, a voting member that does not answer, no leader): a member it cannot see could
+		be the leader.
 
 		Which members need it: at least --min-fragmentation percent of the file unused and a file
 		of at least --min-size bytes, or every member with --force. Learners are skipped.
@@ -106,11 +109,15 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 
 // Validate checks the flags.
 func (o *Options) Validate() error {
-	if o.MinFragmentation < 0 || o.MinFragmentation > 100 {
+	// NaN compares false with everything: test for the range, not against it.
+	if !(o.MinFragmentation >= 0 && o.MinFragmentation <= 100) {
 		return cmdutil.Usagef(o.cmdPath, "--min-fragmentation must be between 0 and 100")
 	}
 	if o.MinSize < 0 {
 		return cmdutil.Usagef(o.cmdPath, "--min-size must not be negative")
+	}
+	if o.DefragOptions.Timeout < 0 {
+		return cmdutil.Usagef(o.cmdPath, "--defrag-timeout must not be negative (0: scale with the database size)")
 	}
 	return nil
 }
@@ -135,7 +142,7 @@ func (o *Options) Run(ctx context.Context) error {
 			if o.confirm != nil {
 				return o.confirm(question)
 			}
-			return cmdutil.Confirm(o.In, o.ErrOut, question)
+			return cmdutil.Confirm(ctx, o.In, o.ErrOut, question)
 		}
 	}
 	r, err := etcd.Defrag(ctx, conn, pods, o.DefragOptions)

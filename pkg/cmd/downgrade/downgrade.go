@@ -163,7 +163,7 @@ func (o *Options) Run(ctx context.Context) error {
 		}
 		confirm := o.confirm
 		if confirm == nil {
-			confirm = func(q string) error { return cmdutil.Confirm(o.In, o.ErrOut, q) }
+			confirm = func(q string) error { return cmdutil.Confirm(ctx, o.In, o.ErrOut, q) }
 		}
 		if err := confirm(o.question()); err != nil {
 			return err

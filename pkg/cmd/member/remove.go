@@ -123,7 +123,7 @@ func (o *RemoveOptions) Run(ctx context.Context) error {
 	if !o.Yes {
 		confirm := o.confirm
 		if confirm == nil {
-			confirm = func(q string) error { return cmdutil.Confirm(o.In, o.ErrOut, q) }
+			confirm = func(q string) error { return cmdutil.Confirm(ctx, o.In, o.ErrOut, q) }
 		}
 		if err := confirm(fmt.Sprintf("Remove %s from the cluster?", describe(*target))); err != nil {
 			return err

@@ -70,6 +70,9 @@ type Cluster struct {
 	// AfterPromote, when set, runs after the change is applied; a non-nil error is returned as
 	// if the response had been lost (the change stays applied).
 	AfterPromote func(c *Cluster, id uint64) error
+	// OnConnect, when set, runs before a session to a pod is opened; an error fails Connect
+	// with it, as an API-server outage or a refused exec would.
+	OnConnect func(ctx context.Context, c *Cluster, pod string) error
 	// OnDefrag, when set, runs before a member is defragmented; an error fails that defrag.
 	OnDefrag func(c *Cluster, id uint64) error
 	// Defragged records the members defragmented, in order.
@@ -122,7 +125,12 @@ type connector struct{ c *Cluster }
 
 func (f *connector) Mode() transport.Mode { return transport.ModeExec }
 func (f *connector) Close() error         { return nil }
-func (f *connector) Connect(_ context.Context, m *discovery.Member) (transport.Session, error) {
+func (f *connector) Connect(ctx context.Context, m *discovery.Member) (transport.Session, error) {
+	if f.c.OnConnect != nil {
+		if err := f.c.OnConnect(ctx, f.c, m.Pod); err != nil {
+			return nil, err
+		}
+	}
 	return &session{c: f.c, m: m}, nil
 }
 
