@@ -136,7 +136,7 @@ func (o *AddOptions) Run(ctx context.Context) error {
 	if !o.Learner && !o.Yes {
 		confirm := o.confirm
 		if confirm == nil {
-			confirm = func(q string) error { return cmdutil.Confirm(o.In, o.ErrOut, q) }
+			confirm = func(q string) error { return cmdutil.Confirm(ctx, o.In, o.ErrOut, q) }
 		}
 		if err := confirm(fmt.Sprintf("Add %s as a voting member?", o.Name)); err != nil {
 			return err
