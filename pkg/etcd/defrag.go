@@ -24,6 +24,9 @@ const (
 type DefragOptions struct {
 	// Member limits the run to one member (name, pod, node or hex ID).
 	Member string
+	// PodSelected, when set, limits the run to the members whose pod it says yes to (--pod); the
+	// checks and gates still look at every member.
+	PodSelected func(pod string) bool
 	// MinFragmentation and MinSize decide which members need it; Force defrags regardless.
 	MinFragmentation float64
 	MinSize          int64
