@@ -89,7 +89,8 @@ func TestConsistencyMismatch(t *testing.T) {
 	c := compacted()
 	c.Members[0].KVHash = 0xdead
 	r, err := CheckConsistency(context.Background(), c.Connector(), pods("cp-1", "cp-2", "cp-3"), time.Second)
-	if err != nil || r.Consistent || r.Attempts != 1 {
+	if err != nil || r.Consistent || r.Attempts != 1 || r.Revision != 500 ||
+		!strings.Contains(strings.Join(r.Problems, " "), "0000aaaa: cp-2,cp-3; 0000dead: cp-1") {
 		t.Fatalf("want inconsistent after one round: %+v %v", r, err)
 	}
 }
