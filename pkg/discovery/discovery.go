@@ -96,6 +96,10 @@ type Options struct {
 	Selector  string
 	// Pods, when set, restricts discovery to these pod names (they must still be etcd pods).
 	Pods []string
+	// WholeCluster returns every etcd pod even when Pods is set; Pods is then only checked (each
+	// must be an etcd pod). For the commands that judge the whole cluster and narrow only what
+	// they show or touch to the pods named.
+	WholeCluster bool
 }
 
 // NoPodsError says that no etcd pods were found, and where the search looked.
@@ -136,7 +140,7 @@ func Discover(ctx context.Context, client kubernetes.Interface, o Options) ([]Me
 	var members []Member
 	for i := range list.Items {
 		p := &list.Items[i]
-		if len(want) > 0 && !want[p.Name] {
+		if len(want) > 0 && !want[p.Name] && !o.WholeCluster {
 			continue
 		}
 		if p.DeletionTimestamp != nil && p.Status.Phase != corev1.PodRunning {
@@ -159,7 +163,10 @@ func Discover(ctx context.Context, client kubernetes.Interface, o Options) ([]Me
 				missing = append(missing, p)
 			}
 		}
-		if len(missing) > 0 && len(members) > 0 {
+		if len(missing) == len(o.Pods) {
+			return nil, &NoPodsError{Namespace: o.Namespace, Selector: o.Selector, Pods: o.Pods}
+		}
+		if len(missing) > 0 {
 			return nil, fmt.Errorf("pod %s is not an etcd pod in namespace %q matching %q",
 				strings.Join(missing, ","), o.Namespace, o.Selector)
 		}

@@ -181,6 +181,19 @@ func TestDiscover(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "etcd-cp-7") {
 		t.Errorf("unknown --pod should be named: %v", err)
 	}
+
+	// WholeCluster: every etcd pod, --pod only checked.
+	got, err = Discover(context.Background(), client, Options{Pods: []string{"etcd-cp-2"}, WholeCluster: true})
+	if err != nil || len(got) != 3 {
+		t.Errorf("--pod with the whole cluster: %v %v", got, err)
+	}
+	for _, o := range []Options{{Pods: []string{"etcd-cp-2", "etcd-cp-7"}, WholeCluster: true}, {Pods: []string{"etcd-cp-7"}, WholeCluster: true}} {
+		_, err = Discover(context.Background(), client, o)
+		var np *NoPodsError
+		if err == nil || !strings.Contains(err.Error(), "etcd-cp-7") || errors.As(err, &np) != (len(o.Pods) == 1) {
+			t.Errorf("unknown --pod %v with the whole cluster: %v", o.Pods, err)
+		}
+	}
 }
 
 func TestDiscoverNoPods(t *testing.T) {

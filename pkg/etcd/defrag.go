@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -25,6 +24,9 @@ const (
 type DefragOptions struct {
 	// Member limits the run to one member (name, pod, node or hex ID).
 	Member string
+	// PodSelected, when set, limits the run to the members whose pod it says yes to (--pod); the
+	// checks and gates still look at every member.
+	PodSelected func(pod string) bool
 	// MinFragmentation and MinSize decide which members need it; Force defrags regardless.
 	MinFragmentation float64
 	MinSize          int64
@@ -424,81 +426,4 @@ func moveLeader(ctx context.Context, conn transport.Connector, pods []discovery.
 			return fmt.Errorf("waiting for %s to take the leadership: %w (leader now %s)", toHex, err, orUnknown(cur.Leader))
 		}
 	}
-}
-
-// ---- consistency ----
-
-// HashResult is one member's hash of the keyspace.
-type HashResult struct {
-	Name            string `json:"name"`
-	ID              string `json:"id"`
-	Pod             string `json:"pod"`
-	Hash            uint32 `json:"hash"`
-	HashRevision    int64  `json:"hashRevision"`
-	CompactRevision int64  `json:"compactRevision"`
-	Error           string `json:"error,omitempty"`
-}
-
-// ConsistencyReport is the result of "check consistency".
-type ConsistencyReport struct {
-	Revision   int64        `json:"revision"`
-	Consistent bool         `json:"consistent"`
-	Members    []HashResult `json:"members"`
-	Problems   []string     `json:"problems,omitempty"`
-}
-
-// CheckConsistency hashes the keyspace at one revision on every member and compares.
-func CheckConsistency(ctx context.Context, conn transport.Connector, pods []discovery.Member, timeout time.Duration) (*ConsistencyReport, error) {
-	st := Status(ctx, conn, pods, StatusOptions{Timeout: timeout})
-	rev := int64(0)
-	for _, m := range st.Members {
-		if m.Reachable && m.Revision > 0 && (rev == 0 || m.Revision < rev) {
-			rev = m.Revision
-		}
-	}
-	if rev == 0 {
-		return nil, fmt.Errorf("%w: no member reported its revision", ErrNoMemberReachable)
-	}
-	r := &ConsistencyReport{Revision: rev, Consistent: true}
-	for _, m := range st.Members {
-		if m.Learner || !m.HasPod || m.ID == "" {
-			continue
-		}
-		hr := HashResult{Name: m.Name, ID: m.ID, Pod: m.Pod}
-		var pod *discovery.Member
-		for i := range pods {
-			if pods[i].Pod == m.Pod {
-				pod = &pods[i]
-			}
-		}
-		err := withSession(ctx, conn, pod, timeout, func(ctx context.Context, s transport.Session) error {
-			h, err := s.HashKV(ctx, rev)
-			if err != nil {
-				return err
-			}
-			hr.Hash, hr.HashRevision, hr.CompactRevision = h.Hash, h.HashRevision, h.CompactRevision
-			return nil
-		})
-		if err != nil {
-			hr.Error = oneLine(err)
-			r.Problems = append(r.Problems, fmt.Sprintf("%s (%s): %s", m.Name, m.ID, hr.Error))
-		}
-		r.Members = append(r.Members, hr)
-	}
-	hashes := map[uint32][]string{}
-	for _, h := range r.Members {
-		if h.Error == "" {
-			hashes[h.Hash] = append(hashes[h.Hash], h.Name)
-		}
-	}
-	if len(hashes) > 1 {
-		r.Consistent = false
-		var groups []string
-		for h, names := range hashes {
-			groups = append(groups, fmt.Sprintf("%08x: %s", h, strings.Join(names, ",")))
-		}
-		sort.Strings(groups)
-		r.Problems = append(r.Problems, fmt.Sprintf("hashes differ at revision %d: %s", rev, strings.Join(groups, "; ")))
-	}
-	return r, nil
 }

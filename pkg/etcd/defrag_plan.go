@@ -54,7 +54,7 @@ func PlanDefrag(st *ClusterStatus, o DefragOptions) (*DefragReport, error) {
 		only = m
 	}
 	for _, m := range st.Members {
-		if only != nil && m.ID != only.ID {
+		if (only != nil && m.ID != only.ID) || (o.PodSelected != nil && !o.PodSelected(m.Pod)) {
 			continue
 		}
 		if m.Learner {

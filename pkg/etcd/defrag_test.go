@@ -165,19 +165,6 @@ func TestMoveLeaderRefusals(t *testing.T) {
 	}
 }
 
-func TestConsistency(t *testing.T) {
-	c := fragmented()
-	r, err := CheckConsistency(context.Background(), c.Connector(), pods("cp-1", "cp-2", "cp-3"), time.Second)
-	if err != nil || !r.Consistent || r.Revision != 500 {
-		t.Errorf("consistent: %+v %v", r, err)
-	}
-	c.Members[2].KVHash = 0xdead
-	r, _ = CheckConsistency(context.Background(), c.Connector(), pods("cp-1", "cp-2", "cp-3"), time.Second)
-	if r.Consistent || !strings.Contains(strings.Join(r.Problems, " "), "0000dead: cp-3") {
-		t.Errorf("mismatch: %+v", r)
-	}
-}
-
 func TestDefragRefusesAMemberBeingSnapshotted(t *testing.T) {
 	c := fragmented()
 	c.Locks = map[string]string{LockKey("fd422379fda50e48"): `{"op":"snapshot","host":"laptop","pid":42,"since":"2026-11-23T10:00:00Z"}`}

@@ -107,11 +107,8 @@ func Doctor(st *ClusterStatus, pods []discovery.Member, o DoctorOptions) *Doctor
 				add(SeverityCritical, "alarm", m, "CORRUPT alarm: this member's data differs from the others", "replace the member: remove it and add it back empty (README runbook)")
 			}
 		}
-		quota := m.DBSizeQuota
-		if quota == 0 {
-			quota = 2 << 30
-		}
-		if m.DBSize > 0 && float64(m.DBSize) >= float64(quota)*o.QuotaWarnPercent/100 {
+		// A negative quota (--quota-backend-bytes=-1) is no limit: nothing to be near of.
+		if quota, limited := effectiveQuota(*m); limited && m.DBSize > 0 && float64(m.DBSize) >= float64(quota)*o.QuotaWarnPercent/100 {
 			add(SeverityWarning, "quota", m, fmt.Sprintf("database is %.0f%% of its quota (%d of %d bytes)", float64(m.DBSize)*100/float64(quota), m.DBSize, quota),
 				"kubectl etcd defrag, and consider a larger --quota-backend-bytes (etcd suggests at most 8 GiB)")
 		}

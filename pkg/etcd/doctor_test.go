@@ -121,3 +121,31 @@ func TestDoctorVersionFindings(t *testing.T) {
 		})
 	}
 }
+
+// --quota-backend-bytes=-1 turns the quota off: a large database is no quota finding (it used to
+// read as "-10485760000% of its quota" and keep doctor at exit 2 for ever). 0 is etcd's default.
+func TestDoctorQuotaOff(t *testing.T) {
+	for _, tc := range []struct {
+		quota int64
+		want  bool
+	}{{-1, false}, {0, true}, {2 << 30, true}, {8 << 30, false}} {
+		c := threeMembers()
+		for _, m := range c.Members {
+			m.DBSize, m.InUse = 1900<<20, 1900<<20
+		}
+		ps := pods("cp-1", "cp-2", "cp-3")
+		for i := range ps {
+			ps[i].QuotaBackendBytes = tc.quota
+		}
+		st := Status(context.Background(), c.Connector(), ps, StatusOptions{})
+		r := Doctor(st, ps, DoctorOptions{})
+		if got := strings.Contains(checks(r), "quota"); got != tc.want {
+			t.Errorf("--quota-backend-bytes=%d: quota finding %v, want %v (%+v)", tc.quota, got, tc.want, r.Findings)
+		}
+		for _, f := range r.Findings {
+			if strings.Contains(f.Finding, "-") && f.Check == "quota" {
+				t.Errorf("--quota-backend-bytes=%d: %s", tc.quota, f.Finding)
+			}
+		}
+	}
+}

@@ -131,8 +131,8 @@ func (s *ClusterStatus) AccessError() error {
 	return fmt.Errorf("%w: %s", ErrAccess, all[0])
 }
 
-// FetchMemberList asks the members, in order and then in parallel on failure, for the member list
-// and returns the first answer with the pod that gave it.
+// FetchMemberList asks the members in parallel for the member list and returns the answer of the
+// first member, in the order given, that answered, with the pod that gave it.
 func FetchMemberList(ctx context.Context, conn transport.Connector, members []discovery.Member, timeout time.Duration) (*clientv3.MemberListResponse, *discovery.Member, error) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -165,13 +165,21 @@ func FetchMemberList(ctx context.Context, conn transport.Connector, members []di
 			ch <- answer{i: i, ml: ml, err: err}
 		}(i)
 	}
+	// The answer used is the one of the first pod, in the order given (discovery sorts by pod
+	// name), that answered: a later pod's answer waits until every pod before it has failed, so
+	// the same cluster always gives the same "from", whichever member is quicker.
+	got := make([]*answer, len(members))
+	next := 0
 	var perPod []string
 	for range members {
 		a := <-ch
-		if a.err == nil {
-			return a.ml, &members[a.i], nil
+		got[a.i] = &a
+		for ; next < len(members) && got[next] != nil; next++ {
+			if got[next].err == nil {
+				return got[next].ml, &members[next], nil
+			}
+			perPod = append(perPod, fmt.Sprintf("%s: %s", members[next].Pod, oneLine(got[next].err)))
 		}
-		perPod = append(perPod, fmt.Sprintf("%s: %s", members[a.i].Pod, oneLine(a.err)))
 	}
 	sort.Strings(perPod)
 	return nil, nil, &UnreachableError{Op: "member list", PerPod: perPod, Timeout: timeout}

@@ -149,6 +149,21 @@ func (s *ClusterStatus) Errors() []string {
 	return out
 }
 
+// Only returns a copy of the status with the member rows narrowed to the pods selected says
+// yes to (a member without a pod has the pod name ""); the verdict (state, quorum, leader,
+// alarms, warnings) stays the whole cluster's. It is how --pod narrows a status without
+// counting the members outside the selection as down.
+func (s *ClusterStatus) Only(selected func(pod string) bool) *ClusterStatus {
+	out := *s
+	out.Members = nil
+	for _, m := range s.Members {
+		if selected(m.Pod) {
+			out.Members = append(out.Members, m)
+		}
+	}
+	return &out
+}
+
 // StatusOptions tunes Status.
 type StatusOptions struct {
 	// Timeout bounds each call to a member; all members are asked in parallel, so the whole

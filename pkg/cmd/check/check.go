@@ -63,7 +63,7 @@ func (o *ConsistencyOptions) Validate() error { return nil }
 
 // Run compares the members' hashes, prints them, and returns an error carrying the exit code.
 func (o *ConsistencyOptions) Run(ctx context.Context) error {
-	pods, conn, err := o.Open(ctx)
+	pods, conn, err := o.OpenCluster(ctx)
 	if err != nil {
 		return err
 	}

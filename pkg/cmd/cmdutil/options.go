@@ -168,9 +168,26 @@ func (g *GlobalOptions) requestTimeout() (time.Duration, error) {
 	return d, nil
 }
 
-// Discover finds the etcd members.
+// Discover finds the etcd members (only the --pod ones when --pod is given).
 func (g *GlobalOptions) Discover(ctx context.Context) ([]discovery.Member, error) {
-	return discovery.Discover(ctx, g.Client, discovery.Options{Namespace: g.Namespace, Selector: g.Selector, Pods: g.Pods})
+	return g.discover(ctx, false)
+}
+
+func (g *GlobalOptions) discover(ctx context.Context, wholeCluster bool) ([]discovery.Member, error) {
+	return discovery.Discover(ctx, g.Client, discovery.Options{Namespace: g.Namespace, Selector: g.Selector, Pods: g.Pods, WholeCluster: wholeCluster})
+}
+
+// Selected reports whether --pod selects this pod (every pod when --pod is not given).
+func (g *GlobalOptions) Selected(pod string) bool {
+	if len(g.Pods) == 0 {
+		return true
+	}
+	for _, p := range g.Pods {
+		if p == pod {
+			return true
+		}
+	}
+	return false
 }
 
 // Logf prints a -v message of the given level on stderr.
@@ -285,10 +302,24 @@ func (g *GlobalOptions) KubernetesVersion() string {
 	return v.GitVersion
 }
 
-// Open discovers the etcd pods and opens the transport: the start of every command that talks
-// to the members. The caller closes the connector.
+// Open discovers the etcd pods (only the --pod ones when --pod is given) and opens the
+// transport: the start of every command that talks to the members. The caller closes the
+// connector.
 func (g *GlobalOptions) Open(ctx context.Context) ([]discovery.Member, transport.Connector, error) {
-	pods, err := g.Discover(ctx)
+	return g.open(ctx, false)
+}
+
+// OpenCluster is Open for the commands that judge the whole cluster (status, doctor,
+// upgrade-check, defrag, check consistency): it returns every etcd pod, --pod or not, after
+// checking that the pods --pod names are etcd pods. A member outside --pod is still asked, so it
+// never counts as down for not being selected; the command narrows what it shows or touches to
+// the selection (Selected).
+func (g *GlobalOptions) OpenCluster(ctx context.Context) ([]discovery.Member, transport.Connector, error) {
+	return g.open(ctx, true)
+}
+
+func (g *GlobalOptions) open(ctx context.Context, wholeCluster bool) ([]discovery.Member, transport.Connector, error) {
+	pods, err := g.discover(ctx, wholeCluster)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -124,12 +124,14 @@ func (o *Options) Validate() error {
 
 // Run plans and defragments.
 func (o *Options) Run(ctx context.Context) error {
-	pods, conn, err := o.Open(ctx)
+	pods, conn, err := o.OpenCluster(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	o.CallTimeout = o.GlobalOptions.Timeout()
+	// --pod picks the members to defragment; every member is still asked and gated on.
+	o.PodSelected = o.GlobalOptions.Selected
 	o.Event = func(e etcd.DefragEvent) {
 		fmt.Fprintf(o.ErrOut, "%s %s\n", time.Now().Format("15:04:05"), e.Message)
 	}

@@ -87,7 +87,7 @@ func (o *Options) Validate() error {
 
 // Run gathers the findings, prints them, and returns an error carrying the exit code.
 func (o *Options) Run(ctx context.Context) error {
-	pods, conn, err := o.Open(ctx)
+	pods, conn, err := o.OpenCluster(ctx)
 	if err != nil {
 		return err
 	}

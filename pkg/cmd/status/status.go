@@ -38,7 +38,7 @@ var (
 		# Machine-readable status (member IDs are hex strings)
 		kubectl etcd status -o json
 
-		# Only the member on one control-plane node
+		# Only the member on one control-plane node (the verdict and exit code stay the cluster's)
 		kubectl etcd status --pod etcd-cp-1`)
 )
 
@@ -74,16 +74,21 @@ func (o *Options) Validate() error { return nil }
 
 // Run gathers the status, prints it, and returns an error carrying the exit code.
 func (o *Options) Run(ctx context.Context) error {
-	members, conn, err := o.Open(ctx)
+	// Every member is asked, --pod or not: --pod narrows the rows, never the verdict, and the
+	// errors of every member follow the table, so the exit code is always explained.
+	members, conn, err := o.OpenCluster(ctx)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 	st := etcd.Status(ctx, conn, members, etcd.StatusOptions{Timeout: o.Timeout()})
-	if err := printers.PrintStatus(o.Out, o.Format, st); err != nil {
+	if err := printers.PrintStatus(o.Out, o.Format, st.Only(o.Selected)); err != nil {
 		return err
 	}
 	for _, m := range members {
+		if !o.Selected(m.Pod) {
+			continue
+		}
 		for _, w := range m.Warnings {
 			fmt.Fprintf(o.ErrOut, "warning: %s: %s\n", m.Pod, w)
 		}

@@ -100,7 +100,7 @@ func (o *Options) Validate() error {
 
 // Run reads the cluster, applies the rules and prints the report; an unsafe target exits 5.
 func (o *Options) Run(ctx context.Context) error {
-	pods, conn, err := o.Open(ctx)
+	pods, conn, err := o.OpenCluster(ctx)
 	if err != nil {
 		return err
 	}

@@ -47,6 +47,8 @@ type Member struct {
 	KVHash uint32
 	// Revision is the member's current revision.
 	Revision int64
+	// CompactRevision is the member's compact revision: HashKV below it fails as etcd's does.
+	CompactRevision int64
 }
 
 // Cluster is a scripted etcd cluster; pods map to members by pod name.
@@ -62,6 +64,9 @@ type Cluster struct {
 	// OnAlarmDisarm, when set, runs before alarms are disarmed (an alarm raised after the plan).
 	OnAlarmDisarm func(c *Cluster)
 	Calls         []string
+	// BeforeCall, when set, runs (without the lock) before every call a session makes, with the
+	// pod asked and the operation ("status", "member list", "hashkv 42", ...).
+	BeforeCall func(c *Cluster, pod, op string)
 	// MaxLearners is etcd's --max-learners (default 1).
 	MaxLearners int
 	// BeforePromote, when set, runs inside MemberPromote before the change; a non-nil error is
@@ -145,6 +150,9 @@ func (s *session) Endpoint() string          { return s.m.LocalClientURL }
 func (s *session) Close() error              { return nil }
 
 func (s *session) self(op string) (*Member, error) {
+	if s.c.BeforeCall != nil {
+		s.c.BeforeCall(s.c, s.m.Pod, op)
+	}
 	s.c.record(s.m.Pod + " " + op)
 	id, ok := s.c.PodMember[s.m.Pod]
 	mem := s.c.member(id)
@@ -399,7 +407,12 @@ func (s *session) HashKV(_ context.Context, rev int64) (*clientv3.HashKVResponse
 	if err != nil {
 		return nil, err
 	}
-	return &clientv3.HashKVResponse{Header: s.header(mem), Hash: mem.KVHash, HashRevision: rev}, nil
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	if rev < mem.CompactRevision {
+		return nil, fmt.Errorf("etcdserver: mvcc: required revision has been compacted")
+	}
+	return &clientv3.HashKVResponse{Header: s.header(mem), Hash: mem.KVHash, HashRevision: rev, CompactRevision: mem.CompactRevision}, nil
 }
 
 func (s *session) Compact(_ context.Context, rev int64) error {
