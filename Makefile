@@ -18,7 +18,7 @@ KUBEADM_PACKAGES := containerd runc iptables conntrack socat
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(BIN)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 
-.PHONY: help build install test test-e2e e2e-tools e2e-up test-kubeadm kubeadm-tools kubeadm-up kubeadm-down bench dist verify-krew verify-krew-manifest verify fmt vet lint tidy-check clean testdata
+.PHONY: help build install test test-e2e e2e-tools e2e-up test-kubeadm kubeadm-tools kubeadm-up kubeadm-down bench bench-kubeadm dist verify-krew verify-krew-manifest verify fmt vet lint tidy-check clean testdata
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -63,9 +63,14 @@ kubeadm-up: kubeadm-tools ## Start the kubeadm cluster by hand in KUBEADM_DIR (s
 kubeadm-down: ## Stop the kubeadm cluster and remove its namespaces, bridge and cgroups
 	hack/kubeadm-cluster.sh down
 
-bench: build e2e-tools ## Snapshot throughput (plugin vs etcdctl, ~500 MiB); usage --file on ~1 GiB backends (MB/s, peak RSS)
+bench: build e2e-tools ## Snapshot throughput (plugin vs etcdctl, ~500 MiB); usage --file on ~1 GiB backends; then bench-kubeadm
 	KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd hack/bench.sh $(BENCH_ARGS)
 	cd test && KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd $(GO) run ./bench/usage $(BENCH_USAGE_ARGS)
+	$(MAKE) bench-kubeadm
+
+bench-kubeadm: build kubeadm-tools ## On the kubeadm cluster (started in KUBEADM_DIR when none runs): snapshot save by helper pod vs port-forward vs direct etcdctl, ratios and peak RSS
+	@if [ "$$(cat /run/kubectl-etcd-e2e/kubeadm.dir 2>/dev/null)" != "$(KUBEADM_DIR)" ]; then hack/kubeadm-cluster.sh up $(KUBEADM_DIR); fi
+	cd test && KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd $(GO) run ./bench/kubeadm -dir $(KUBEADM_DIR) $(BENCH_KUBEADM_ARGS)
 
 testdata: ## Re-capture the real etcdctl output used by the exec transport's unit tests
 	hack/e2e-tools.sh etcd && hack/capture-etcdctl-testdata.sh

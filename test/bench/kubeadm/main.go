@@ -3,13 +3,13 @@
 // "etcdctl snapshot save" on the member's own node, all to the same member, alternating, in one
 // run:
 //
-//	cd test && go run ./bench/kubeadm -dir /tmp/kubectl-etcd-kubeadm [-mib 500] [-rounds 3] [-member cp-2]
+//		cd test && go run ./bench/kubeadm -dir /tmp/kubectl-etcd-kubeadm [-mib 500] [-rounds 3] [-member cp-2]
 //
-//   - direct: etcdctl on the node (in its namespaces), with the node's healthcheck-client pair;
-//   - port-forward: the plugin with certificates (--transport port-forward);
-//   - helper-logs: the plugin with nothing but the kubeconfig (a helper pod; the kubelet's log
-//     server brings the bytes back);
-//   - helper-exec: the same through cat in a shell image (-shell-image; skipped when empty).
+//	  - direct: etcdctl on the node (in its namespaces), with the node's healthcheck-client pair;
+//	  - port-forward: the plugin with certificates (--transport port-forward);
+//	  - helper-logs: the plugin with nothing but the kubeconfig (a helper pod; the kubelet's log
+//	    server brings the bytes back);
+//	  - helper-exec: the same through cat in a shell image (-shell-image; skipped when empty).
 //
 // It fills the cluster with -mib MiB of incompressible values under /bench/ first (and deletes
 // them at the end), then prints per sample the wall time (process start to exit), MB/s, CPU and
