@@ -310,8 +310,8 @@ func waitCaughtUp(ctx context.Context, conn transport.Connector, pods []discover
 	deadline := time.Now().Add(timeout)
 	var target uint64
 	leaderSeen := false
-	last := fmt.Errorf("%w: no answer yet", ErrUnreadable)
 	for {
+		var last error
 		st := Status(ctx, conn, pods, StatusOptions{Timeout: call})
 		if !leaderSeen {
 			for _, m := range st.Members {

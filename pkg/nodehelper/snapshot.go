@@ -541,7 +541,6 @@ type execReader struct {
 	size, off  int64
 	body       io.ReadCloser
 	stop       context.CancelFunc
-	errc       chan error
 	resumed    bool
 	lastStderr *syncBuffer
 }
