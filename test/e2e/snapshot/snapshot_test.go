@@ -643,7 +643,7 @@ func testOnNode(t *testing.T, c *harness.Cluster, dir string) {
 	before := sha256File(t, hostFile)
 	r = run(t, c, dir, "snapshot", "save", "--on-node", podPath, "--member", member)
 	plugintest.WantCode(t, r, 5)
-	if !strings.Contains(r.Stderr, "already exists") || !strings.Contains(r.Stderr, "--force") {
+	if !strings.Contains(r.Stderr, "already exists") || !strings.Contains(r.Stderr, "choose another name") {
 		t.Errorf("refusal of an existing file does not say so\n%s", r)
 	}
 	if sha256File(t, hostFile) != before {
