@@ -202,6 +202,9 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 	// lock expires within seconds instead of blocking the next snapshot or defrag.
 	release, warning, err := lockMember(sctx, s, m.ID, m.Name, "snapshot", 10*time.Second)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("snapshot from %s interrupted (%v) while taking the member lock; nothing was kept: %w", pod, context.Cause(ctx), err)
+		}
 		return nil, err
 	}
 	defer release()

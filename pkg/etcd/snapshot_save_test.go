@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -223,5 +224,27 @@ func TestSaveSnapshotNamedMemberChecks(t *testing.T) {
 				t.Errorf("with --force: warnings %q, want one naming the problem", warnings)
 			}
 		})
+	}
+}
+
+// Ctrl-C while the member lock is being taken (the stream is already open: a helper pod may be
+// writing on the node) says the snapshot was interrupted, not that the lock failed.
+func TestSaveSnapshotInterruptedAtTheLock(t *testing.T) {
+	dir := t.TempDir()
+	cl := threeMembers()
+	for _, m := range cl.Members {
+		m.SnapshotData = snapshotStream()
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cl.OnLock = func(*fake.Cluster, string) error {
+		cancel(errors.New("received interrupt"))
+		return fmt.Errorf("etcdctl lease grant 11: %w", context.Canceled)
+	}
+	_, err := SaveSnapshot(ctx, cl.Connector(), pods("cp-1", "cp-2", "cp-3"), SnapshotOptions{Path: filepath.Join(dir, "snap.db")})
+	if err == nil || !strings.Contains(err.Error(), "interrupted (received interrupt) while taking the member lock; nothing was kept") {
+		t.Fatalf("error %v", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }
