@@ -421,6 +421,13 @@ func saveChecks(t *testing.T, pw *podWatch, r *plugintest.Result, file, wantRout
 		t.Errorf("helper pod %s: hostNetwork %v, restartPolicy %s, activeDeadlineSeconds %v, automountServiceAccountToken %v; want true, Never, set, false",
 			pod.Name, pod.Spec.HostNetwork, pod.Spec.RestartPolicy, pod.Spec.ActiveDeadlineSeconds, pod.Spec.AutomountServiceAccountToken)
 	}
+	everyTaint := false
+	for _, tol := range pod.Spec.Tolerations {
+		everyTaint = everyTaint || tol.Key == "" && tol.Operator == corev1.TolerationOpExists
+	}
+	if !everyTaint {
+		t.Errorf("helper pod %s does not tolerate every taint: %v", pod.Name, pod.Spec.Tolerations)
+	}
 	wantPodGone(t, clientset(t), pod)
 	return res, pod
 }
@@ -439,18 +446,51 @@ func sha256File(t *testing.T, file string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// wantImages checks that the helper pod ran the member's etcd image and, on the exec route, the
-// shell image named.
+// isEtcdImage tells the member's etcd image, by name or by the image ID the etcd pod reports
+// (the helper may name it either way), from the shell image.
+func isEtcdImage(t *testing.T, image string) bool {
+	t.Helper()
+	if strings.HasPrefix(image, "registry.k8s.io/etcd:") || strings.HasPrefix(image, "registry.k8s.io/etcd@") {
+		return true
+	}
+	etcdPods.once.Do(func() {
+		l, err := clientset(t).CoreV1().Pods("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "component=etcd"})
+		if err != nil {
+			t.Fatalf("listing the etcd pods: %v", err)
+		}
+		for _, p := range l.Items {
+			for _, s := range p.Status.ContainerStatuses {
+				etcdPods.imageIDs = append(etcdPods.imageIDs, s.ImageID)
+			}
+		}
+	})
+	return contains(etcdPods.imageIDs, image)
+}
+
+var etcdPods struct {
+	once     sync.Once
+	imageIDs []string
+}
+
+// allContainers are the init and the regular containers of a pod spec.
+func allContainers(p *corev1.Pod) []corev1.Container {
+	return append(append([]corev1.Container{}, p.Spec.InitContainers...), p.Spec.Containers...)
+}
+
+// wantImages checks that the helper pod ran the member's etcd image and, when shell is set, the
+// shell image named, neither of them pulled.
 func wantImages(t *testing.T, pod *corev1.Pod, shell string) {
 	t.Helper()
 	var images []string
-	for _, c := range pod.Spec.Containers {
+	etcd := false
+	for _, c := range allContainers(pod) {
 		images = append(images, c.Image)
+		etcd = etcd || isEtcdImage(t, c.Image)
 		if c.ImagePullPolicy != corev1.PullIfNotPresent && c.ImagePullPolicy != corev1.PullNever {
 			t.Errorf("helper pod %s: container %s has imagePullPolicy %s (this cluster pulls nothing)", pod.Name, c.Name, c.ImagePullPolicy)
 		}
 	}
-	if !contains(images, "registry.k8s.io/etcd:"+strings.TrimPrefix(etcdVersion, "v")+"-0") {
+	if !etcd {
 		t.Errorf("helper pod %s runs %v, not the member's etcd image", pod.Name, images)
 	}
 	if shell != "" && !contains(images, shell) {
@@ -770,8 +810,8 @@ func TestHelperInterrupt(t *testing.T) {
 				if old[p.UID] {
 					return false
 				}
-				for _, s := range p.Status.ContainerStatuses {
-					if strings.Contains(s.Image, "etcd") && s.State.Running != nil && s.ContainerID != "" {
+				for _, s := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+					if isEtcdImage(t, s.Image) && s.State.Running != nil && s.ContainerID != "" {
 						etcdctl = s.ContainerID
 						return true
 					}
@@ -779,22 +819,18 @@ func TestHelperInterrupt(t *testing.T) {
 				return false
 			})
 			interrupted = append(interrupted, pod)
+			// Poll tightly: etcdctl writes the filled database in about a second.
 			var size int64
-			eventually(t, "snapshot bytes on "+pod.Spec.NodeName, time.Minute, func() error {
+			for deadline := time.Now().Add(time.Minute); size == 0; time.Sleep(20 * time.Millisecond) {
 				select {
 				case <-p.Exited:
-					return nil // reported below
+					t.Fatalf("the plugin exited before the snapshot had bytes on the node\n%s", p.Wait(t))
 				default:
 				}
-				if size = snapshotBytesOnNode(pod); size == 0 {
-					return errors.New("none yet")
+				if time.Now().After(deadline) {
+					t.Fatalf("no snapshot bytes of pod %s on %s within a minute", pod.Name, pod.Spec.NodeName)
 				}
-				return nil
-			})
-			select {
-			case <-p.Exited:
-				t.Fatalf("the plugin exited before the snapshot had bytes on the node\n%s", p.Wait(t))
-			default:
+				size = snapshotBytesOnNode(pod)
 			}
 			fr := freezeContainer(t, pod, etcdctl)
 			partSize := int64(-1)
