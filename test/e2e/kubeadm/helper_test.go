@@ -504,13 +504,18 @@ func wantImages(t *testing.T, pod *corev1.Pod, shell string) {
 func TestHelperSave(t *testing.T) {
 	plugintest.SkipShort(t)
 	proxy, noProxy := restrictedUsers(t)
-	for _, c := range []struct{ kc, verb, res, want string }{
-		{proxy, "get", "nodes/proxy", "yes"}, {noProxy, "get", "nodes/proxy", "no"},
-		{noProxy, "create", "pods", "yes"}, {noProxy, "get", "secrets", "no"}, {proxy, "create", "pods/portforward", "no"},
+	for _, c := range []struct{ kc, verb, res, sub, want string }{
+		{proxy, "get", "nodes", "proxy", "yes"}, {noProxy, "get", "nodes", "proxy", "no"},
+		{noProxy, "create", "pods", "", "yes"}, {noProxy, "create", "pods", "exec", "yes"},
+		{noProxy, "get", "secrets", "", "no"}, {proxy, "create", "pods", "portforward", "no"},
 	} {
-		out, _ := kubectl(t, "--kubeconfig", c.kc, "-n", "kube-system", "auth", "can-i", c.verb, c.res)
+		args := []string{"--kubeconfig", c.kc, "-n", "kube-system", "auth", "can-i", c.verb, c.res}
+		if c.sub != "" {
+			args = append(args, "--subresource", c.sub)
+		}
+		out, _ := kubectl(t, args...)
 		if strings.TrimSpace(out) != c.want {
-			t.Fatalf("%s: can-i %s %s = %q, want %s", filepath.Base(c.kc), c.verb, c.res, out, c.want)
+			t.Fatalf("%s: can-i %s %s/%s = %q, want %s", filepath.Base(c.kc), c.verb, c.res, c.sub, out, c.want)
 		}
 	}
 	pw := watchHelperPods(t)
@@ -853,7 +858,7 @@ func TestHelperInterrupt(t *testing.T) {
 			if r.Code != 1 {
 				t.Errorf("exit code %d, want 1 (an interrupted snapshot)\n%s", r.Code, r)
 			}
-			if !strings.Contains(r.Stderr, "interrupted") {
+			if el := r.ErrorLines(); len(el) != 1 || !strings.Contains(el[0], "interrupt") {
 				t.Errorf("stderr does not say the snapshot was interrupted\n%s", r)
 			}
 			wantNoFiles(t, r, file)
@@ -862,15 +867,21 @@ func TestHelperInterrupt(t *testing.T) {
 	}
 	// The kubelet removes a deleted pod's log directory and its volumes (garbage collection,
 	// about a minute): then nothing of the snapshots is left on the nodes.
+	t0 = time.Now()
 	eventually(t, "the helper pods' directories removed from the nodes", 2*time.Minute, func() error {
 		for _, pod := range interrupted {
-			out := onNode(t, pod.Spec.NodeName, "find", "/var/log/pods", "/var/lib/kubelet/pods", "-maxdepth", "1", "-name", "*"+string(pod.UID)+"*")
-			if strings.TrimSpace(out) != "" {
-				return fmt.Errorf("on %s: %s", pod.Spec.NodeName, strings.TrimSpace(out))
+			out, err := exec.Command(cluster.script, "exec", cluster.dir, pod.Spec.NodeName,
+				"find", "/var/log/pods", "/var/lib/kubelet/pods", "-maxdepth", "1", "-name", "*"+string(pod.UID)+"*").CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("find on %s: %w: %s", pod.Spec.NodeName, err, out)
+			}
+			if strings.TrimSpace(string(out)) != "" {
+				return fmt.Errorf("on %s: %s", pod.Spec.NodeName, strings.TrimSpace(string(out)))
 			}
 		}
 		return nil
 	})
+	t.Logf("the kubelets removed the helper pods' directories %s after the last interrupt", time.Since(t0).Round(time.Second))
 	for _, n := range nodes {
 		out := onNode(t, n, "find", "/var/log/pods", "-path", "*/kubectl-etcd/*")
 		if strings.TrimSpace(out) != "" {
