@@ -38,6 +38,10 @@ BRIDGE=ka0br
 SUBNET=172.30.250
 ENDPOINT=cp.ka0.test # the control-plane endpoint name, in every node's /etc/hosts
 NODES=(cp-1 cp-2 cp-3)
+# A small image with a shell, for the tests of the node helper's exec route (--helper-image):
+# built from this machine's files, imported on every node, never pulled.
+SHELL_IMAGE=registry.k8s.io/kubectl-etcd-e2e/shell:v1
+SHELL_IMAGE_TOOLS=(sh cat sleep rm wc)
 CGROUP_CONTROLLERS=(cpu cpuacct cpuset memory devices freezer blkio pids systemd)
 # What the kubelet requires of the kernel (its protectKernelDefaults check): set by up, restored by down.
 SYSCTLS=(vm.overcommit_memory=1 vm.panic_on_oom=0 kernel.panic=10 kernel.panic_on_oops=1
@@ -99,12 +103,32 @@ build_images() {
               -file "/usr/local/bin/etcdctl=$ETCD_BIN/etcdctl" -file "/usr/local/bin/etcdutl=$ETCD_BIN/etcdutl" ;;
       kube-apiserver) "$img/oci-image" -o "$img/$name.tar" -ref "$ref" -file "/usr/local/bin/$name=$K8S_BIN/$name" ;;
       kube-controller-manager | kube-scheduler) "$img/oci-image" -o "$img/$name.tar" -ref "$ref" -file "/usr/local/bin/$name=$KA_BIN/$name" ;;
-      kube-proxy | coredns/coredns) ;; # their addons are skipped (no kube-proxy, no CoreDNS)
+      kube-proxy) ;; # the addon is skipped; its ref names a copy of the shell image below
+      coredns/coredns) ;; # the addon is skipped (no CoreDNS)
       *) die "kubeadm wants image $ref, which this harness does not build" ;;
     esac
   done < <(kubeadm config images list --config "$DIR/kubeadm-init-cp-1.yaml")
   [ -n "$pv" ] || die "kubeadm lists no pause image"
+  shell_image "$img/oci-image" "$img/shell.tar" "$SHELL_IMAGE"
+  # Like kubeadm's kube-proxy image (distroless-iptables), the shell image has dash, cat, rm and
+  # sleep: the same files under kube-proxy's name, for tests that run a kube-proxy-like DaemonSet.
+  shell_image "$img/oci-image" "$img/kube-proxy.tar" "registry.k8s.io/kube-proxy:$K8S_VERSION"
   echo "$pv" >"$DIR/pause-version"
+}
+
+# shell_image OCI-IMAGE OUT REF: an image with this machine's /bin/sh (dash), cat, sleep, rm and
+# wc and the shared libraries ldd names for them (the ELF interpreter at its absolute path, the
+# libraries in the loader's default directories), for the node helper's exec route.
+shell_image() {
+  local tool=$1 out=$2 ref=$3 b src lib args=()
+  local -A libs=()
+  for b in "${SHELL_IMAGE_TOOLS[@]}"; do
+    src=$(readlink -f "$(command -v "$b")") || die "no $b on this machine for the shell image"
+    args+=(-file "/bin/$b=$src")
+    while read -r lib; do libs[$lib]=1; done < <(ldd "$src" | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i}')
+  done
+  for lib in "${!libs[@]}"; do args+=(-file "$lib=$(readlink -f "$lib")"); done
+  "$tool" -o "$out" -ref "$ref" "${args[@]}"
 }
 
 # node_up NODE: namespaces, mounts, cgroup parent, containerd with the images imported.

@@ -163,6 +163,33 @@ func TestSnapshot(t *testing.T) {
 	r = runPlugin(t, "snapshot", "status", file)
 	plugintest.WantCode(t, r, 0)
 
+	restoreAndServe(t, file, dir)
+
+	// --on-node: the file lands on cp-2's disk (its /var/lib/etcd hostPath).
+	r = runPlugin(t, "snapshot", "save", "--on-node", "/var/lib/etcd/kubeadm-e2e.db", "--pod", "etcd-cp-2", "--transport", "exec")
+	plugintest.WantCode(t, r, 0)
+	onHost := filepath.Join(nodeEtcdDir("cp-2"), "kubeadm-e2e.db")
+	defer os.Remove(onHost)
+	etcdutl(t, "snapshot", "status", onHost, "-w", "json")
+}
+
+// TestDefrag: every member is defragmented through exec, followers first and the leader last.
+func TestDefrag(t *testing.T) {
+	plugintest.SkipShort(t)
+	r := runPlugin(t, "defrag", "--force", "--transport", "exec")
+	plugintest.WantCode(t, r, 0)
+	if n := strings.Count(r.Stdout, "done"); n != 3 {
+		t.Errorf("defrag: %d members done, want 3\n%s", n, r)
+	}
+	r, st := status(t, "--transport", "exec")
+	wantHealthy(t, "exec", r, st)
+}
+
+// restoreAndServe restores the snapshot file with the real etcdutl into dir/restored, starts a
+// real etcd on it on loopback ports and checks that it serves the cluster's namespaces under
+// /registry; the etcd is stopped when the function returns.
+func restoreAndServe(t *testing.T, file, dir string) {
+	t.Helper()
 	ports := freePorts(t, 2)
 	peer, client := "http://127.0.0.1:"+strconv.Itoa(ports[0]), "http://127.0.0.1:"+strconv.Itoa(ports[1])
 	data := filepath.Join(dir, "restored")
@@ -196,25 +223,6 @@ func TestSnapshot(t *testing.T) {
 			t.Errorf("restored etcd lacks namespace %s; keys:\n%s", ns, keys)
 		}
 	}
-
-	// --on-node: the file lands on cp-2's disk (its /var/lib/etcd hostPath).
-	r = runPlugin(t, "snapshot", "save", "--on-node", "/var/lib/etcd/kubeadm-e2e.db", "--pod", "etcd-cp-2", "--transport", "exec")
-	plugintest.WantCode(t, r, 0)
-	onHost := filepath.Join(nodeEtcdDir("cp-2"), "kubeadm-e2e.db")
-	defer os.Remove(onHost)
-	etcdutl(t, "snapshot", "status", onHost, "-w", "json")
-}
-
-// TestDefrag: every member is defragmented through exec, followers first and the leader last.
-func TestDefrag(t *testing.T) {
-	plugintest.SkipShort(t)
-	r := runPlugin(t, "defrag", "--force", "--transport", "exec")
-	plugintest.WantCode(t, r, 0)
-	if n := strings.Count(r.Stdout, "done"); n != 3 {
-		t.Errorf("defrag: %d members done, want 3\n%s", n, r)
-	}
-	r, st := status(t, "--transport", "exec")
-	wantHealthy(t, "exec", r, st)
 }
 
 func etcdutl(t *testing.T, args ...string) string {

@@ -68,7 +68,7 @@ func run(m *testing.M) int {
 		// A cluster started by hand (make kubeadm-up): used as it is and left running.
 		cluster.dir = d
 		os.Setenv("KUBECONFIG", filepath.Join(cluster.dir, "kubeconfig"))
-		return plugintest.Setup(m)
+		return suite(m)
 	}
 	if cluster.dir, err = os.MkdirTemp("", "kubectl-etcd-kubeadm-"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -87,7 +87,7 @@ func run(m *testing.M) int {
 	}
 	os.Setenv("KUBECONFIG", filepath.Join(cluster.dir, "kubeconfig"))
 	t1 := time.Now()
-	code := plugintest.Setup(m)
+	code := suite(m)
 	fmt.Fprintf(os.Stderr, "kubeadm e2e: suite took %s\n", time.Since(t1).Round(time.Second))
 	if code == 0 {
 		// down (deferred above) needs the dir's state (the saved kernel settings): tear down
@@ -96,6 +96,23 @@ func run(m *testing.M) int {
 		os.RemoveAll(cluster.dir)
 	} else {
 		fmt.Fprintf(os.Stderr, "kubeadm e2e: logs kept in %s/logs\n", cluster.dir)
+	}
+	return code
+}
+
+// suite runs the tests, then checks that they left no helper pod of the plugin behind and
+// removes the restricted users of helper_test.go.
+func suite(m *testing.M) int {
+	code := plugintest.Setup(m)
+	if testing.Short() {
+		return code
+	}
+	removeRestrictedUsers()
+	if err := helperPodsLeftAtEnd(); err != nil {
+		fmt.Fprintf(os.Stderr, "kubeadm e2e: FAIL: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
 	}
 	return code
 }
