@@ -294,7 +294,7 @@ func TestStartFailureDeletesThePod(t *testing.T) {
 	r := &Runner{Client: f, Poll: time.Millisecond}
 	spec := Spec{Namespace: "kube-system", Node: "cp-2", Purpose: "snap",
 		Containers: []corev1.Container{{Name: "snapshot", Image: "registry.k8s.io/etcd:3.6.16-0"}}}
-	_, err := r.Start(context.Background(), spec, "snapshot")
+	_, err := r.Start(context.Background(), spec, "snapshot", false)
 	if !errors.Is(err, ErrNotStarted) || !strings.Contains(err.Error(), "image registry.k8s.io/etcd:3.6.16-0 of container snapshot is not on the node") {
 		t.Fatalf("error %v", err)
 	}
@@ -314,7 +314,7 @@ func TestStartTimeoutDeletesThePodAndNamesTheEvents(t *testing.T) {
 	now := time.Now()
 	r := &Runner{Client: f, Poll: time.Millisecond, StartTimeout: time.Minute, Now: func() time.Time { now = now.Add(10 * time.Second); return now }}
 	_, err := r.Start(context.Background(), Spec{Namespace: "kube-system", Node: "cp-2", Purpose: "snap",
-		Containers: []corev1.Container{{Name: "snapshot"}}}, "snapshot")
+		Containers: []corev1.Container{{Name: "snapshot"}}}, "snapshot", false)
 	if !errors.Is(err, ErrNotStarted) || !strings.Contains(err.Error(), "did not start within 1m0s") ||
 		!strings.Contains(err.Error(), "FailedMount: hostPath type check failed") {
 		t.Fatalf("error %v", err)
@@ -336,7 +336,7 @@ func TestCreateRefusals(t *testing.T) {
 		f.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
 			return true, nil, forbidden(c.err.Error())
 		})
-		_, err := (&Runner{Client: f}).Start(context.Background(), Spec{Namespace: "kube-system", Node: "cp-2", Purpose: "snap"}, "x")
+		_, err := (&Runner{Client: f}).Start(context.Background(), Spec{Namespace: "kube-system", Node: "cp-2", Purpose: "snap"}, "x", false)
 		if !errors.Is(err, ErrNotStarted) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("error %v, want %q", err, c.want)
 		}
@@ -348,11 +348,11 @@ func TestDeleteAfterCancelAndDeleteLive(t *testing.T) {
 	r := &Runner{Client: f, Poll: time.Millisecond}
 	spec := Spec{Namespace: "kube-system", Node: "cp-2", Purpose: "snap", Containers: []corev1.Container{{Name: "snapshot"}}}
 	ctx, cancel := context.WithCancel(context.Background())
-	p1, err := r.Start(ctx, spec, "snapshot")
+	p1, err := r.Start(ctx, spec, "snapshot", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p2, err := r.Start(ctx, spec, "snapshot")
+	p2, err := r.Start(ctx, spec, "snapshot", false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,4 +397,39 @@ func TestSweepDeletesExpiredHelpers(t *testing.T) {
 
 func forbidden(msg string) error {
 	return &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 403, Reason: metav1.StatusReasonForbidden, Message: msg}}
+}
+
+// Ctrl-C during the create: the pod the API server stored anyway is deleted.
+func TestStartCancelledDeletesThePod(t *testing.T) {
+	f := newFakeCluster()
+	ctx, cancel := context.WithCancel(context.Background())
+	f.PrependReactor("create", "pods", func(k8stesting.Action) (bool, runtime.Object, error) {
+		cancel() // the signal arrives while the request is in flight
+		return false, nil, nil
+	})
+	_, err := (&Runner{Client: f, Poll: time.Millisecond}).Start(ctx, Spec{Namespace: "kube-system", Node: "cp-2", Purpose: "snap",
+		Containers: []corev1.Container{{Name: "snapshot"}}}, "snapshot", false)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v", err)
+	}
+	if left := f.helperPods(t); len(left) != 0 {
+		t.Errorf("pods left: %v", left)
+	}
+}
+
+// A container that must keep running (the exec route's shell) and ended at once did not start.
+func TestStartMustRun(t *testing.T) {
+	f := newFakeCluster()
+	f.state = func(string) corev1.ContainerState {
+		return corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 127, Reason: "StartError",
+			Message: `exec: "sleep": executable file not found in $PATH`}}
+	}
+	_, err := (&Runner{Client: f, Poll: time.Millisecond}).Start(context.Background(), Spec{Namespace: "kube-system", Node: "cp-2", Purpose: "snap",
+		Containers: []corev1.Container{{Name: "shell"}}}, "shell", true)
+	if !errors.Is(err, ErrNotStarted) || !strings.Contains(err.Error(), `container shell ended at once (exit code 127, StartError): exec: "sleep"`) {
+		t.Fatalf("error %v", err)
+	}
+	if left := f.helperPods(t); len(left) != 0 {
+		t.Errorf("pods left: %v", left)
+	}
 }

@@ -31,6 +31,9 @@ type NodeLogs struct {
 
 // NewNodeLogs returns a reader of node's log files, authenticated as the kubeconfig says.
 func NewNodeLogs(cfg *rest.Config, node string) (*NodeLogs, error) {
+	// --request-timeout would bound a whole download: the reads carry the command's context.
+	cfg = rest.CopyConfig(cfg)
+	cfg.Timeout = 0
 	hc, err := rest.HTTPClientFor(cfg)
 	if err != nil {
 		return nil, err
@@ -87,6 +90,15 @@ func (l *NodeLogs) Open(ctx context.Context, rel string, off int64) (io.ReadClos
 	resp, err := l.HTTP.Do(req)
 	if err != nil {
 		return nil, -1, err
+	}
+	switch {
+	case (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusPartialContent) && resp.ContentLength == 0:
+		// net/http answers a Range on an empty file with 200 and no body: nothing new yet
+		resp.Body.Close()
+		return nil, 0, errNoNewData
+	case resp.StatusCode == http.StatusOK && resp.ContentLength >= 0 && resp.ContentLength <= off:
+		resp.Body.Close()
+		return nil, resp.ContentLength, errNoNewData
 	}
 	switch resp.StatusCode {
 	case http.StatusPartialContent:

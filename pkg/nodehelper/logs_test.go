@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -268,5 +269,68 @@ func TestContentRangeTotal(t *testing.T) {
 		if got := contentRangeTotal(in); got != want {
 			t.Errorf("%q: %d, want %d", in, got, want)
 		}
+	}
+}
+
+// etcdctl creates snapshot.db.part before etcd sends anything; net/http serves a Range of an
+// empty file as 200 with no body. Open must not take that for the start of the stream (the
+// caller takes the member lock then), and must not spin on it.
+func TestLogsRouteWaitsForTheFirstBytes(t *testing.T) {
+	f, srv, h := startLogsHelper(t)
+	data := make([]byte, 1<<20+32)
+	_, _ = rand.Read(data)
+	var firstBytes atomic.Bool
+	go func() {
+		for {
+			if _, pod := h.Used(); pod != "" {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		pods, _ := List(context.Background(), f, "kube-system")
+		p := &Pod{Namespace: "kube-system", Name: pods[0].Name, UID: string(pods[0].UID)}
+		dir := OwnLogDir(p.Namespace, p.Name, p.UID, snapshotDir) + "/"
+		srv.write(dir+"snapshot.db.part", nil) // created, empty
+		srv.mu.Lock()
+		srv.gets = 0
+		srv.mu.Unlock()
+		time.Sleep(300 * time.Millisecond)
+		srv.mu.Lock()
+		emptyGets := srv.gets
+		srv.mu.Unlock()
+		if emptyGets > 30 {
+			t.Errorf("%d requests for an empty file in 300ms: the reader spins", emptyGets)
+		}
+		firstBytes.Store(true)
+		srv.write(dir+"snapshot.db.part", data)
+		srv.rename(dir+"snapshot.db.part", dir+"snapshot.db")
+		setContainer(t, f, p, SnapshotContainer, corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}})
+	}()
+	rc, err := h.Open(context.Background(), kubeadmMember(), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !firstBytes.Load() {
+		t.Error("Open returned before etcdctl wrote a byte")
+	}
+	got, err := io.ReadAll(rc)
+	_ = rc.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes (%v), want %d", len(got), err, len(data))
+	}
+}
+
+// etcdctl exited 0 but its file is gone: an error, not an endless wait.
+func TestLogsRouteExitedWithoutAFile(t *testing.T) {
+	f, _, h := startLogsHelper(t)
+	f.state = func(string) corev1.ContainerState {
+		return corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}
+	}
+	_, err := h.Open(context.Background(), kubeadmMember(), 1<<20)
+	if err == nil || !strings.Contains(err.Error(), "exited 0, but neither") {
+		t.Fatalf("error %v", err)
+	}
+	if left := f.helperPods(t); len(left) != 0 {
+		t.Errorf("pods left: %v", left)
 	}
 }

@@ -62,8 +62,8 @@ type Pod struct {
 	r                     *Runner
 	Namespace, Name, Node string
 	UID                   string
-	once                  sync.Once
-	delErr                error
+	mu                    sync.Mutex
+	deleted               bool
 }
 
 // String is namespace/name.
@@ -73,19 +73,27 @@ func (p *Pod) String() string { return p.Namespace + "/" + p.Name }
 var live sync.Map // *Pod -> struct{}
 
 // Start sweeps helpers left behind, creates the pod of spec and waits until the container named
-// wait has started (or already ended). On any failure the pod is deleted again and the error
-// wraps ErrNotStarted, naming the cause: the API's refusal (RBAC, admission) or the pod's own
-// state and its events.
-func (r *Runner) Start(ctx context.Context, spec Spec, wait string) (*Pod, error) {
+// wait runs — or, unless mustRun, has already ended (a short job). On any failure the pod is
+// deleted again and the error wraps ErrNotStarted, naming the cause: the API's refusal (RBAC,
+// admission) or the pod's own state and its events.
+func (r *Runner) Start(ctx context.Context, spec Spec, wait string, mustRun bool) (*Pod, error) {
 	r.Sweep(ctx, spec.Namespace)
-	created, err := r.Client.CoreV1().Pods(spec.Namespace).Create(ctx, spec.Pod(), metav1.CreateOptions{})
+	// The create is not cancelled half-way by Ctrl-C: the API server could store a pod whose
+	// name (generated) this process would then never learn, and so never delete.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	created, err := r.Client.CoreV1().Pods(spec.Namespace).Create(cctx, spec.Pod(), metav1.CreateOptions{})
+	cancel()
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotStarted, createError(err, spec))
 	}
 	p := &Pod{r: r, Namespace: created.Namespace, Name: created.Name, Node: spec.Node, UID: string(created.UID)}
 	live.Store(p, struct{}{})
-	if err := p.waitStarted(ctx, wait); err != nil {
-		_ = p.Delete(ctx)
+	if err := ctx.Err(); err != nil {
+		p.deleteOrWarn(ctx)
+		return nil, context.Cause(ctx)
+	}
+	if err := p.waitStarted(ctx, wait, mustRun); err != nil {
+		p.deleteOrWarn(ctx)
 		return nil, err
 	}
 	return p, nil
@@ -111,7 +119,7 @@ func createError(err error, spec Spec) error {
 
 // waitStarted polls the pod until container wait runs or ran, the pod failed, or the start
 // timeout passed.
-func (p *Pod) waitStarted(ctx context.Context, wait string) error {
+func (p *Pod) waitStarted(ctx context.Context, wait string, mustRun bool) error {
 	timeout := p.r.StartTimeout
 	if timeout <= 0 {
 		timeout = DefaultStartTimeout
@@ -122,8 +130,16 @@ func (p *Pod) waitStarted(ctx context.Context, wait string) error {
 		if err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrNotStarted, p, err)
 		}
-		if st := ContainerState(pod, wait); st != nil && (st.Running != nil || st.Terminated != nil) {
-			return nil
+		if st := ContainerState(pod, wait); st != nil {
+			switch {
+			case st.Running != nil:
+				return nil
+			case st.Terminated != nil && !mustRun:
+				return nil
+			case st.Terminated != nil:
+				return fmt.Errorf("%w: %s on node %s: container %s ended at once (exit code %d, %s): %s", ErrNotStarted, p, p.Node,
+					wait, st.Terminated.ExitCode, st.Terminated.Reason, lastLines(st.Terminated.Message, 3))
+			}
 		}
 		if reason := stuck(pod); reason != "" {
 			return fmt.Errorf("%w: %s on node %s: %s%s", ErrNotStarted, p, p.Node, reason, p.events(ctx))
@@ -228,18 +244,31 @@ func (p *Pod) WaitTerminated(ctx context.Context, name string) (*corev1.Containe
 	}
 }
 
-// Delete deletes the pod, once, even when ctx is already cancelled (Ctrl-C): the deletion gets
-// a context of its own, bounded by cleanupTimeout. A pod already gone is not an error.
+// Delete deletes the pod even when ctx is already cancelled (Ctrl-C): the deletion gets a
+// context of its own, bounded by cleanupTimeout. A pod already gone is not an error; a failed
+// deletion is tried again by the next call.
 func (p *Pod) Delete(ctx context.Context) error {
-	p.once.Do(func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		p.delErr = deletePod(dctx, p.r.Client, p.Namespace, p.Name)
-		if p.delErr == nil {
-			live.Delete(p)
-		}
-	})
-	return p.delErr
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.deleted {
+		return nil
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if err := deletePod(dctx, p.r.Client, p.Namespace, p.Name); err != nil {
+		return err
+	}
+	p.deleted = true
+	live.Delete(p)
+	return nil
+}
+
+// deleteOrWarn deletes the pod and, when that fails, says so with the command that deletes it:
+// a helper left behind holds files (a snapshot) on its node.
+func (p *Pod) deleteOrWarn(ctx context.Context) {
+	if err := p.Delete(ctx); err != nil {
+		p.r.notify("%v", err)
+	}
 }
 
 // cleanupTimeout bounds a deletion that runs after the command's context ended.
@@ -257,18 +286,28 @@ func ptr64(v int64) *int64 { return &v }
 
 // DeleteLive deletes, within timeout, every helper pod this process created and has not
 // deleted yet. main calls it when a second Ctrl-C quits without waiting for the normal
-// clean-up.
+// clean-up; it returns at the timeout whatever is still pending.
 func DeleteLive(timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	done := make(chan struct{})
 	var wg sync.WaitGroup
 	live.Range(func(k, _ any) bool {
 		p := k.(*Pod)
 		wg.Add(1)
-		go func() { defer wg.Done(); _ = p.Delete(ctx) }()
+		go func() {
+			defer wg.Done()
+			if deletePod(ctx, p.r.Client, p.Namespace, p.Name) == nil {
+				live.Delete(p)
+			}
+		}()
 		return true
 	})
-	wg.Wait()
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // List returns the helper pods in namespace ns, oldest first.

@@ -2,6 +2,7 @@ package nodehelper
 
 import (
 	"context"
+	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -47,9 +48,11 @@ func (s *session) Snapshot(ctx context.Context) (*clientv3.SnapshotResponse, err
 	m := s.Member()
 	// The database size bounds the helper's deadline and scratch space; unknown is 0.
 	var size int64
-	if st, err := s.Session.Status(ctx); err == nil {
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if st, err := s.Session.Status(sctx); err == nil {
 		size = st.DbSize
 	}
+	cancel()
 	rc, err := s.c.Snapshots.Open(ctx, m, size)
 	if err != nil {
 		return nil, err

@@ -46,7 +46,7 @@ const (
 	snapshotFile      = "snapshot.db"
 )
 
-// KubeProxySelector finds kubeadm's kube-proxy pods, whose image has a shell and cat.
+// KubeProxySelector finds kubeadm's kube-proxy pods, whose image has sleep, cat and wc.
 const KubeProxySelector = "k8s-app=kube-proxy"
 
 // Executor runs a command in a container (the exec transport's).
@@ -160,7 +160,7 @@ func (h *SnapshotHelper) choose(ctx context.Context, m *discovery.Member) (*plan
 		if want == RouteExec {
 			return nil, fmt.Errorf("%w: --helper-route=exec: %s", ErrNoRoute, whyNotExec)
 		}
-		return nil, fmt.Errorf("%w: the kubelet log route is out (%s) and the exec route too (%s); grant get nodes/proxy, or pass --helper-image IMAGE (an image on the node with /bin/sh and cat)",
+		return nil, fmt.Errorf("%w: the kubelet log route is out (%s) and the exec route too (%s); grant get nodes/proxy, or pass --helper-image IMAGE (an image on the node with sleep, cat and wc)",
 			ErrNoRoute, whyNotLogs, whyNotExec)
 	}
 	if whyNotLogs != "" {
@@ -185,7 +185,7 @@ func joinPerms(ps []Permission) string {
 }
 
 // kubeProxyImage is the image of the kube-proxy pod on node: kubeadm's kube-proxy image
-// (distroless-iptables) has /bin/sh and cat, and its DaemonSet tolerates every taint, so the
+// (distroless-iptables) has sleep, cat and wc, and its DaemonSet tolerates every taint, so the
 // image is on every control-plane node.
 func kubeProxyImage(ctx context.Context, r *Runner, node string) (string, error) {
 	list, err := r.Client.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{
@@ -200,7 +200,7 @@ func kubeProxyImage(ctx context.Context, r *Runner, node string) (string, error)
 			}
 		}
 	}
-	return "", fmt.Errorf("no kube-proxy pod runs on node %s (a kube-proxy replacement?), so no image with a shell is known there", node)
+	return "", fmt.Errorf("no kube-proxy pod runs on node %s (a kube-proxy replacement?), so no image with sleep, cat and wc is known there", node)
 }
 
 // clientFiles are the etcd client CA, certificate and key for member m, as paths inside the
@@ -219,17 +219,17 @@ func clientFiles(m *discovery.Member) (ca, cert, key string, err error) {
 
 // hostPathOf maps a path inside the etcd container to the node through its hostPath mounts.
 func hostPathOf(m *discovery.Member, p string) (string, error) {
-	best := ""
-	for mp := range m.HostPaths {
+	best, host := "", ""
+	for mp, hp := range m.HostPaths {
 		mp = path.Clean(mp)
 		if (p == mp || strings.HasPrefix(p, strings.TrimSuffix(mp, "/")+"/")) && len(mp) > len(best) {
-			best = mp
+			best, host = mp, hp
 		}
 	}
 	if best == "" {
 		return "", fmt.Errorf("%s of %s is not in a hostPath mount of the etcd pod, so its place on the node is unknown", p, m)
 	}
-	return path.Join(m.HostPaths[best], strings.TrimPrefix(p, best)), nil
+	return path.Join(host, strings.TrimPrefix(p, best)), nil
 }
 
 // spec builds the helper pod: container "snapshot" runs etcdctl snapshot save into /out, with
@@ -277,8 +277,13 @@ func (h *SnapshotHelper) spec(m *discovery.Member, pl *plan, dbSize int64) (Spec
 		c.VolumeMounts = append(c.VolumeMounts, OwnLogDirMount("out", snapshotDir, outMount))
 		s.Containers = []corev1.Container{c}
 	case RouteExec:
-		// Room for the snapshot and a quarter more (the database grows while it is copied).
-		s.Volumes = append(s.Volumes, ScratchVolume("out", dbSize+dbSize/4+64<<20))
+		// Room for the snapshot and a quarter more (the database grows while it is copied);
+		// no limit when the size is unknown.
+		limit := int64(0)
+		if dbSize > 0 {
+			limit = dbSize + dbSize/4 + 64<<20
+		}
+		s.Volumes = append(s.Volumes, ScratchVolume("out", limit))
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "out", MountPath: outMount})
 		sh := corev1.Container{Name: ShellContainer, Image: pl.image,
 			Command:      []string{"sleep", strconv.FormatInt(int64(deadline/time.Second), 10)},
@@ -300,11 +305,13 @@ func (h *SnapshotHelper) Open(ctx context.Context, m *discovery.Member, dbSize i
 	if err != nil {
 		return nil, err
 	}
-	wait := SnapshotContainer
+	// RouteLogs waits for etcdctl to start (it may even be done); RouteExec for the shell
+	// container to run, since cat is exec'd in it.
+	wait, mustRun := SnapshotContainer, false
 	if pl.route == RouteExec {
-		wait = ShellContainer
+		wait, mustRun = ShellContainer, true
 	}
-	pod, err := h.Runner.Start(ctx, spec, wait)
+	pod, err := h.Runner.Start(ctx, spec, wait, mustRun)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +331,7 @@ func (h *SnapshotHelper) Open(ctx context.Context, m *discovery.Member, dbSize i
 		rc, err = h.openExec(ctx, pod, dbSize)
 	}
 	if err != nil {
-		_ = pod.Delete(ctx)
+		pod.deleteOrWarn(ctx)
 		return nil, err
 	}
 	return rc, nil
@@ -395,6 +402,9 @@ func (f *followReader) Read(p []byte) (int, error) {
 		if f.body != nil {
 			n, err := f.body.Read(p)
 			f.off += int64(n)
+			if n > 0 {
+				f.cuts = 0 // maxCuts counts breaks in a row, without progress between them
+			}
 			if err != nil {
 				_ = f.body.Close()
 				f.body = nil
@@ -444,10 +454,12 @@ func (f *followReader) next() error {
 				err = ferr
 			}
 		}
+		pause := 100 * time.Millisecond
 		if err != nil && !errors.Is(err, errNoFile) && !errors.Is(err, errNoNewData) {
 			if f.cuts++; f.cuts > maxCuts || f.ctx.Err() != nil {
 				return fmt.Errorf("reading the snapshot from node %s: %w", f.pod.Node, err)
 			}
+			pause = time.Duration(f.cuts) * time.Second // the proxy or the kubelet hiccupped
 		}
 		// Nothing new: has etcdctl failed?
 		t, terr := f.pod.Terminated(f.ctx, SnapshotContainer)
@@ -457,7 +469,11 @@ func (f *followReader) next() error {
 		if t != nil && t.ExitCode != 0 {
 			return etcdctlFailed(f.pod.Node, t, RouteLogs)
 		}
-		if err := sleep(f.ctx, 100*time.Millisecond); err != nil {
+		if t != nil && errors.Is(err, errNoFile) {
+			// etcdctl renames the file before it exits 0: neither name being there is not a wait
+			return fmt.Errorf("etcdctl on node %s exited 0, but neither %s nor %s is there (was the pod's log directory removed?)", f.pod.Node, final, part)
+		}
+		if err := sleep(f.ctx, pause); err != nil {
 			return err
 		}
 	}
@@ -481,17 +497,19 @@ func (f *followReader) Close() error {
 		_ = f.body.Close()
 		f.body = nil
 	}
-	return f.pod.Delete(f.ctx)
+	f.pod.deleteOrWarn(f.ctx)
+	return nil
 }
 
 // ---- RouteExec ----
 
-// openExec waits for etcdctl to finish writing into the emptyDir, then streams the file with
-// cat exec'd in the shell container; a stream cut short is resumed once by a new cat whose
-// first bytes, already received, are skipped.
+// openExec returns once etcdctl has begun to write into the emptyDir (etcd's snapshot stream is
+// open, so the caller's member lock lands after the snapshot's point in time) or has ended. The
+// reader then waits for etcdctl to finish and streams the file with cat exec'd in the shell
+// container; a stream cut short is resumed once by a new cat whose first bytes, already
+// received, are skipped.
 func (h *SnapshotHelper) openExec(ctx context.Context, pod *Pod, dbSize int64) (io.ReadCloser, error) {
-	file := path.Join(outMount, snapshotFile)
-	var lastSize int64
+	r := &execReader{ctx: ctx, h: h, pod: pod, file: path.Join(outMount, snapshotFile), size: -1, dbSize: dbSize}
 	for {
 		t, err := pod.Terminated(ctx, SnapshotContainer)
 		if err != nil {
@@ -501,23 +519,48 @@ func (h *SnapshotHelper) openExec(ctx context.Context, pod *Pod, dbSize int64) (
 			if t.ExitCode != 0 {
 				return nil, etcdctlFailed(pod.Node, t, RouteExec)
 			}
-			break
+			return r, nil
 		}
-		if h.SaveProgress != nil {
-			if n, err := h.fileSize(ctx, pod, file+".part"); err == nil && n > lastSize {
-				lastSize = n
-				h.SaveProgress(n, dbSize)
-			}
+		if n, err := h.fileSize(ctx, pod, r.file+".part"); err == nil && n > 0 {
+			return r, nil
 		}
-		if err := sleep(ctx, time.Second); err != nil {
+		if err := sleep(ctx, 500*time.Millisecond); err != nil {
 			return nil, err
 		}
 	}
-	size, err := h.fileSize(ctx, pod, file)
-	if err != nil {
-		return nil, fmt.Errorf("etcdctl reported the snapshot saved on node %s, but %s cannot be read: %w", pod.Node, file, err)
+}
+
+// waitSaved waits until etcdctl has exited 0 (telling SaveProgress how far it got meanwhile)
+// and reads the size of the finished file.
+func (r *execReader) waitSaved() error {
+	var last int64
+	for {
+		t, err := r.pod.Terminated(r.ctx, SnapshotContainer)
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			if t.ExitCode != 0 {
+				return etcdctlFailed(r.pod.Node, t, RouteExec)
+			}
+			break
+		}
+		if r.h.SaveProgress != nil {
+			if n, err := r.h.fileSize(r.ctx, r.pod, r.file+".part"); err == nil && n > last {
+				last = n
+				r.h.SaveProgress(n, r.dbSize)
+			}
+		}
+		if err := sleep(r.ctx, time.Second); err != nil {
+			return err
+		}
 	}
-	return &execReader{ctx: ctx, h: h, pod: pod, file: file, size: size}, nil
+	size, err := r.h.fileSize(r.ctx, r.pod, r.file)
+	if err != nil {
+		return fmt.Errorf("etcdctl reported the snapshot saved on node %s, but %s cannot be read: %w", r.pod.Node, r.file, err)
+	}
+	r.size = size
+	return nil
 }
 
 // fileSize runs wc -c in the shell container.
@@ -538,7 +581,8 @@ type execReader struct {
 	h          *SnapshotHelper
 	pod        *Pod
 	file       string
-	size, off  int64
+	size, off  int64 // size -1: etcdctl is still writing
+	dbSize     int64
 	body       io.ReadCloser
 	stop       context.CancelFunc
 	resumed    bool
@@ -585,6 +629,11 @@ func (r *execReader) open() error {
 }
 
 func (r *execReader) Read(p []byte) (int, error) {
+	if r.size < 0 {
+		if err := r.waitSaved(); err != nil {
+			return 0, err
+		}
+	}
 	for {
 		if r.off >= r.size {
 			return 0, io.EOF
@@ -625,5 +674,6 @@ func (r *execReader) closeBody() {
 
 func (r *execReader) Close() error {
 	r.closeBody()
-	return r.pod.Delete(r.ctx)
+	r.pod.deleteOrWarn(r.ctx)
+	return nil
 }

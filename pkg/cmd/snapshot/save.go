@@ -107,7 +107,7 @@ func (o *SaveOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.OnNode, "on-node", "", "Save through exec to this path on the node (in the etcd data directory's hostPath mount, outside member/)")
 	cmd.Flags().StringVar(&o.Helper, "helper", HelperAuto, "Take the snapshot with a short-lived helper pod on the member's node: auto (when no etcd client certificate is at hand), never, always")
 	cmd.Flags().StringVar(&o.HelperRoute, "helper-route", string(nodehelper.RouteAuto), "How the helper hands the snapshot over: auto, logs (the kubelet's log server; get nodes/proxy) or exec (cat in a shell image; create pods/exec)")
-	cmd.Flags().StringVar(&o.HelperImage, "helper-image", "", "Image with /bin/sh and cat for --helper-route exec (default: the kube-proxy image on the node)")
+	cmd.Flags().StringVar(&o.HelperImage, "helper-image", "", "Image with sleep, cat and wc for --helper-route exec (default: the kube-proxy image on the node)")
 	_ = cmd.RegisterFlagCompletionFunc("helper", cobra.FixedCompletions([]string{HelperAuto, HelperNever, HelperAlways}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("helper-route", cobra.FixedCompletions([]string{"auto", "logs", "exec"}, cobra.ShellCompDirectiveNoFileComp))
 	cmd.Flags().DurationVar(&o.SaveTimeout, "timeout", 0, "Give up if the snapshot takes longer (default: no limit; with --on-node 10m plus 1s per MiB of the database)")
