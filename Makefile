@@ -68,9 +68,11 @@ bench: build e2e-tools ## Snapshot throughput (plugin vs etcdctl, ~500 MiB); usa
 	cd test && KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd $(GO) run ./bench/usage $(BENCH_USAGE_ARGS)
 	$(MAKE) bench-kubeadm
 
-bench-kubeadm: build kubeadm-tools ## On the kubeadm cluster (started in KUBEADM_DIR when none runs): snapshot save by helper pod vs port-forward vs direct etcdctl, ratios and peak RSS
-	@if [ "$$(cat /run/kubectl-etcd-e2e/kubeadm.dir 2>/dev/null)" != "$(KUBEADM_DIR)" ]; then hack/kubeadm-cluster.sh up $(KUBEADM_DIR); fi
-	cd test && KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd $(GO) run ./bench/kubeadm -dir $(KUBEADM_DIR) $(BENCH_KUBEADM_ARGS)
+bench-kubeadm: build kubeadm-tools ## On the running kubeadm cluster (else a new one, left running): snapshot save by helper pod vs port-forward vs direct etcdctl, ratios and peak RSS
+	@dir=$$(cat /run/kubectl-etcd-e2e/kubeadm.dir 2>/dev/null); \
+	  if [ -z "$$dir" ] || [ ! -r "$$dir/kubeconfig" ]; then dir=$$(mktemp -d /tmp/kubectl-etcd-kubeadm-bench-XXXXXX); hack/kubeadm-cluster.sh up $$dir; \
+	    echo "the cluster stays up in $$dir (make kubeadm-down stops it)"; fi; \
+	  cd test && KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd $(GO) run ./bench/kubeadm -dir $$dir $(BENCH_KUBEADM_ARGS)
 
 testdata: ## Re-capture the real etcdctl output used by the exec transport's unit tests
 	hack/e2e-tools.sh etcd && hack/capture-etcdctl-testdata.sh
