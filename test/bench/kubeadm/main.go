@@ -142,7 +142,7 @@ func run(mib, rounds int) error {
 	defer cleanup()
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	pluginArgs := func(file string, extra ...string) []string {
-		return append([]string{"etcd", "--kubeconfig", kubeconfig, "snapshot", "save", file, "--member", member}, extra...)
+		return append([]string{"--kubeconfig", kubeconfig, "snapshot", "save", file, "--member", member}, extra...)
 	}
 	etcdctl := filepath.Join(cache, "etcd-v3.6.16", "etcdctl")
 	routes := []struct {
