@@ -138,9 +138,8 @@ func startLogsHelper(t *testing.T) (*fakeCluster, *logServer, *SnapshotHelper) {
 	return f, srv, h
 }
 
-// etcdctlWrites plays etcdctl on the node: it writes data into snapshot.db.part in chunks, then
-// renames it and exits 0.
-func etcdctlWrites(t *testing.T, f *fakeCluster, srv *logServer, h *SnapshotHelper, data []byte) {
+// helperPod waits (at most 10 s) until h has started its helper pod and returns it.
+func helperPod(t *testing.T, f *fakeCluster, h *SnapshotHelper) *Pod {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, pod := h.Used(); pod != "" {
@@ -148,12 +147,21 @@ func etcdctlWrites(t *testing.T, f *fakeCluster, srv *logServer, h *SnapshotHelp
 		}
 		if time.Now().After(deadline) {
 			t.Error("no helper pod")
-			return
+			return nil
 		}
 		time.Sleep(time.Millisecond)
 	}
 	pods, _ := List(context.Background(), f, "kube-system")
-	p := &Pod{Namespace: "kube-system", Name: pods[0].Name, UID: string(pods[0].UID), Node: "cp-2"}
+	return &Pod{Namespace: "kube-system", Name: pods[0].Name, UID: string(pods[0].UID), Node: "cp-2"}
+}
+
+// etcdctlWrites plays etcdctl on the node: it writes data into snapshot.db.part in chunks, then
+// renames it and exits 0.
+func etcdctlWrites(t *testing.T, f *fakeCluster, srv *logServer, h *SnapshotHelper, data []byte) {
+	p := helperPod(t, f, h)
+	if p == nil {
+		return
+	}
 	dir := OwnLogDir(p.Namespace, p.Name, p.UID, snapshotDir) + "/"
 	for i := 0; i < len(data); i += 100 << 10 {
 		end := min(i+100<<10, len(data))
@@ -198,14 +206,10 @@ func TestLogsRouteFollowsTheFileAndResumesAfterACut(t *testing.T) {
 func TestLogsRouteEtcdctlFailsForNoSpace(t *testing.T) {
 	f, srv, h := startLogsHelper(t)
 	go func() {
-		for {
-			if _, pod := h.Used(); pod != "" {
-				break
-			}
-			time.Sleep(time.Millisecond)
+		p := helperPod(t, f, h)
+		if p == nil {
+			return
 		}
-		pods, _ := List(context.Background(), f, "kube-system")
-		p := &Pod{Namespace: "kube-system", Name: pods[0].Name, UID: string(pods[0].UID)}
 		srv.write(OwnLogDir(p.Namespace, p.Name, p.UID, snapshotDir)+"/snapshot.db.part", make([]byte, 4096))
 		setContainer(t, f, p, SnapshotContainer, corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
 			ExitCode: 5, Message: "Error: write /out/snapshot.db.part: no space left on device"}})
@@ -228,14 +232,11 @@ func TestLogsRouteInterruptedDeletesThePod(t *testing.T) {
 	f, srv, h := startLogsHelper(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		for {
-			if _, pod := h.Used(); pod != "" {
-				break
-			}
-			time.Sleep(time.Millisecond)
+		p := helperPod(t, f, h)
+		if p == nil {
+			return
 		}
-		pods, _ := List(context.Background(), f, "kube-system")
-		srv.write(OwnLogDir("kube-system", pods[0].Name, string(pods[0].UID), snapshotDir)+"/snapshot.db.part", make([]byte, 4096))
+		srv.write(OwnLogDir(p.Namespace, p.Name, p.UID, snapshotDir)+"/snapshot.db.part", make([]byte, 4096))
 		time.Sleep(20 * time.Millisecond)
 		cancel() // Ctrl-C while etcdctl still writes
 	}()
@@ -281,14 +282,10 @@ func TestLogsRouteWaitsForTheFirstBytes(t *testing.T) {
 	_, _ = rand.Read(data)
 	var firstBytes atomic.Bool
 	go func() {
-		for {
-			if _, pod := h.Used(); pod != "" {
-				break
-			}
-			time.Sleep(time.Millisecond)
+		p := helperPod(t, f, h)
+		if p == nil {
+			return
 		}
-		pods, _ := List(context.Background(), f, "kube-system")
-		p := &Pod{Namespace: "kube-system", Name: pods[0].Name, UID: string(pods[0].UID)}
 		dir := OwnLogDir(p.Namespace, p.Name, p.UID, snapshotDir) + "/"
 		srv.write(dir+"snapshot.db.part", nil) // created, empty
 		srv.mu.Lock()
