@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -431,5 +432,21 @@ func TestStartMustRun(t *testing.T) {
 	}
 	if left := f.helperPods(t); len(left) != 0 {
 		t.Errorf("pods left: %v", left)
+	}
+}
+
+type limitedConn struct{ transport.Connector }
+
+func (limitedConn) Unavailable() []string { return []string{"member list"} }
+
+// Wrapping a limited transport (metrics-only) keeps saying what it cannot fill.
+func TestConnectorKeepsLimits(t *testing.T) {
+	var c transport.Connector = &Connector{Connector: limitedConn{}}
+	l, ok := c.(transport.Limited)
+	if !ok || len(l.Unavailable()) != 1 {
+		t.Fatalf("limits lost: %v", ok)
+	}
+	if got := (&Connector{}).Unavailable(); got != nil {
+		t.Errorf("an unlimited transport reports %v", got)
 	}
 }

@@ -26,6 +26,15 @@ var (
 // StreamsSnapshots implements transport.SnapshotStreamer.
 func (c *Connector) StreamsSnapshots() bool { return true }
 
+// Unavailable implements transport.Limited for a wrapped transport that is limited
+// (metrics-only), so that the wrapping does not hide which status fields it leaves empty.
+func (c *Connector) Unavailable() []string {
+	if l, ok := c.Connector.(transport.Limited); ok {
+		return l.Unavailable()
+	}
+	return nil
+}
+
 // Connect opens the wrapped transport's session and adds the helper to it.
 func (c *Connector) Connect(ctx context.Context, m *discovery.Member) (transport.Session, error) {
 	s, err := c.Connector.Connect(ctx, m)
