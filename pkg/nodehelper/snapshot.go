@@ -217,8 +217,8 @@ func clientFiles(m *discovery.Member) (ca, cert, key string, err error) {
 	return m.TrustedCAFile, m.CertFile, m.KeyFile, nil
 }
 
-// hostPathOf maps a path inside the etcd container to the node through its hostPath mounts.
-func hostPathOf(m *discovery.Member, p string) (string, error) {
+// HostPathOf maps a path inside the etcd container to the node through its hostPath mounts.
+func HostPathOf(m *discovery.Member, p string) (string, error) {
 	best, host := "", ""
 	for mp, hp := range m.HostPaths {
 		mp = path.Clean(mp)
@@ -263,7 +263,7 @@ func (h *SnapshotHelper) spec(m *discovery.Member, pl *plan, dbSize int64) (Spec
 		Command: []string{etcdctl, "--endpoints=" + m.LocalClientURL, "--cacert=" + ca, "--cert=" + cert, "--key=" + key,
 			"snapshot", "save", path.Join(outMount, snapshotFile)}}
 	for i, f := range []string{ca, cert, key} {
-		hp, err := hostPathOf(m, f)
+		hp, err := HostPathOf(m, f)
 		if err != nil {
 			return Spec{}, err
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/rebuild"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 )
 
@@ -36,6 +37,9 @@ const (
 	// steps (no member list, a voting member that did not answer, no leader, the next member
 	// gone); the message lists what was done.
 	ExitUnreadable = 9
+	// ExitPartial: a multi-step change (member rebuild) changed the cluster and then stopped;
+	// the message says what it undid, what is left and the command that finishes it.
+	ExitPartial = 10
 )
 
 // CodeError carries an exit code chosen by a command. A nil Err with a non-zero code means the
@@ -86,6 +90,8 @@ func ExitCode(err error) int {
 	switch {
 	case errors.Is(err, etcd.ErrAccess):
 		return ExitError
+	case errors.Is(err, rebuild.ErrPartial):
+		return ExitPartial
 	case errors.Is(err, etcd.ErrUnreadable):
 		return ExitUnreadable
 	case errors.Is(err, etcd.ErrNoMemberReachable):

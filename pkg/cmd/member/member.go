@@ -21,12 +21,12 @@ func NewCmdMember(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 		Short: "List and change the cluster's members",
 		Long: templates.LongDesc(`
 			Work with the cluster's member list: see which pod and node each member is, which
-			members are learners and which have no pod; add a member (as a learner) and remove
-			one after a quorum check.`),
+			members are learners and which have no pod; add a member (as a learner), remove one
+			after a quorum check, and rebuild one whose data is broken.`),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(NewCmdList(g, streams), NewCmdAdd(g, streams), NewCmdRemove(g, streams))
+	cmd.AddCommand(NewCmdList(g, streams), NewCmdAdd(g, streams), NewCmdRemove(g, streams), NewCmdRebuild(g, streams))
 	return cmd
 }
 
