@@ -61,15 +61,19 @@ build_k8s() {
   touch "$out/.complete"
 }
 
-# The kubeadm cluster (make test-kubeadm) also needs kubeadm, the kubelet, the controller manager
-# and the scheduler (same tools module), crictl (kubeadm runs it; not packaged in Debian 12), and
+# The kubeadm cluster (make test-kubeadm) also needs kubeadm, the kubelet, the controller manager,
+# the scheduler and kube-proxy (same tools module), crictl (kubeadm runs it; not packaged in Debian 12), and
 # a static pause binary compiled from the pause.c that the k8s.io/kubernetes module ships.
 # containerd and runc come from the distribution (make test-kubeadm installs them when missing).
 build_kubeadm() {
   local v=$1 out=$CACHE/kubeadm-$1 src
+  # kube-proxy joined the set later: a cache from before has everything else.
+  if [ -f "$out/.complete" ] && [ ! -x "$out/kube-proxy" ]; then
+    build_k8s_cmds "$v" "$out" kube-proxy
+  fi
   [ -f "$out/.complete" ] && return 0
   mkdir -p "$out"
-  build_k8s_cmds "$v" "$out" kubeadm kubelet kube-controller-manager kube-scheduler
+  build_k8s_cmds "$v" "$out" kubeadm kubelet kube-controller-manager kube-scheduler kube-proxy
   timed "build crictl $CRI_TOOLS_VERSION" env GOBIN="$out" GOFLAGS= go install -trimpath -ldflags='-s -w' \
     "sigs.k8s.io/cri-tools/cmd/crictl@$CRI_TOOLS_VERSION"
   src=$(cd "$TOOLS/k8s-$v" && go list -m -f '{{.Dir}}' k8s.io/kubernetes)/build/pause/linux/pause.c

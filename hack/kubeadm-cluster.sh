@@ -38,10 +38,14 @@ BRIDGE=ka0br
 SUBNET=172.30.250
 ENDPOINT=cp.ka0.test # the control-plane endpoint name, in every node's /etc/hosts
 NODES=(cp-1 cp-2 cp-3)
-# A small image with a shell, for the tests of the node helper's exec route (--helper-image):
-# built from this machine's files, imported on every node, never pulled.
+# A small image with a shell, for the tests of the node helper (--helper-image): built from this
+# machine's files (Debian's dash, coreutils and grep), imported on every node, never pulled. It
+# has exactly what kubeadm's kube-proxy image (distroless-iptables) has for a shell user, so that
+# no code leans on a tool real nodes lack: no mv, cp or mkdir.
 SHELL_IMAGE=registry.k8s.io/kubectl-etcd-e2e/shell:v1
-SHELL_IMAGE_TOOLS=(sh cat sleep rm wc)
+SHELL_IMAGE_TOOLS=(sh cat chmod grep ln rm sleep wc)
+# kube-proxy's iptables mode runs these (one multi-call binary of Debian's iptables, nft backend).
+IPTABLES_TOOLS=(iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore)
 CGROUP_CONTROLLERS=(cpu cpuacct cpuset memory devices freezer blkio pids systemd)
 # What the kubelet requires of the kernel (its protectKernelDefaults check): set by up, restored by down.
 SYSCTLS=(vm.overcommit_memory=1 vm.panic_on_oom=0 kernel.panic=10 kernel.panic_on_oops=1
@@ -50,7 +54,8 @@ SYSCTLS=(vm.overcommit_memory=1 vm.panic_on_oom=0 kernel.panic=10 kernel.panic_o
 #   SystemVerification: kubeadm's system validator rejects cgroup v1 (the VM cannot move to v2;
 #     the kubelet runs on v1 with failCgroupV1: false);
 #   FileContent--proc-sys-net-bridge-bridge-nf-call-iptables: the sysctl does not exist inside a
-#     node's network namespace, and there is no CNI and no kube-proxy that would need it;
+#     node's network namespace; there is no CNI, and kube-proxy does not need it without bridged
+#     pod traffic;
 #   Swap: kept for machines with swap on (the kubelet runs with failSwapOn: false).
 PREFLIGHT_IGNORES=(SystemVerification FileContent--proc-sys-net-bridge-bridge-nf-call-iptables Swap)
 export PATH=$KA_BIN:$K8S_BIN:$PATH:/usr/local/sbin:/usr/sbin:/sbin
@@ -103,32 +108,50 @@ build_images() {
               -file "/usr/local/bin/etcdctl=$ETCD_BIN/etcdctl" -file "/usr/local/bin/etcdutl=$ETCD_BIN/etcdutl" ;;
       kube-apiserver) "$img/oci-image" -o "$img/$name.tar" -ref "$ref" -file "/usr/local/bin/$name=$K8S_BIN/$name" ;;
       kube-controller-manager | kube-scheduler) "$img/oci-image" -o "$img/$name.tar" -ref "$ref" -file "/usr/local/bin/$name=$KA_BIN/$name" ;;
-      kube-proxy) ;; # the addon is skipped; its ref names a copy of the shell image below
+      kube-proxy) kube_proxy_image "$img/oci-image" "$img/$name.tar" "$ref" ;;
       coredns/coredns) ;; # the addon is skipped (no CoreDNS)
       *) die "kubeadm wants image $ref, which this harness does not build" ;;
     esac
   done < <(kubeadm config images list --config "$DIR/kubeadm-init-cp-1.yaml")
   [ -n "$pv" ] || die "kubeadm lists no pause image"
   shell_image "$img/oci-image" "$img/shell.tar" "$SHELL_IMAGE"
-  # Like kubeadm's kube-proxy image (distroless-iptables), the shell image has dash, cat, rm and
-  # sleep: the same files under kube-proxy's name, for tests that run a kube-proxy-like DaemonSet.
-  shell_image "$img/oci-image" "$img/kube-proxy.tar" "registry.k8s.io/kube-proxy:$K8S_VERSION"
   echo "$pv" >"$DIR/pause-version"
 }
 
-# shell_image OCI-IMAGE OUT REF: an image with this machine's /bin/sh (dash), cat, sleep, rm and
-# wc and the shared libraries ldd names for them (the ELF interpreter at its absolute path, the
-# libraries in the loader's default directories), for the node helper's exec route.
+# shell_image OCI-IMAGE OUT REF [ARGS...]: an image with this machine's SHELL_IMAGE_TOOLS under
+# /bin and the shared libraries ldd names for them (the ELF interpreter at its absolute path, the
+# libraries in the loader's default directories); ARGS are more -file mappings, whose ELF files
+# get their libraries too.
 shell_image() {
-  local tool=$1 out=$2 ref=$3 b src lib args=()
+  local tool=$1 out=$2 ref=$3 b src lib f args=() elves=(); shift 3
   local -A libs=()
   for b in "${SHELL_IMAGE_TOOLS[@]}"; do
     src=$(readlink -f "$(command -v "$b")") || die "no $b on this machine for the shell image"
-    args+=(-file "/bin/$b=$src")
-    while read -r lib; do libs[$lib]=1; done < <(ldd "$src" | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i}')
+    args+=(-file "/bin/$b=$src"); elves+=("$src")
+  done
+  while [ $# -gt 0 ]; do
+    args+=("$1" "$2"); f=${2#*=}
+    head -c4 "$f" | grep -q ELF && elves+=("$f")
+    shift 2
+  done
+  for f in "${elves[@]}"; do
+    while read -r lib; do libs[$lib]=1; done < <(ldd "$f" 2>/dev/null | awk '{for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i}')
   done
   for lib in "${!libs[@]}"; do args+=(-file "$lib=$(readlink -f "$lib")"); done
   "$tool" -o "$out" -ref "$ref" "${args[@]}"
+}
+
+# kube_proxy_image OCI-IMAGE OUT REF: like kubeadm's kube-proxy image (distroless-iptables): the
+# shell image's tools, the real kube-proxy of the same Kubernetes version at the path kubeadm's
+# DaemonSet runs, and iptables with its extension modules.
+kube_proxy_image() {
+  local tool=$1 out=$2 ref=$3 xt b m args=()
+  xt=/usr/lib/$(uname -m)-linux-gnu/xtables
+  [ -d "$xt" ] || die "no iptables extensions in $xt on this machine for the kube-proxy image"
+  args+=(-file "/usr/local/bin/kube-proxy=$KA_BIN/kube-proxy")
+  for b in "${IPTABLES_TOOLS[@]}"; do args+=(-file "/usr/sbin/$b=$(readlink -f "$(command -v "$b")")"); done
+  for m in "$xt"/*.so; do args+=(-file "$m=$(readlink -f "$m")"); done
+  shell_image "$tool" "$out" "$ref" "${args[@]}"
 }
 
 # node_up NODE: namespaces, mounts, cgroup parent, containerd with the images imported.
@@ -228,7 +251,7 @@ localAPIEndpoint:
   bindPort: 6443
 nodeRegistration:
 $reg
-skipPhases: [addon/kube-proxy, addon/coredns]
+skipPhases: [addon/coredns]
 timeouts:
   controlPlaneComponentHealthCheck: 2m
   kubeletHealthCheck: 1m
@@ -243,6 +266,15 @@ networking:
 etcd:
   local:
     imageTag: "${ETCD_VERSION#v}-0"
+---
+# kube-proxy as kubeadm deploys it; a node's network namespace may not change the conntrack
+# table's size or timeouts (0: leave them as they are), as in kind.
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+conntrack:
+  maxPerCore: 0
+  tcpEstablishedTimeout: 0s
+  tcpCloseWaitTimeout: 0s
 ---
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration

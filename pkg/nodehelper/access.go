@@ -3,6 +3,7 @@ package nodehelper
 import (
 	"context"
 	"fmt"
+	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -50,4 +51,16 @@ func Missing(ctx context.Context, client kubernetes.Interface, ps ...Permission)
 		}
 	}
 	return out
+}
+
+// KubeletSilence is how long ago the kubelet of node last renewed its lease, and whether that
+// could be read. A kubelet that has not renewed it for a while cannot see new pods either: a
+// helper pod would never start there. On kubeadm's control-plane nodes the kubelet talks to its
+// own node's API server, which stops answering when the node's etcd member is down.
+func KubeletSilence(ctx context.Context, client kubernetes.Interface, node string, now time.Time) (time.Duration, bool) {
+	lease, err := client.CoordinationV1().Leases("kube-node-lease").Get(ctx, node, metav1.GetOptions{})
+	if err != nil || lease.Spec.RenewTime == nil {
+		return 0, false
+	}
+	return now.Sub(lease.Spec.RenewTime.Time), true
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -36,6 +37,8 @@ type Node interface {
 	DropAside(ctx context.Context) error
 	// HasWAL says whether member/wal holds a WAL file.
 	HasWAL(ctx context.Context) (bool, error)
+	// Listening says whether a process of the node listens on one of the TCP ports.
+	Listening(ctx context.Context, ports []int) (bool, error)
 	// Close deletes the helper.
 	Close(ctx context.Context)
 }
@@ -284,6 +287,43 @@ func (n *ShellNode) HasWAL(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	return strings.TrimSpace(out) == "yes", nil
+}
+
+// Listening implements Node: the helper is on the node's network, so /proc/net/tcp and tcp6
+// list the node's sockets.
+func (n *ShellNode) Listening(ctx context.Context, ports []int) (bool, error) {
+	var all strings.Builder
+	for _, f := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		out, err := n.Shell.Run(ctx, nil, "cat", f)
+		if err != nil && f == "/proc/net/tcp" {
+			return false, err
+		}
+		all.WriteString(out)
+	}
+	return ListeningIn(all.String(), ports), nil
+}
+
+// ListeningIn reads /proc/net/tcp text: is a socket in state LISTEN (0A) on one of the ports?
+func ListeningIn(procNetTCP string, ports []int) bool {
+	want := map[int]bool{}
+	for _, p := range ports {
+		want[p] = true
+	}
+	for _, line := range strings.Split(procNetTCP, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || f[3] != "0A" {
+			continue
+		}
+		i := strings.LastIndexByte(f[1], ':')
+		if i < 0 {
+			continue
+		}
+		port, err := strconv.ParseUint(f[1][i+1:], 16, 16)
+		if err == nil && want[int(port)] {
+			return true
+		}
+	}
+	return false
 }
 
 // Close implements Node.

@@ -6,6 +6,8 @@ package rebuild
 
 import (
 	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
@@ -32,6 +34,9 @@ type Plan struct {
 	InitialCluster string `json:"initialCluster"`
 	// Layout is where the rebuild works on the node.
 	Layout Layout `json:"layout"`
+	// Ports are the TCP ports etcd listens on, on the node (client and peer): none open means
+	// etcd has stopped there.
+	Ports []int `json:"-"`
 	// ManifestFile is the manifest's name in the manifest directory (known once read).
 	ManifestFile string `json:"manifestFile,omitempty"`
 	// Refusals need --force; Blocked cannot be forced.
@@ -136,9 +141,30 @@ func PlanRebuild(st *etcd.ClusterStatus, pods []discovery.Member, arg string, la
 			return nil, nil, err
 		}
 		p.Layout = l
+		p.Ports = listenPorts(pod)
+		if len(p.Ports) == 0 {
+			return nil, nil, fmt.Errorf("the etcd flags of %s name no client or peer port", pod)
+		}
 		p.InitialCluster = InitialCluster(append(append([]Peer(nil), p.Peers...), Peer{Name: m.Name, PeerURLs: p.PeerURLs}))
 	}
 	return p, pod, nil
+}
+
+// listenPorts are the ports of the member's client and peer listeners.
+func listenPorts(pod *discovery.Member) []int {
+	seen := map[int]bool{}
+	var out []int
+	for _, raw := range append(append([]string(nil), pod.ListenClientURLs...), pod.ListenPeerURLs...) {
+		u, err := url.Parse(raw)
+		if err != nil {
+			continue
+		}
+		if n, err := strconv.Atoi(u.Port()); err == nil && !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // stateOf says in words why the member may need rebuilding.

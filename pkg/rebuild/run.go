@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
-
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
@@ -22,18 +19,19 @@ var ErrPartial = errors.New("rebuild stopped part-way")
 
 // Options are what Run needs besides the plan.
 type Options struct {
-	Client kubernetes.Interface
-	Conn   transport.Connector
-	Pods   []discovery.Member
-	Node   Node
+	Conn transport.Connector
+	Pods []discovery.Member
+	Node Node
 	// Original is the manifest as read from the node, byte for byte.
 	Original []byte
-	// Rediscover lists the etcd pods again (the member's pod is replaced twice).
-	Rediscover func(ctx context.Context) ([]discovery.Member, error)
 	// StopTimeout bounds the wait for the kubelet to stop etcd; StartTimeout the wait for the
 	// new member to start (each start); PromoteTimeout the wait for the learner to catch up.
 	StopTimeout, StartTimeout, PromoteTimeout time.Duration
-	Interval, CallTimeout                     time.Duration
+	// Settle is how long etcd's ports must stay closed before its data is touched: longer than
+	// the kubelet's re-read of the manifest directory (20s), so that a kubelet that missed the
+	// removal cannot start the old etcd again on the emptied data directory.
+	Settle                time.Duration
+	Interval, CallTimeout time.Duration
 	// Progress is told how far the learner has caught up.
 	Progress func(etcd.PromoteProgress)
 	// Log is told each step as it begins, in one line.
@@ -82,7 +80,7 @@ func Run(ctx context.Context, p *Plan, o Options) (*Result, error) {
 		return nil, fail("stopping etcd", err)
 	}
 	s.stopped = true
-	if err := o.waitPodGone(ctx, m.Pod); err != nil {
+	if err := o.waitStopped(ctx, m.Node, p.Ports); err != nil {
 		return nil, fail("stopping etcd", err)
 	}
 	if p.InList {
@@ -139,13 +137,12 @@ func Run(ctx context.Context, p *Plan, o Options) (*Result, error) {
 		return nil, fail("putting the original manifest back", err)
 	}
 	s.originalBack = true
-	pods, err := o.waitPodRunning(ctx, m.Node)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s runs as learner %s, but its pod did not come back after the original manifest was put back: %w; check the pod, then finish with: kubectl etcd promote %s",
-			etcd.ErrNotReady, m.Name, res.ID, err, m.Name)
+	if err := o.waitListening(ctx, p.Ports); err != nil {
+		return nil, fmt.Errorf("%w: %s runs as learner %s, but etcd did not start again on %s after the original manifest was put back: %w; check the pod, then finish with: kubectl etcd promote %s",
+			etcd.ErrNotReady, m.Name, res.ID, m.Node, err, m.Name)
 	}
 	o.log("6/6 waiting until learner %s is in sync, then promoting it", res.ID)
-	out, err := etcd.PromoteMember(ctx, o.Conn, pods, s.newID, etcd.PromoteOptions{Wait: true, Timeout: o.PromoteTimeout,
+	out, err := etcd.PromoteMember(ctx, o.Conn, o.Pods, s.newID, etcd.PromoteOptions{Wait: true, Timeout: o.PromoteTimeout,
 		Interval: o.Interval, CallTimeout: o.CallTimeout, Progress: o.Progress})
 	if err != nil {
 		return nil, fmt.Errorf("%w (learner %s of %s runs with the new data and the original manifest; finish with: kubectl etcd promote %s)", err, res.ID, m.Name, m.Name)
@@ -167,6 +164,9 @@ func (o *Options) defaults() {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
 	}
+	if o.Settle <= 0 {
+		o.Settle = 25 * time.Second
+	}
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 10 * time.Second
 	}
@@ -178,18 +178,30 @@ func (o *Options) log(format string, args ...any) {
 	}
 }
 
-// waitPodGone waits until the mirror pod is deleted: the kubelet deletes it only after the
-// pod's containers stopped, so from then on no etcd process holds the data directory.
-func (o *Options) waitPodGone(ctx context.Context, pod string) error {
-	ns := o.namespace()
-	deadline := time.Now().Add(o.StopTimeout)
+// waitStopped waits until no process on the node listens on etcd's ports, and they stay closed
+// for Settle. The mirror pod cannot tell: on kubeadm's control-plane nodes the kubelet talks to
+// its own API server, which stops answering with the local etcd, so the mirror pod stays as it
+// was until etcd is back.
+func (o *Options) waitStopped(ctx context.Context, node string, ports []int) error {
+	deadline := time.Now().Add(o.StopTimeout + o.Settle)
+	var closedSince time.Time
 	for {
-		_, err := o.Client.CoreV1().Pods(ns).Get(ctx, pod, metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
+		open, err := o.Node.Listening(ctx, ports)
+		switch {
+		case err != nil:
+			closedSince = time.Time{}
+		case open:
+			closedSince = time.Time{}
+		case closedSince.IsZero():
+			closedSince = time.Now()
+		case time.Since(closedSince) >= o.Settle:
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the kubelet did not stop pod %s/%s within %s", ns, pod, o.StopTimeout)
+			if err != nil {
+				return fmt.Errorf("cannot tell whether etcd stopped: %w", err)
+			}
+			return fmt.Errorf("etcd still listens on port %s of node %s %s after its manifest was removed", joinInts(ports), node, o.StopTimeout)
 		}
 		if err := etcd.Sleep(ctx, o.Interval); err != nil {
 			return err
@@ -197,11 +209,29 @@ func (o *Options) waitPodGone(ctx context.Context, pod string) error {
 	}
 }
 
-func (o *Options) namespace() string {
-	if len(o.Pods) > 0 && o.Pods[0].Namespace != "" {
-		return o.Pods[0].Namespace
+// waitListening waits until etcd listens on its ports again.
+func (o *Options) waitListening(ctx context.Context, ports []int) error {
+	deadline := time.Now().Add(o.StartTimeout)
+	for {
+		open, err := o.Node.Listening(ctx, ports)
+		if err == nil && open {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no listener on port %s after %s", joinInts(ports), o.StartTimeout)
+		}
+		if err := etcd.Sleep(ctx, o.Interval); err != nil {
+			return err
+		}
 	}
-	return discovery.DefaultNamespace
+}
+
+func joinInts(v []int) string {
+	var s []string
+	for _, n := range v {
+		s = append(s, strconv.Itoa(n))
+	}
+	return strings.Join(s, ",")
 }
 
 // waitStarted waits until the new member has started (it published its name) and its WAL is on
@@ -239,30 +269,6 @@ func (o *Options) waitStarted(ctx context.Context, id uint64) error {
 		}
 		if err := etcd.Sleep(ctx, o.Interval); err != nil {
 			return err
-		}
-	}
-}
-
-// waitPodRunning waits until the etcd pod of node is back and running, and returns the pods.
-func (o *Options) waitPodRunning(ctx context.Context, node string) ([]discovery.Member, error) {
-	deadline := time.Now().Add(o.StartTimeout)
-	for {
-		pods, err := o.Rediscover(ctx)
-		if err == nil {
-			for _, p := range pods {
-				if p.Node == node && p.Phase == "Running" {
-					return pods, nil
-				}
-			}
-		}
-		if time.Now().After(deadline) {
-			if err == nil {
-				err = fmt.Errorf("no running etcd pod on node %s after %s", node, o.StartTimeout)
-			}
-			return nil, err
-		}
-		if err := etcd.Sleep(ctx, o.Interval); err != nil {
-			return nil, err
 		}
 	}
 }

@@ -88,6 +88,9 @@ const (
 	defaultManifestDir = "/etc/kubernetes/manifests"
 	// keepDir is where the original manifest is kept (kubeadm keeps its backups there too).
 	keepDir = "/etc/kubernetes/tmp"
+	// kubeletSilenceLimit: a kubelet renews its lease every 10s; four missed renewals mean it
+	// cannot reach the API.
+	kubeletSilenceLimit = 40 * time.Second
 )
 
 // NewCmdRebuild builds "kubectl etcd member rebuild".
@@ -166,6 +169,11 @@ func (o *RebuildOptions) Run(ctx context.Context) error {
 		return err
 	}
 
+	if silent, ok := nodehelper.KubeletSilence(ctx, o.Client, pod.Node, now()); ok && silent > kubeletSilenceLimit {
+		return fmt.Errorf("%w: the kubelet of node %s has not reached the API for %s, so no helper pod can start there: on kubeadm control-plane nodes the kubelet talks to the node's own API server, which needs the node's etcd member. "+
+			"With etcd down on %s, remove the member (kubectl etcd member remove %s) and rejoin the node (README: Replace a failed member); nothing was changed",
+			etcd.ErrRefused, pod.Node, silent.Round(time.Second), pod.Node, p.Member.Name)
+	}
 	runner := &nodehelper.Runner{Client: o.Client, Notify: func(s string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", s) }}
 	image, err := nodehelper.ShellImage(ctx, runner, pod.Node, o.HelperImage)
 	if err != nil {
@@ -228,8 +236,7 @@ func (o *RebuildOptions) Run(ctx context.Context) error {
 	started = true
 	bar := printers.NewProgress(o.ErrOut, cmdutil.IsTerminal(o.ErrOut))
 	res, err := rebuild.Run(ctx, p, rebuild.Options{
-		Client: o.Client, Conn: conn, Pods: pods, Node: node, Original: original,
-		Rediscover:   func(ctx context.Context) ([]discovery.Member, error) { return o.Discover(ctx) },
+		Conn: conn, Pods: pods, Node: node, Original: original,
 		StartTimeout: o.Timeout, PromoteTimeout: o.Timeout, CallTimeout: o.GlobalOptions.Timeout(),
 		Progress: func(pp etcd.PromoteProgress) { printers.ShowPromoteProgress(bar, pp) },
 		Log:      func(s string) { bar.Done(); fmt.Fprintln(o.ErrOut, s) },
