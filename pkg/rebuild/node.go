@@ -29,8 +29,9 @@ type Node interface {
 	// SetAside hard-links every file of the data directory's member/ to the aside directory and
 	// then removes the originals, leaving member/snap and member/wal empty.
 	SetAside(ctx context.Context) error
-	// PutBack removes whatever member/ holds now and links the set-aside files back.
-	PutBack(ctx context.Context) error
+	// PutBack links the set-aside files back into member/ and empties the aside directory;
+	// clearNew first removes what a new member wrote there.
+	PutBack(ctx context.Context, clearNew bool) error
 	// Discard deletes member/ with everything in it.
 	Discard(ctx context.Context) error
 	// DropAside removes the aside directory while it is still empty (an abort before step 3).
@@ -85,17 +86,32 @@ for s in snap wal; do
     rm -f -- "$f"
   done
 done`
-	// putBack DATA ASIDE: empty member/{snap,wal}, link the set-aside files back, remove them
-	// from ASIDE.
+	// putBack DATA ASIDE CLEAR: links the set-aside files back into member/{snap,wal} where no
+	// link to them is left there, then removes them from ASIDE. CLEAR=1 first removes what a new
+	// member wrote there (every file that is not one of the set-aside files); CLEAR=0 keeps the
+	// files of member/ (a set-aside that stopped half-way left originals there).
 	putBack = `set -eu
-d=$1; a=$2
+d=$1; a=$2; clear=$3
 for s in snap wal; do
   [ -d "$d/member/$s" ] || { echo "$d/member/$s is missing: cannot put the old data back" >&2; exit 3; }
-  for f in "$d/member/$s"/* "$d/member/$s"/.[!.]*; do [ -e "$f" ] || continue; rm -rf -- "$f"; done
-  for f in "$a/member/$s"/* "$a/member/$s"/.[!.]*; do [ -e "$f" ] || continue; ln -- "$f" "$d/member/$s/"; done
+  if [ "$clear" = 1 ]; then
+    for f in "$d/member/$s"/* "$d/member/$s"/.[!.]*; do
+      [ -e "$f" ] || continue
+      g=$a/member/$s/${f##*/}
+      [ -e "$g" ] && [ "$f" -ef "$g" ] && continue
+      rm -rf -- "$f"
+    done
+  fi
+  for g in "$a/member/$s"/* "$a/member/$s"/.[!.]*; do
+    [ -e "$g" ] || continue
+    f=$d/member/$s/${g##*/}
+    [ -e "$f" ] && [ "$f" -ef "$g" ] && continue
+    [ -e "$f" ] && { echo "$f is in the way of the old file of that name" >&2; exit 3; }
+    ln -- "$g" "$f"
+  done
 done
 for s in snap wal; do
-  for f in "$a/member/$s"/* "$a/member/$s"/.[!.]*; do [ -e "$f" ] || continue; rm -f -- "$f"; done
+  for g in "$a/member/$s"/* "$a/member/$s"/.[!.]*; do [ -e "$g" ] || continue; rm -f -- "$g"; done
 done`
 	// hasWAL DATA: prints yes when member/wal holds a .wal file, else no.
 	hasWAL = `for f in "$1"/member/wal/*.wal; do [ -f "$f" ] && { echo yes; exit 0; }; done; echo no`
@@ -260,8 +276,12 @@ func (n *ShellNode) SetAside(ctx context.Context) error {
 }
 
 // PutBack implements Node.
-func (n *ShellNode) PutBack(ctx context.Context) error {
-	_, err := n.Shell.Script(ctx, nil, putBack, mntData, path.Join(mntData, n.Aside))
+func (n *ShellNode) PutBack(ctx context.Context, clearNew bool) error {
+	c := "0"
+	if clearNew {
+		c = "1"
+	}
+	_, err := n.Shell.Script(ctx, nil, putBack, mntData, path.Join(mntData, n.Aside), c)
 	return err
 }
 

@@ -198,7 +198,7 @@ func orphanPod(st *etcd.ClusterStatus, pods []discovery.Member, arg string) *dis
 			continue
 		}
 		for _, m := range st.Members {
-			if m.Name != "" && m.Name == p.Name {
+			if m.ID != "" && m.Name != "" && m.Name == p.Name {
 				return nil
 			}
 		}

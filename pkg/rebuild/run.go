@@ -291,7 +291,7 @@ func (o *Options) rollBack(ctx context.Context, p *Plan, s *state, step string, 
 		}
 	}
 	if s.setAside {
-		if err := o.Node.PutBack(cctx); err != nil {
+		if err := o.Node.PutBack(cctx, s.joinInstalled); err != nil {
 			left = append(left, fmt.Sprintf("the old data is at %s/member, not back in place: %v", p.Layout.AsidePath(), err))
 		} else {
 			done = append(done, "the old data put back")
