@@ -217,8 +217,10 @@ func (n *fakeNode) HasWAL(context.Context) (bool, error) {
 	}
 	return false, nil
 }
-func (n *fakeNode) Listening(context.Context, []int) (bool, error) { return n.listening, n.op("listening") }
-func (n *fakeNode) Close(context.Context)                          {}
+func (n *fakeNode) Listening(context.Context, []int) (bool, error) {
+	return n.listening, n.op("listening")
+}
+func (n *fakeNode) Close(context.Context) {}
 
 var kubeadmJoinManifest = []byte(`apiVersion: v1
 kind: Pod
