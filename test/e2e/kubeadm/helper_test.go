@@ -35,9 +35,10 @@ import (
 
 const (
 	// shellImage is the image hack/kubeadm-cluster.sh builds from this machine's dash, cat,
-	// sleep, rm and wc and imports on every node.
+	// chmod, grep, ln, rm, sleep and wc and imports on every node.
 	shellImage = "registry.k8s.io/kubectl-etcd-e2e/shell:v1"
-	// kubeProxyImage is the same files under the name kubeadm's kube-proxy addon would use.
+	// kubeProxyImage is kubeadm's kube-proxy image as the harness builds it: the same tools, the
+	// real kube-proxy and iptables.
 	kubeProxyImage = "registry.k8s.io/kube-proxy:v1.37.2"
 	// helperSelector selects every pod the plugin creates.
 	helperSelector = "app.kubernetes.io/managed-by=kubectl-etcd"
@@ -555,7 +556,7 @@ func TestHelperSave(t *testing.T) {
 	})
 
 	t.Run("without nodes/proxy the kube-proxy image serves as shell", func(t *testing.T) {
-		kubeProxyDaemonSet(t)
+		kubeProxyRunning(t)
 		file := filepath.Join(dir, "kube-proxy.db")
 		r := runPlugin(t, "snapshot", "save", file, "-o", "json", "--kubeconfig", noProxy)
 		_, pod := saveChecks(t, pw, r, file, "helper-exec")
@@ -630,57 +631,11 @@ func wantNoFiles(t *testing.T, r *plugintest.Result, file string) {
 	}
 }
 
-// kubeProxyDaemonSet runs, until the test ends, a DaemonSet like kubeadm's kube-proxy addon
-// (label k8s-app=kube-proxy, container kube-proxy, tolerating every taint) whose image is the
-// shell image under kube-proxy's name, and waits for its pod on every node.
-func kubeProxyDaemonSet(t *testing.T) {
+// kubeProxyRunning waits until kubeadm's kube-proxy addon (deployed by hack/kubeadm-cluster.sh
+// as kubeadm does, from the real kube-proxy binary) runs on every node.
+func kubeProxyRunning(t *testing.T) {
 	t.Helper()
-	ds := `apiVersion: apps/v1
-kind: DaemonSet
-metadata:
-  name: kube-proxy
-  namespace: kube-system
-  labels: {k8s-app: kube-proxy}
-spec:
-  selector:
-    matchLabels: {k8s-app: kube-proxy}
-  template:
-    metadata:
-      labels: {k8s-app: kube-proxy}
-    spec:
-      hostNetwork: true
-      automountServiceAccountToken: false
-      terminationGracePeriodSeconds: 1
-      tolerations: [{operator: Exists}]
-      containers:
-      - name: kube-proxy
-        image: ` + kubeProxyImage + `
-        imagePullPolicy: IfNotPresent
-        command: [/bin/sleep, "86400"]
-`
-	f := filepath.Join(t.TempDir(), "kube-proxy.yaml")
-	if err := os.WriteFile(f, []byte(ds), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := kubectl(t, "apply", "-f", f); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
 	cs := clientset(t)
-	t.Cleanup(func() {
-		if out, err := kubectl(t, "-n", "kube-system", "delete", "daemonset", "kube-proxy", "--wait=true"); err != nil {
-			t.Errorf("%v\n%s", err, out)
-		}
-		eventually(t, "the kube-proxy pods gone", 90*time.Second, func() error {
-			l, err := cs.CoreV1().Pods("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "k8s-app=kube-proxy"})
-			if err != nil {
-				return err
-			}
-			if len(l.Items) > 0 {
-				return fmt.Errorf("%d kube-proxy pods left", len(l.Items))
-			}
-			return nil
-		})
-	})
 	eventually(t, "a running kube-proxy pod on every node", 2*time.Minute, func() error {
 		l, err := cs.CoreV1().Pods("kube-system").List(context.Background(), metav1.ListOptions{LabelSelector: "k8s-app=kube-proxy"})
 		if err != nil {
