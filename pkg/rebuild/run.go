@@ -50,6 +50,8 @@ type Result struct {
 	// OldData is where the old member/ is kept ("" when it was deleted).
 	OldData string `json:"oldData,omitempty"`
 	Took    string `json:"took"`
+	// Plan is what was confirmed.
+	Plan *Plan `json:"plan"`
 }
 
 // state is how far a run got, for the way back.
@@ -148,7 +150,7 @@ func Run(ctx context.Context, p *Plan, o Options) (*Result, error) {
 		return nil, fmt.Errorf("%w (learner %s of %s runs with the new data and the original manifest; finish with: kubectl etcd promote %s)", err, res.ID, m.Name, m.Name)
 	}
 	return &Result{Name: m.Name, Node: m.Node, OldID: m.ID, NewID: res.ID, Outcome: out.Outcome,
-		KeptManifest: p.Layout.KeptManifest(), OldData: p.Layout.AsidePath(), Took: time.Since(start).Round(time.Second).String()}, nil
+		KeptManifest: p.Layout.KeptManifest(), OldData: p.Layout.AsidePath(), Took: time.Since(start).Round(time.Second).String(), Plan: p}, nil
 }
 
 func (o *Options) defaults() {

@@ -203,8 +203,12 @@ func (o *RebuildOptions) Run(ctx context.Context) error {
 	if err := checkManifest(original, p, pod); err != nil {
 		return fmt.Errorf("%w: manifest %s on node %s: %w; nothing was changed", etcd.ErrRefused, path.Join(p.Layout.ManifestDir, file), pod.Node, err)
 	}
-	if err := printers.PrintRebuildPlan(o.Out, o.Format, p); err != nil {
-		return err
+	// -o json|yaml prints one document: the plan for --dry-run, else the result (which holds
+	// the plan).
+	if !o.Format.Structured() || o.DryRun {
+		if err := printers.PrintRebuildPlan(o.Out, o.Format, p); err != nil {
+			return err
+		}
 	}
 	for _, w := range p.Warnings {
 		fmt.Fprintf(o.ErrOut, "warning: %s\n", w)
