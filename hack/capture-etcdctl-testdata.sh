@@ -35,6 +35,8 @@ for V in ${*:-v3.6.16 v3.7.3}; do
   cap member-remove-not-found $E -w json member remove deadbeef
   cap endpoint-status $E -w json endpoint status
   cap endpoint-health $E -w json endpoint health
+  cap endpoint-status-cluster $E -w json endpoint status --cluster
+  cap endpoint-health-cluster $E -w json endpoint health --cluster
   cap member-list $E -w json member list
   cap alarm-list-empty $E -w json alarm list
   # the member lock's transaction (exec TryLock: LockTxn on stdin), won and then held
@@ -72,6 +74,8 @@ for V in ${*:-v3.6.16 v3.7.3}; do
   kill "${pids[2]}"; wait "${pids[2]}" 2>/dev/null
   cap endpoint-status-down $BIN/etcdctl --endpoints=http://127.0.0.1:23793 --dial-timeout=1s --command-timeout=2s -w json endpoint status
   cap endpoint-health-down $BIN/etcdctl --endpoints=http://127.0.0.1:23793 --dial-timeout=1s --command-timeout=2s -w json endpoint health
+  cap endpoint-status-cluster-down $E --dial-timeout=1s --command-timeout=2s -w json endpoint status --cluster
+  cap endpoint-health-cluster-down $E --dial-timeout=1s --command-timeout=2s -w json endpoint health --cluster
   kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null
   rm -rf "$TMP"
   echo "captured $V into $OUT"

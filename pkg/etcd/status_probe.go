@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
@@ -29,20 +31,147 @@ type memberProbe struct {
 	timedOut bool
 }
 
-// probeMembers asks every member in parallel, each bounded by timeout, and returns one probe
-// per member, in the order of members. The caller closes the sessions with closeProbes.
+// probeMembers asks every member, each bounded by timeout, and returns one probe per member, in
+// the order of members. The caller closes the sessions with closeProbes.
+//
+// Where the transport reads the whole cluster from one member for less than it costs to ask
+// each (exec: every call is a process started through the API server and the kubelet), one
+// member is asked first, in one round of concurrent calls, for every member's status and
+// health (probeCluster). Only the pods that round leaves unsettled (no status, unhealthy for
+// another reason than an alarm, or the round failed) are then asked themselves, in parallel, as
+// every pod is on the other transports: the row of a member in trouble is always its own answer,
+// and one member failing never hides the others.
 func probeMembers(ctx context.Context, conn transport.Connector, members []discovery.Member, timeout time.Duration) []memberProbe {
 	probes := make([]memberProbe, len(members))
+	settled := probeCluster(ctx, conn, members, timeout, probes)
 	var wg sync.WaitGroup
 	for i := range members {
+		if settled[i] {
+			continue
+		}
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			probes[i] = memberProbe{}
 			probeMember(ctx, conn, &members[i], timeout, &probes[i])
 		}(i)
 	}
 	wg.Wait()
 	return probes
+}
+
+// clusterRoundShare is the share of the per-call timeout the cluster-wide round may take (at
+// least 2s, which one exec through a busy kubelet needs) before every member is asked itself: a
+// member that hangs costs a third of the timeout more, not a whole one.
+const clusterRoundShare = 3
+
+// probeCluster fills probes from one member's cluster-wide reads when the transport has them
+// (transport.ClusterReader): its member list and alarms, and every member's status and health,
+// concurrently. It returns which probes are settled; none when the transport cannot, no pod
+// runs, or the round failed.
+func probeCluster(ctx context.Context, conn transport.Connector, members []discovery.Member, timeout time.Duration, probes []memberProbe) []bool {
+	settled := make([]bool, len(members))
+	first := clusterAsker(members)
+	if first < 0 || !transport.ReadsCluster(conn) {
+		return settled
+	}
+	cctx, cancel := context.WithTimeout(ctx, max(timeout/clusterRoundShare, min(timeout, 2*time.Second)))
+	defer cancel()
+	s, err := conn.Connect(cctx, &members[first])
+	if err != nil {
+		return settled
+	}
+	cr, ok := s.(transport.ClusterReader)
+	if !ok {
+		_ = s.Close()
+		return settled
+	}
+	var (
+		wg       sync.WaitGroup
+		statuses []transport.EndpointStatus
+		healths  []transport.EndpointHealth
+		mlist    *clientv3.MemberListResponse
+		alarms   *clientv3.AlarmResponse
+		mlErr    error
+	)
+	wg.Add(4)
+	go func() { defer wg.Done(); statuses, _ = cr.ClusterStatus(cctx) }()
+	go func() { defer wg.Done(); healths, _ = cr.ClusterHealth(cctx) }()
+	go func() { defer wg.Done(); mlist, mlErr = s.MemberList(cctx) }()
+	go func() { defer wg.Done(); alarms, _ = s.AlarmList(cctx) }()
+	wg.Wait()
+	if mlErr != nil || mlist == nil {
+		_ = s.Close()
+		return settled
+	}
+	byID := map[uint64]*clientv3.StatusResponse{}
+	for _, st := range statuses {
+		if st.Status != nil && st.Status.Header != nil {
+			byID[st.Status.Header.MemberId] = st.Status
+		}
+	}
+	healthByURL := map[string]*transport.Health{}
+	for i := range healths {
+		healthByURL[strings.TrimRight(healths[i].Endpoint, "/")] = &healths[i].Health
+	}
+	used := map[int]bool{}
+	noStatus := func(int) *clientv3.StatusResponse { return nil }
+	for _, mm := range mlist.Members {
+		i := matchPod(mm, members, noStatus, used)
+		if i < 0 {
+			continue
+		}
+		used[i] = true
+		st, h := byID[mm.ID], healthOf(mm, healthByURL)
+		if st == nil || h == nil || (!h.Healthy && !strings.HasPrefix(h.Error, "Active Alarm")) {
+			continue
+		}
+		if i == first {
+			probes[i].session = s
+		} else if probes[i].session, err = conn.Connect(cctx, &members[i]); err != nil {
+			continue
+		}
+		probes[i].status, probes[i].health, settled[i] = st, h, true
+	}
+	if !settled[first] {
+		_ = s.Close()
+	}
+	// The member list and alarms go with one settled probe (clusterViews reads them from there).
+	for i := range probes {
+		if settled[i] {
+			probes[i].mlist, probes[i].alarms = mlist, alarms
+			break
+		}
+	}
+	return settled
+}
+
+// clusterAsker picks the pod that answers for the cluster: the first running and ready one,
+// else the first running one; -1 when none runs.
+func clusterAsker(members []discovery.Member) int {
+	running := -1
+	for i := range members {
+		if !members[i].Running() {
+			continue
+		}
+		if members[i].Ready {
+			return i
+		}
+		if running < 0 {
+			running = i
+		}
+	}
+	return running
+}
+
+// healthOf finds the health result of member mm by its client URLs.
+func healthOf(mm *etcdserverpb.Member, byURL map[string]*transport.Health) *transport.Health {
+	for _, u := range mm.ClientURLs {
+		if h := byURL[strings.TrimRight(u, "/")]; h != nil {
+			return h
+		}
+	}
+	return nil
 }
 
 // probeMember connects to one member and asks, in parallel, for its status, health, member

@@ -56,7 +56,7 @@ func TestPromoteLinesGolden(t *testing.T) {
 	}
 	for _, tty := range []bool{false, true} {
 		bar := NewProgress(&buf, tty)
-		bar.Every = 0 // every update is a line
+		bar.Every, bar.Redraw = 0, 0 // every update is a line, or a redraw
 		for _, p := range progress {
 			ShowPromoteProgress(bar, p)
 		}

@@ -167,6 +167,42 @@ var ErrUnsupported = errors.New("not supported by this transport")
 // output cap of a command run through exec); asking for less (a smaller page) may pass.
 var ErrTooLarge = errors.New("answer too large")
 
+// EndpointStatus is one member's status as a cluster-wide read returns it: the client URL asked
+// (from the member list) and the answer.
+type EndpointStatus struct {
+	Endpoint string
+	Status   *clientv3.StatusResponse
+}
+
+// EndpointHealth is one member's health as a cluster-wide read returns it.
+type EndpointHealth struct {
+	Endpoint string
+	Health
+}
+
+// ClusterReader is implemented by sessions for which one call that asks every member from this
+// one (etcdctl's --cluster) costs far less than one call per member: exec, where every call is
+// a process started in the pod through the API server and the kubelet. The member asks the
+// others at the client URLs of the member list. A member that does not answer is left out of the
+// result (status) or reported unhealthy (health); err is set when some member did not answer,
+// with the answers of the others still returned.
+type ClusterReader interface {
+	ClusterStatus(ctx context.Context) ([]EndpointStatus, error)
+	ClusterHealth(ctx context.Context) ([]EndpointHealth, error)
+}
+
+// ClusterReading is implemented by connectors whose sessions are ClusterReaders, so that a
+// caller knows before it connects.
+type ClusterReading interface {
+	ReadsCluster() bool
+}
+
+// ReadsCluster says whether conn's sessions implement ClusterReader.
+func ReadsCluster(conn Connector) bool {
+	c, ok := conn.(ClusterReading)
+	return ok && c.ReadsCluster()
+}
+
 // CertInspector is implemented by sessions that can read the member's serving certificate.
 type CertInspector interface {
 	ServerCertificate(ctx context.Context) (*x509.Certificate, error)

@@ -166,7 +166,6 @@ func (o *SaveOptions) Run(ctx context.Context) error {
 	if err := etcd.CheckStreamTransport(conn); err != nil {
 		return err
 	}
-	start := time.Now()
 	md, err := etcd.SaveSnapshot(ctx, conn, pods, etcd.SnapshotOptions{
 		Path: o.Path, Member: o.Member, Force: o.Force, Timeout: o.SaveTimeout, CallTimeout: o.GlobalOptions.Timeout(),
 		KubernetesVersion: o.KubernetesVersion(), PluginVersion: version.Version,
@@ -176,8 +175,7 @@ func (o *SaveOptions) Run(ctx context.Context) error {
 		},
 		Progress: func(n, total int64) {
 			if tty {
-				rate := float64(n) / time.Since(start).Seconds() / (1 << 20)
-				bar.Update("snapshot", uint64(n), uint64(total), fmt.Sprintf("bytes %.1f MiB/s", rate))
+				bar.UpdateBytes("snapshot", uint64(n), uint64(total))
 			}
 		},
 	})
@@ -219,7 +217,7 @@ func (o *SaveOptions) helperConnector(conn transport.Connector, bar *printers.Pr
 		Notify: func(s string) { fmt.Fprintln(o.ErrOut, s) },
 	}
 	if tty {
-		h.SaveProgress = func(n, total int64) { bar.Update("saving on the node", uint64(n), uint64(total), "bytes") }
+		h.SaveProgress = func(n, total int64) { bar.UpdateBytes("saving on the node", uint64(n), uint64(total)) }
 	}
 	return &nodehelper.Connector{Connector: conn, Snapshots: h}
 }

@@ -28,6 +28,19 @@ func decodeStrict(data []byte, v any) error {
 
 // DecodeEndpointStatus decodes "etcdctl endpoint status -w json" for a single endpoint.
 func DecodeEndpointStatus(data []byte) (*clientv3.StatusResponse, error) {
+	out, err := DecodeEndpointStatuses(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("etcdctl endpoint status returned no status")
+	}
+	return out[0].Status, nil
+}
+
+// DecodeEndpointStatuses decodes "etcdctl endpoint status -w json" for any number of endpoints
+// (--cluster); entries without a status are dropped.
+func DecodeEndpointStatuses(data []byte) ([]transport.EndpointStatus, error) {
 	var out []struct {
 		Endpoint string
 		Status   *clientv3.StatusResponse
@@ -35,14 +48,29 @@ func DecodeEndpointStatus(data []byte) (*clientv3.StatusResponse, error) {
 	if err := decodeStrict(data, &out); err != nil {
 		return nil, err
 	}
-	if len(out) == 0 || out[0].Status == nil {
-		return nil, fmt.Errorf("etcdctl endpoint status returned no status")
+	res := make([]transport.EndpointStatus, 0, len(out))
+	for _, o := range out {
+		if o.Status != nil {
+			res = append(res, transport.EndpointStatus{Endpoint: o.Endpoint, Status: o.Status})
+		}
 	}
-	return out[0].Status, nil
+	return res, nil
 }
 
 // DecodeEndpointHealth decodes "etcdctl endpoint health -w json" for a single endpoint.
 func DecodeEndpointHealth(data []byte) (*transport.Health, error) {
+	out, err := DecodeEndpointHealths(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("etcdctl endpoint health returned no result")
+	}
+	return &out[0].Health, nil
+}
+
+// DecodeEndpointHealths decodes "etcdctl endpoint health -w json" for any number of endpoints.
+func DecodeEndpointHealths(data []byte) ([]transport.EndpointHealth, error) {
 	var out []struct {
 		Endpoint string `json:"endpoint"`
 		Health   bool   `json:"health"`
@@ -52,16 +80,17 @@ func DecodeEndpointHealth(data []byte) (*transport.Health, error) {
 	if err := decodeStrict(data, &out); err != nil {
 		return nil, err
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("etcdctl endpoint health returned no result")
-	}
-	h := &transport.Health{Healthy: out[0].Health, Error: out[0].Error}
-	if out[0].Took != "" {
-		if d, err := time.ParseDuration(out[0].Took); err == nil {
-			h.Took = d
+	res := make([]transport.EndpointHealth, 0, len(out))
+	for _, o := range out {
+		h := transport.EndpointHealth{Endpoint: o.Endpoint, Health: transport.Health{Healthy: o.Health, Error: o.Error}}
+		if o.Took != "" {
+			if d, err := time.ParseDuration(o.Took); err == nil {
+				h.Took = d
+			}
 		}
+		res = append(res, h)
 	}
-	return h, nil
+	return res, nil
 }
 
 // DecodeMemberList decodes "etcdctl member list -w json".

@@ -51,6 +51,9 @@ func (c *Connector) Connect(_ context.Context, m *discovery.Member) (transport.S
 // Close implements transport.Connector.
 func (c *Connector) Close() error { return nil }
 
+// ReadsCluster implements transport.ClusterReading: sessions run etcdctl's --cluster forms.
+func (c *Connector) ReadsCluster() bool { return true }
+
 // Session runs etcdctl in one member's pod.
 type Session struct {
 	member  *discovery.Member
@@ -186,6 +189,34 @@ func (s *Session) Health(ctx context.Context) (*transport.Health, error) {
 		return nil, err
 	}
 	return DecodeEndpointHealth(out)
+}
+
+var _ transport.ClusterReader = (*Session)(nil)
+
+// ClusterStatus implements transport.ClusterReader with "etcdctl endpoint status --cluster":
+// one process in this pod asks every member of the member list. etcdctl prints the statuses it
+// got and exits non-zero when one endpoint failed; those statuses are returned with the error.
+func (s *Session) ClusterStatus(ctx context.Context) ([]transport.EndpointStatus, error) {
+	out, err := s.run(ctx, "endpoint", "status", "--cluster")
+	st, derr := DecodeEndpointStatuses(out)
+	if err != nil {
+		return st, err
+	}
+	return st, derr
+}
+
+// ClusterHealth implements transport.ClusterReader with "etcdctl endpoint health --cluster",
+// which probes every member concurrently. etcdctl exits non-zero when one is unhealthy, and
+// still prints every result.
+func (s *Session) ClusterHealth(ctx context.Context) ([]transport.EndpointHealth, error) {
+	out, err := s.run(ctx, "endpoint", "health", "--cluster")
+	if h, derr := DecodeEndpointHealths(out); derr == nil {
+		return h, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return DecodeEndpointHealths(out)
 }
 
 // MemberList implements transport.Session with "etcdctl member list".

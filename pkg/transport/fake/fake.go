@@ -104,6 +104,9 @@ type Cluster struct {
 	// the member's version is 3.6 or later); Downgrades records the calls (action and version).
 	Downgrade  *etcdserverpb.DowngradeInfo
 	Downgrades []string
+	// ClusterReads makes sessions implement transport.ClusterReader, as exec's do: one member
+	// reads every member's status and health (etcdctl --cluster).
+	ClusterReads bool
 	// OnDowngrade, when set, answers a downgrade call instead of the built-in rules.
 	OnDowngrade func(c *Cluster, action clientv3.DowngradeAction, version string) (*clientv3.DowngradeResponse, error)
 }
@@ -130,13 +133,65 @@ type connector struct{ c *Cluster }
 
 func (f *connector) Mode() transport.Mode { return transport.ModeExec }
 func (f *connector) Close() error         { return nil }
+func (f *connector) ReadsCluster() bool   { return f.c.ClusterReads }
 func (f *connector) Connect(ctx context.Context, m *discovery.Member) (transport.Session, error) {
 	if f.c.OnConnect != nil {
 		if err := f.c.OnConnect(ctx, f.c, m.Pod); err != nil {
 			return nil, err
 		}
 	}
+	if f.c.ClusterReads {
+		return &clusterSession{session{c: f.c, m: m}}, nil
+	}
 	return &session{c: f.c, m: m}, nil
+}
+
+// clusterSession is a session with the cluster-wide reads of transport.ClusterReader.
+type clusterSession struct{ session }
+
+var _ transport.ClusterReader = (*clusterSession)(nil)
+
+// ClusterStatus asks every member with client URLs, as etcdctl endpoint status --cluster does
+// from this member: those down are left out, and the error says so.
+func (s *clusterSession) ClusterStatus(context.Context) ([]transport.EndpointStatus, error) {
+	if _, err := s.self("status --cluster"); err != nil {
+		return nil, err
+	}
+	var out []transport.EndpointStatus
+	var err error
+	for _, mem := range s.c.listed() {
+		if mem.Down {
+			err = fmt.Errorf("failed to get the status of endpoint %s (context deadline exceeded)", mem.ClientURLs[0])
+			continue
+		}
+		out = append(out, transport.EndpointStatus{Endpoint: mem.ClientURLs[0], Status: s.statusOf(mem)})
+	}
+	return out, err
+}
+
+// ClusterHealth probes every member with client URLs, as etcdctl endpoint health --cluster.
+func (s *clusterSession) ClusterHealth(context.Context) ([]transport.EndpointHealth, error) {
+	if _, err := s.self("health --cluster"); err != nil {
+		return nil, err
+	}
+	var out []transport.EndpointHealth
+	for _, mem := range s.c.listed() {
+		out = append(out, transport.EndpointHealth{Endpoint: mem.ClientURLs[0], Health: *healthOf(mem, nil)})
+	}
+	return out, nil
+}
+
+// listed returns the members with client URLs (those etcdctl --cluster asks).
+func (c *Cluster) listed() []*Member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*Member
+	for _, m := range c.Members {
+		if len(m.ClientURLs) > 0 {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 type session struct {
@@ -171,6 +226,10 @@ func (s *session) Status(context.Context) (*clientv3.StatusResponse, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.statusOf(mem), nil
+}
+
+func (s *session) statusOf(mem *Member) *clientv3.StatusResponse {
 	s.c.mu.Lock()
 	defer s.c.mu.Unlock()
 	h := s.header(mem)
@@ -178,7 +237,7 @@ func (s *session) Status(context.Context) (*clientv3.StatusResponse, error) {
 	return &clientv3.StatusResponse{Header: h, Version: mem.Version, DbSize: mem.DBSize,
 		DbSizeInUse: mem.InUse, DbSizeQuota: mem.Quota, Leader: s.c.LeaderID, RaftIndex: mem.RaftIndex, RaftTerm: 2,
 		RaftAppliedIndex: mem.RaftIndex, IsLearner: mem.Learner, StorageVersion: mem.StorageVersion,
-		DowngradeInfo: s.c.downgradeInfo(mem)}, nil
+		DowngradeInfo: s.c.downgradeInfo(mem)}
 }
 
 func (c *Cluster) downgradeInfo(mem *Member) *etcdserverpb.DowngradeInfo {
@@ -190,13 +249,20 @@ func (c *Cluster) downgradeInfo(mem *Member) *etcdserverpb.DowngradeInfo {
 
 func (s *session) Health(context.Context) (*transport.Health, error) {
 	mem, err := s.self("health")
-	if err != nil {
-		return &transport.Health{Healthy: false, Error: err.Error()}, nil
+	return healthOf(mem, err), nil
+}
+
+// healthOf is the health probe's answer from mem, or the failure err to reach it.
+func healthOf(mem *Member, err error) *transport.Health {
+	switch {
+	case err != nil:
+		return &transport.Health{Healthy: false, Error: err.Error()}
+	case mem.Down:
+		return &transport.Health{Healthy: false, Error: "context deadline exceeded"}
+	case mem.Unhealthy != "":
+		return &transport.Health{Healthy: false, Error: mem.Unhealthy}
 	}
-	if mem.Unhealthy != "" {
-		return &transport.Health{Healthy: false, Error: mem.Unhealthy}, nil
-	}
-	return &transport.Health{Healthy: true, Took: 1000}, nil
+	return &transport.Health{Healthy: true, Took: 1000}
 }
 
 func (s *session) MemberList(context.Context) (*clientv3.MemberListResponse, error) {

@@ -3,13 +3,17 @@
 // "etcdctl snapshot save" on the member's own node, all to the same member, alternating, in one
 // run:
 //
-//		cd test && go run ./bench/kubeadm -dir /tmp/kubectl-etcd-kubeadm [-mib 500] [-rounds 3] [-member cp-2]
+//	cd test && go run ./bench/kubeadm -dir /tmp/kubectl-etcd-kubeadm [-mib 500] [-rounds 3] [-member cp-2] [-status-rounds 5]
 //
-//	  - direct: etcdctl on the node (in its namespaces), with the node's healthcheck-client pair;
-//	  - port-forward: the plugin with certificates (--transport port-forward);
-//	  - helper-logs: the plugin with nothing but the kubeconfig (a helper pod; the kubelet's log
-//	    server brings the bytes back);
-//	  - helper-exec: the same through cat in a shell image (-shell-image; skipped when empty).
+// It first times "kubectl etcd status --transport exec" against the one kubectl exec of
+// "etcdctl endpoint status --cluster -w json" it replaces (ratio and peak RSS), then the
+// snapshot routes:
+//
+//   - direct: etcdctl on the node (in its namespaces), with the node's healthcheck-client pair;
+//   - port-forward: the plugin with certificates (--transport port-forward);
+//   - helper-logs: the plugin with nothing but the kubeconfig (a helper pod; the kubelet's log
+//     server brings the bytes back);
+//   - helper-exec: the same through cat in a shell image (-shell-image; skipped when empty).
 //
 // It fills the cluster with -mib MiB of incompressible values under /bench/ first (and deletes
 // them at the end), then prints per sample the wall time (process start to exit), MB/s, CPU and
@@ -51,6 +55,7 @@ func (s sample) mbps() float64 { return float64(s.bytes) / s.wall.Seconds() / 1e
 
 var (
 	dir, member, plugin, script, cache, shellImage string
+	statusRounds                                   int
 )
 
 func main() {
@@ -59,6 +64,7 @@ func main() {
 	flag.StringVar(&shellImage, "shell-image", "", "shell image on the nodes for the helper's exec route (empty: skip that route)")
 	mib := flag.Int("mib", 500, "MiB of data to fill the cluster with")
 	rounds := flag.Int("rounds", 3, "rounds; each runs every route once, in an order that rotates")
+	flag.IntVar(&statusRounds, "status-rounds", 5, "rounds of the status comparison (plugin over exec vs one kubectl exec of etcdctl --cluster); 0 skips it")
 	flag.Parse()
 	plugin = os.Getenv("KUBECTL_ETCD")
 	root, _ := filepath.Abs("..")
@@ -132,6 +138,9 @@ func run(mib, rounds int) error {
 	defer os.RemoveAll(work)
 	empty := filepath.Join(work, "no-pki")
 	if err := os.Mkdir(empty, 0o700); err != nil {
+		return err
+	}
+	if err := statusBench(statusRounds); err != nil {
 		return err
 	}
 	fmt.Printf("filling the cluster with %d MiB under /bench/ ...\n", mib)
@@ -213,6 +222,56 @@ func run(mib, rounds int) error {
 		}
 	}
 	fmt.Printf("  %-13s ÷ direct etcdctl %.2fx\n", "port-forward", med["direct"].wall.Seconds()/med["port-forward"].wall.Seconds())
+	return nil
+}
+
+// statusBench times, alternating, "kubectl etcd status --transport exec" and the one-liner it
+// replaces, one kubectl exec of "etcdctl endpoint status --cluster -w json" in the member's pod,
+// and prints the medians, their ratio (target <= 1.2x) and the peak RSS of each.
+func statusBench(rounds int) error {
+	if rounds <= 0 {
+		return nil
+	}
+	kubeconfig := filepath.Join(dir, "kubeconfig")
+	kubectl := filepath.Join(cache, "k8s-v1.37.2", "kubectl")
+	cmds := []struct {
+		name string
+		argv []string
+	}{
+		{"plugin status", []string{plugin, "--kubeconfig", kubeconfig, "status", "--transport", "exec"}},
+		{"one-liner", []string{kubectl, "--kubeconfig", kubeconfig, "-n", "kube-system", "exec", "etcd-" + member, "--",
+			"etcdctl", "--endpoints=https://127.0.0.1:2379", "--cacert=/etc/kubernetes/pki/etcd/ca.crt",
+			"--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt", "--key=/etc/kubernetes/pki/etcd/healthcheck-client.key",
+			"endpoint", "status", "--cluster", "-w", "json"}},
+	}
+	walls := map[string][]time.Duration{}
+	peak := map[string]int64{}
+	for r := 0; r < rounds; r++ {
+		for i := range cmds {
+			c := cmds[(i+r)%len(cmds)]
+			cmd := exec.Command(c.argv[0], c.argv[1:]...)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			start := time.Now()
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("%s: %w: %s", c.name, err, out.String())
+			}
+			walls[c.name] = append(walls[c.name], time.Since(start))
+			if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+				peak[c.name] = max(peak[c.name], ru.Maxrss)
+			}
+		}
+	}
+	median := func(xs []time.Duration) time.Duration {
+		sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
+		return xs[len(xs)/2]
+	}
+	fmt.Printf("status over exec, %d rounds, alternating (medians):\n", rounds)
+	for _, c := range cmds {
+		fmt.Printf("  %-13s wall %6.2fs  peak RSS %6.1f MiB\n", c.name, median(walls[c.name]).Seconds(), float64(peak[c.name])/1024)
+	}
+	fmt.Printf("  plugin status ÷ one-liner %.2fx (target <= 1.2x)\n\n",
+		median(walls["plugin status"]).Seconds()/median(walls["one-liner"]).Seconds())
 	return nil
 }
 
