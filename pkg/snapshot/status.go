@@ -54,8 +54,8 @@ type Report struct {
 	File string `json:"file"`
 	// Size and SHA256 are those of the plain snapshot: the file itself, or what is inside a
 	// compressed or encrypted one (then Layers say how it is stored, FileSize is its size).
-	Size     int64  `json:"size"`
-	SHA256   string `json:"sha256"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 	Layers
 	FileSize int64 `json:"fileSize,omitempty"`
 	// From etcdutl's snapshot status.
