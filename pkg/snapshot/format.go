@@ -99,11 +99,14 @@ func LayersFromName(name string) Layers {
 }
 
 // PlainName is the name of the plain snapshot inside a stored one: name without its .age,
-// .zst and .gz suffixes, with ".db" added when nothing is left to tell it is a database.
+// .zst and .gz suffixes; a name without them gets ".plain.db" or ".db", never itself.
 func PlainName(name string) string {
 	n := strings.TrimSuffix(name, SuffixAge)
 	n = strings.TrimSuffix(strings.TrimSuffix(n, SuffixZstd), SuffixGzip)
-	if n == name || n == "" {
+	switch {
+	case n == name && strings.HasSuffix(name, ".db"):
+		return strings.TrimSuffix(name, ".db") + ".plain.db"
+	case n == name || n == "" || strings.HasSuffix(n, "/"):
 		return n + ".db"
 	}
 	return n

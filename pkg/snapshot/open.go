@@ -184,13 +184,13 @@ func PlainFile(ctx context.Context, path string, ids []age.Identity) (plain stri
 		return "", l, nil, fmt.Errorf("cannot create a temporary directory for the plain copy of %s: %w", path, err)
 	}
 	untrack := trackTemp(dir)
-	cleanup = func() {
+	remove := func() {
 		_ = os.RemoveAll(dir)
 		untrack()
 	}
 	defer func() {
 		if err != nil {
-			cleanup()
+			remove()
 		}
 	}()
 	if err = os.Chmod(dir, 0o700); err != nil {
@@ -212,7 +212,7 @@ func PlainFile(ctx context.Context, path string, ids []age.Identity) (plain stri
 		}
 		return "", l, nil, err
 	}
-	return plain, l, cleanup, nil
+	return plain, l, remove, nil
 }
 
 // ctxReader stops a copy when ctx is done.
