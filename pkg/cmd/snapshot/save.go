@@ -62,7 +62,21 @@ var (
 
 		A member named with --member that has a CORRUPT alarm or is a learner (it may lag
 		behind the leader) is refused (exit 5); --force takes the snapshot from it anyway,
-		with a warning.`)
+		with a warning.
+
+		FILE ending in .zst or .gz (or --compress zstd|gzip, which adds the suffix) is
+		compressed; --encrypt-to RECIPIENT (age1... or an SSH public key, repeatable) and
+		--encrypt-to-file FILE encrypt it with age, adding .age. The sha256 trailer is checked
+		on the stream as etcd sent it, before compression and encryption: the plaintext never
+		reaches the disk, and FILE.json records the plain snapshot's size and sha256 with the
+		stored file's. Every command that reads snapshots accepts these files (--identity
+		decrypts); zstd -d and age -d give back the plain .db that etcdutl reads.
+
+		With a directory as FILE (an existing one, or ending in /) the snapshot is named
+		etcd-<cluster id>-<UTC time>.db[.zst|.gz][.age] in it; --keep N then removes the
+		cluster's oldest snapshots there beyond N, once the new one is verified. Only files
+		with that name and a FILE.json sidecar of the same cluster count; nothing else is
+		touched.`)
 
 	saveExample = templates.Examples(`
 		# Save a verified snapshot (a default name with cluster ID and time)
@@ -78,7 +92,13 @@ var (
 		kubectl etcd snapshot save ./etcd.db --helper-route exec --helper-image registry.k8s.io/kube-proxy:v1.37.2
 
 		# Save it on the node of etcd-cp-1 instead, through exec
-		kubectl etcd snapshot save --on-node /var/lib/etcd/snapshot.db --pod etcd-cp-1`)
+		kubectl etcd snapshot save --on-node /var/lib/etcd/snapshot.db --pod etcd-cp-1
+
+		# Compressed with zstd and encrypted with age
+		kubectl etcd snapshot save /backup/etcd.db.zst --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+
+		# Cron: keep the last 7 compressed, encrypted snapshots in /backup
+		kubectl etcd snapshot save /backup/ --compress zstd --encrypt-to-file /etc/etcd-backup/recipients.txt --keep 7`)
 )
 
 // SaveOptions are the options of "snapshot save".

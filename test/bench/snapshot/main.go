@@ -12,6 +12,10 @@
 // (KUBECTL_PORT_FORWARD_WEBSOCKETS=false), and etcdctl through "kubectl port-forward", which
 // separates the cost of the port-forward path from the plugin's own.
 //
+// Then (-compression, or alone with -compression-only) it compares plain, .zst, .gz and
+// .zst.age saves on a fresh cluster filled with -objects-mib MiB of ConfigMaps and Secrets
+// written through the API server: ratio, MB/s and peak RSS per format (compress.go).
+//
 // It never fails on timing; it exits non-zero only when a snapshot fails. The plugin is
 // $KUBECTL_ETCD, else it is built from the repository root. E2E_ETCD_VERSION picks etcd.
 package main
@@ -66,11 +70,23 @@ func main() {
 	diagRounds := flag.Int("diagnostic-rounds", 2, "rounds of each diagnostic")
 	perfOut := flag.String("perf", "", "also record one plugin save with `perf record -g` into this file and print the top symbols (needs perf and an unstripped plugin)")
 	keep := flag.Bool("keep", false, "keep the harness run dir")
+	compress := flag.Bool("compression", true, "also compare plain, zstd, gzip and zstd+age saves on a fresh cluster filled with Kubernetes objects")
+	compressOnly := flag.Bool("compression-only", false, "run only the compression comparison")
+	objectsMiB := flag.Int("objects-mib", 100, "MiB of ConfigMaps and Secrets to write through the API server for the compression comparison")
+	compressRounds := flag.Int("compression-rounds", 2, "rounds of the compression comparison")
 	flag.Parse()
 	t0 := time.Now()
-	if err := run(*mib, *rounds, *members, *member, *diag, *diagRounds, *perfOut, *keep); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	if !*compressOnly {
+		if err := run(*mib, *rounds, *members, *member, *diag, *diagRounds, *perfOut, *keep); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if *compress || *compressOnly {
+		if err := runCompression(*objectsMiB, *compressRounds, *members, *member, *keep); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 	}
 	fmt.Printf("\nbench took %s in all\n", time.Since(t0).Round(time.Second))
 }
