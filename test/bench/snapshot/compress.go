@@ -27,24 +27,12 @@ import (
 // keeps them), not random bytes. Per format: stored size, ratio, MB/s of snapshot bytes per
 // wall second, peak RSS.
 func runCompression(mib, rounds, members int, member string, keep bool) error {
-	work, err := os.MkdirTemp("", "kubectl-etcd-bench-compress-")
+	e, stop, err := newBenchEnv(members, keep)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(work)
-	plugin, err := pluginBinary(work)
-	if err != nil {
-		return err
-	}
-	emptyPKI := filepath.Join(work, "empty-pki")
-	if err := os.Mkdir(emptyPKI, 0o755); err != nil {
-		return err
-	}
-	c, err := harness.New(harness.Options{Members: members, Keep: keep})
-	if err != nil {
-		return err
-	}
-	defer c.Stop()
+	defer stop()
+	work, plugin, emptyPKI, c, certs := e.work, e.plugin, e.emptyPKI, e.c, e.certs
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	tf := time.Now()
@@ -59,8 +47,6 @@ func runCompression(mib, rounds, members int, member string, keep bool) error {
 	if err != nil {
 		return err
 	}
-	certs := []string{"--cacert", filepath.Join(c.PKIDir, "ca.crt"), "--cert", filepath.Join(c.PKIDir, "healthcheck-client.crt"),
-		"--key", filepath.Join(c.PKIDir, "healthcheck-client.key")}
 	type format struct {
 		name, file string
 		extra      []string

@@ -91,28 +91,53 @@ func main() {
 	fmt.Printf("\nbench took %s in all\n", time.Since(t0).Round(time.Second))
 }
 
-func run(mib, rounds, members int, member string, diag bool, diagRounds int, perfOut string, keep bool) error {
-	work, err := os.MkdirTemp("", "kubectl-etcd-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	plugin, err := pluginBinary(work)
-	if err != nil {
-		return err
-	}
-	emptyPKI := filepath.Join(work, "empty-pki")
-	if err := os.Mkdir(emptyPKI, 0o755); err != nil {
-		return err
-	}
+// benchEnv is what each part of the bench runs in: a work directory, the plugin binary, an
+// empty kubeadm PKI directory (the certificates come from flags) and a harness cluster.
+type benchEnv struct {
+	work, plugin, emptyPKI string
+	c                      *harness.Cluster
+	// certs are the plugin's flags for the harness's etcd client certificate.
+	certs []string
+}
 
+// newBenchEnv sets up a benchEnv; stop tears it down.
+func newBenchEnv(members int, keep bool) (_ *benchEnv, stop func(), err error) {
+	e := &benchEnv{}
+	if e.work, err = os.MkdirTemp("", "kubectl-etcd-bench-"); err != nil {
+		return nil, nil, err
+	}
+	stop = func() { _ = os.RemoveAll(e.work) }
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	if e.plugin, err = pluginBinary(e.work); err != nil {
+		return nil, nil, err
+	}
+	e.emptyPKI = filepath.Join(e.work, "empty-pki")
+	if err = os.Mkdir(e.emptyPKI, 0o755); err != nil {
+		return nil, nil, err
+	}
 	ts := time.Now()
-	c, err := harness.New(harness.Options{Members: members, Keep: keep})
+	if e.c, err = harness.New(harness.Options{Members: members, Keep: keep}); err != nil {
+		return nil, nil, err
+	}
+	stop = func() { e.c.Stop(); _ = os.RemoveAll(e.work) }
+	c := e.c
+	fmt.Printf("cluster: %s mode, %d members, etcd %s, up in %s (run dir %s)\n", c.Mode, members, c.EtcdVersion, time.Since(ts).Round(100*time.Millisecond), c.Dir)
+	e.certs = []string{"--cacert", filepath.Join(c.PKIDir, "ca.crt"), "--cert", filepath.Join(c.PKIDir, "healthcheck-client.crt"),
+		"--key", filepath.Join(c.PKIDir, "healthcheck-client.key")}
+	return e, stop, nil
+}
+
+func run(mib, rounds, members int, member string, diag bool, diagRounds int, perfOut string, keep bool) error {
+	e, stop, err := newBenchEnv(members, keep)
 	if err != nil {
 		return err
 	}
-	defer c.Stop()
-	fmt.Printf("cluster: %s mode, %d members, etcd %s, up in %s (run dir %s)\n", c.Mode, members, c.EtcdVersion, time.Since(ts).Round(100*time.Millisecond), c.Dir)
+	defer stop()
+	work, plugin, emptyPKI, c, certs := e.work, e.plugin, e.emptyPKI, e.c, e.certs
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -122,8 +147,6 @@ func run(mib, rounds, members int, member string, diag bool, diagRounds int, per
 	}
 	fmt.Printf("filled %d MiB in %s\n", mib, time.Since(tf).Round(100*time.Millisecond))
 
-	certs := []string{"--cacert", filepath.Join(c.PKIDir, "ca.crt"), "--cert", filepath.Join(c.PKIDir, "healthcheck-client.crt"),
-		"--key", filepath.Join(c.PKIDir, "healthcheck-client.key")}
 	etcdctlCerts := []string{"--cacert=" + filepath.Join(c.PKIDir, "ca.crt"), "--cert=" + filepath.Join(c.PKIDir, "healthcheck-client.crt"),
 		"--key=" + filepath.Join(c.PKIDir, "healthcheck-client.key")}
 	etcdctl := filepath.Join(c.EtcdBin, "etcdctl")
