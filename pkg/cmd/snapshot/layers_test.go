@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"filippo.io/age"
 
 	snap "github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
 // --compress, the recipients and FILE's suffixes decide the layers; FILE gets the suffixes it
@@ -101,5 +103,41 @@ func TestReadersAcceptStoredFormats(t *testing.T) {
 	e.run(t, "snapshot", "status", flipped, "--identity", idFile)
 	if e.code != 8 || !strings.Contains(e.stderr, "age layer") || !strings.Contains(e.stdout, "corrupt") {
 		t.Errorf("flipped byte: exit %d\n%s%s", e.code, e.stdout, e.stderr)
+	}
+}
+
+// A compressed save says how the file is stored; an encrypted one into a directory with
+// --keep also lists what it removed.
+func TestSaveStoredOutput(t *testing.T) {
+	data := make([]byte, 64<<10)
+	for i := range data {
+		data[i] = byte(i % 7)
+	}
+	sum := sha256.Sum256(data)
+	newSaveEnv := func() *env {
+		e := newEnv(t)
+		for _, m := range e.cl.Members {
+			m.SnapshotData = append(append([]byte{}, data...), sum[:]...)
+		}
+		e.wrap = func(c transport.Connector) transport.Connector { return portForward{c} }
+		return e
+	}
+	dir := t.TempDir()
+	e := newSaveEnv()
+	e.run(t, "snapshot", "save", filepath.Join(dir, "s.db"), "--compress", "zstd")
+	e.check(t, "save-zstd.table", dir, "DIR")
+
+	id, _ := age.GenerateX25519Identity()
+	old := filepath.Join(dir, "etcd-cdf818194e3a8c32-20260101T000000Z.db")
+	_ = os.WriteFile(old, []byte("x"), 0o600)
+	_ = os.WriteFile(old+".json", []byte(`{"clusterID":"cdf818194e3a8c32","pluginVersion":"v0"}`), 0o600)
+	e = newSaveEnv()
+	e.run(t, "snapshot", "save", dir+"/", "--encrypt-to", id.Recipient().String(), "--keep", "1")
+	if e.code != 0 || !strings.Contains(e.stdout, "stored age: ") || !strings.Contains(e.stdout, "encrypted to 1 recipient(s)") ||
+		!strings.Contains(e.stdout, "removed older snapshot "+old+" (--keep)") || !strings.Contains(e.stdout, ".db.age (") {
+		t.Errorf("exit %d\n%s%s", e.code, e.stdout, e.stderr)
+	}
+	if _, err := os.Stat(old); err == nil {
+		t.Errorf("%s was kept", old)
 	}
 }
