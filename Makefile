@@ -63,7 +63,7 @@ kubeadm-up: kubeadm-tools ## Start the kubeadm cluster by hand in KUBEADM_DIR (s
 kubeadm-down: ## Stop the kubeadm cluster and remove its namespaces, bridge and cgroups
 	hack/kubeadm-cluster.sh down
 
-bench: build e2e-tools ## Snapshot throughput (plugin vs etcdctl, ~500 MiB); usage --file on ~1 GiB backends; then bench-kubeadm
+bench: build e2e-tools ## Snapshot throughput (plugin vs etcdctl, ~500 MiB), then plain vs zstd/gzip/age saves of ~100 MiB of ConfigMaps and Secrets; usage --file on ~1 GiB backends; then bench-kubeadm
 	KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd hack/bench.sh $(BENCH_ARGS)
 	cd test && KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd $(GO) run ./bench/usage $(BENCH_USAGE_ARGS)
 	$(MAKE) bench-kubeadm

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,12 +12,14 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
 	bolt "go.etcd.io/bbolt"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/snapshot"
 	cmdusage "github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/usage"
+	snap "github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/usage"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/usage/usagetest"
 )
@@ -216,5 +219,43 @@ func TestFileChildrenStopWithTheContext(t *testing.T) {
 	o := &cmdusage.Options{GlobalOptions: cmdutil.NewGlobalOptions(), IOStreams: streams, File: path, By: "resource", Top: 10}
 	if err := o.Run(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("usage --file with a cancelled context: %v", err)
+	}
+}
+
+// usage --file reads compressed and encrypted snapshots (a real child process reads the
+// decoded copy), leaves no temporary copy behind, and a damaged layer is exit 8.
+func TestUsageFileStoredFormats(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	ops := []usagetest.Op{{Key: "/registry/secrets/team-a/s", Value: strings.Repeat("s", 3000)}}
+	path := usagetest.WriteBackend(t, ops, 0, 0)
+	usagetest.AddTrailer(t, path)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := age.GenerateX25519Identity()
+	idFile := filepath.Join(filepath.Dir(path), "key.txt")
+	_ = os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600)
+	for _, l := range []snap.Layers{{Compression: "zstd"}, {Compression: "gzip", Encryption: "age"}} {
+		stored := filepath.Join(filepath.Dir(path), "etcd.db"+l.Suffix())
+		if _, err := snap.Write(bytes.NewReader(raw), stored, snap.WriteOptions{Layers: l, Recipients: []age.Recipient{id.Recipient()}}); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code := run(t, nil, fakeCluster(), "usage", "--file", stored, "--identity", idFile, "-o", "json")
+		var r usage.Report
+		if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.File != stored || r.Totals.Keys != 1 || r.Resources[0].Resource != "secrets" {
+			t.Errorf("%v: code %d report %+v\n%s", l, code, r, errOut)
+		}
+		b, _ := os.ReadFile(stored)
+		b[len(b)/2] ^= 1
+		_ = os.WriteFile(stored, b, 0o600)
+		_, errOut, code = run(t, nil, fakeCluster(), "usage", "--file", stored, "--identity", idFile)
+		if code != cmdutil.ExitIntegrity || !strings.Contains(errOut, "damaged") || !strings.Contains(errOut, "layer") {
+			t.Errorf("%v flipped: code %d\n%s", l, code, errOut)
+		}
+		if left, _ := filepath.Glob(filepath.Join(tmp, "kubectl-etcd-snapshot-*")); len(left) != 0 {
+			t.Errorf("%v: temporary copies left: %v", l, left)
+		}
 	}
 }

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
@@ -41,13 +43,32 @@ type SnapshotMetadata struct {
 	// "helper-exec") with the helper pod that took the snapshot (namespace/name).
 	Route     string `json:"route,omitempty"`
 	HelperPod string `json:"helperPod,omitempty"`
+	// Compression and Encryption say how the file is stored (absent: a plain .db); Size,
+	// SHA256 and DBSHA256 are then those of the plain snapshot inside, FileSize and
+	// FileSHA256 those of the stored file, and Recipients the public keys it was encrypted to.
+	snapshot.Layers
+	FileSize   int64    `json:"fileSize,omitempty"`
+	FileSHA256 string   `json:"fileSHA256,omitempty"`
+	Recipients []string `json:"recipients,omitempty"`
+	// Removed are the older snapshots --keep removed after this one was saved (not in FILE.json).
+	Removed []string `json:"removed,omitempty"`
 }
 
 // SnapshotOptions tune SaveSnapshot.
 type SnapshotOptions struct {
+	// Path is the file to write; empty: a default name (DefaultSnapshotName, or
+	// snapshot.RotationName inside Dir), with the layers' suffix.
 	Path   string
+	Dir    string
 	Member string
 	Force  bool
+	// Layers compress and encrypt the file (to Recipients, whose strings RecipientNames are).
+	Layers         snapshot.Layers
+	Recipients     []age.Recipient
+	RecipientNames []string
+	// Keep, with Dir, removes the oldest snapshots of the cluster in Dir beyond Keep once the
+	// new one is saved and verified (see snapshot.Rotate).
+	Keep int
 	// Timeout bounds the whole stream; zero means none (a large database takes minutes).
 	Timeout           time.Duration
 	CallTimeout       time.Duration
@@ -162,7 +183,11 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 		return nil, err
 	}
 	if o.Path == "" {
-		o.Path = DefaultSnapshotName(orUnknown(st.ClusterID), time.Now())
+		if o.Dir != "" {
+			o.Path = filepath.Join(o.Dir, snapshot.RotationName(orUnknown(st.ClusterID), time.Now())+o.Layers.Suffix())
+		} else {
+			o.Path = DefaultSnapshotName(orUnknown(st.ClusterID), time.Now()) + o.Layers.Suffix()
+		}
 		if err := checkTargets(o.Path, o.Force); err != nil {
 			return nil, err
 		}
@@ -211,7 +236,7 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 	if warning != "" && o.Warn != nil {
 		o.Warn(warning)
 	}
-	w, err := snapshot.Write(resp.Snapshot, o.Path, snapshot.WriteOptions{Force: o.Force, Progress: func(n int64) {
+	w, err := snapshot.Write(resp.Snapshot, o.Path, snapshot.WriteOptions{Force: o.Force, Layers: o.Layers, Recipients: o.Recipients, Progress: func(n int64) {
 		if o.Progress != nil {
 			o.Progress(n, m.DBSize)
 		}
@@ -235,7 +260,11 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 		EtcdVersion: m.Version, StorageVersion: resp.Version, DBSize: w.Size - snapshot.TrailerSize, Revision: m.Revision,
 		KubernetesVersion: o.KubernetesVersion, PluginVersion: o.PluginVersion,
 		Time: start.UTC().Format(time.RFC3339), Took: time.Since(start).Round(time.Millisecond).String(),
-		Route: string(s.Mode()),
+		Route:  string(s.Mode()),
+		Layers: w.Layers, FileSize: w.FileSize, FileSHA256: w.FileSHA256,
+	}
+	if w.Encryption != "" {
+		md.Recipients = o.RecipientNames
 	}
 	if r, ok := s.(transport.SnapshotRouter); ok {
 		md.Route, md.HelperPod = r.SnapshotRoute()
@@ -254,6 +283,14 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 	}
 	if notDurable != nil {
 		return md, fmt.Errorf("the snapshot is saved and verified, but: %w", notDurable)
+	}
+	if o.Keep > 0 && o.Dir != "" {
+		// Only now: the new snapshot and its sidecar are verified and durable.
+		removed, err := snapshot.Rotate(filepath.Dir(w.Path), md.ClusterID, o.Keep, w.Path)
+		md.Removed = removed
+		if err != nil && o.Warn != nil {
+			o.Warn(fmt.Sprintf("--keep %d: %v", o.Keep, err))
+		}
 	}
 	return md, nil
 }
@@ -386,6 +423,40 @@ type RestorePlanOptions struct {
 	BumpRevision int64
 	// Suffix names the new data directory: <data-dir>-<suffix>.
 	Suffix string
+	// Layers say how Snapshot is stored; a compressed or encrypted file is first turned into
+	// a plain one (etcdutl reads only those), with Identity (the --identity file) for age.
+	Layers   snapshot.Layers
+	Identity string
+}
+
+// PlainCommand is the shell command that turns a stored snapshot into the plain snapshot out
+// with the standard tools (age, zstd, gzip); "" for a plain one.
+func PlainCommand(in, out string, l snapshot.Layers, identity string) string {
+	if identity == "" {
+		identity = "KEY_FILE"
+	}
+	var decompress []string
+	switch l.Compression {
+	case snapshot.CompressZstd:
+		decompress = []string{"zstd", "-d", "-o", out}
+	case snapshot.CompressGzip:
+		decompress = []string{"gzip", "-dc"}
+	}
+	redirect := ""
+	if l.Compression == snapshot.CompressGzip {
+		redirect = " > " + shellJoin([]string{out})
+	}
+	switch {
+	case l.Encryption != "" && decompress != nil:
+		return shellJoin([]string{"age", "-d", "-i", identity, in}) + " | " + shellJoin(decompress) + redirect
+	case l.Encryption != "":
+		return shellJoin([]string{"age", "-d", "-i", identity, "-o", out, in})
+	case l.Compression == snapshot.CompressZstd:
+		return shellJoin([]string{"zstd", "-d", in, "-o", out})
+	case decompress != nil:
+		return shellJoin(append(decompress, in)) + redirect
+	}
+	return ""
 }
 
 // defaultDataDir is kubeadm's etcd data directory, assumed for a member without a pod.
@@ -394,8 +465,12 @@ const defaultDataDir = "/var/lib/etcd"
 // PlanRestore writes the per-node etcdutl commands and the steps around them for the members
 // of ml. It runs nothing.
 func PlanRestore(ml *MemberList, pods []discovery.Member, o RestorePlanOptions) *RestorePlan {
+	plain := o.Snapshot
+	if !o.Layers.Plain() {
+		plain = snapshot.PlainName(o.Snapshot)
+	}
 	if o.SnapshotOnNode == "" {
-		o.SnapshotOnNode = path.Join("/var/tmp", path.Base(o.Snapshot))
+		o.SnapshotOnNode = path.Join("/var/tmp", path.Base(plain))
 	}
 	if o.BumpRevision == 0 {
 		o.BumpRevision = 1000000000
@@ -448,9 +523,18 @@ func PlanRestore(ml *MemberList, pods []discovery.Member, o RestorePlanOptions) 
 		p.Nodes = append(p.Nodes, RestoreStep{Node: orUnknown(node), Pod: m.Pod, Name: m.Name, PeerURLs: m.PeerURLs,
 			DataDir: dataDir, RestoreDir: restoreDir, Command: cmd, CommandLine: shellJoin(cmd)})
 	}
+	check := shellJoin([]string{"kubectl", "etcd", "snapshot", "status", o.Snapshot})
+	copyStep := fmt.Sprintf("Copy %s to %s on every control-plane node listed below.", o.Snapshot, o.SnapshotOnNode)
+	if !o.Layers.Plain() {
+		if o.Identity != "" {
+			check += " " + shellJoin([]string{"--identity", o.Identity})
+		}
+		copyStep = fmt.Sprintf("Turn the %s file into the plain snapshot etcdutl reads: %s; copy %s to %s on every control-plane node listed below.",
+			o.Layers, PlainCommand(o.Snapshot, plain, o.Layers, o.Identity), plain, o.SnapshotOnNode)
+	}
 	p.Steps = []string{
-		fmt.Sprintf("Check the snapshot first: kubectl etcd snapshot status %s", o.Snapshot),
-		fmt.Sprintf("Copy %s to %s on every control-plane node listed below.", o.Snapshot, o.SnapshotOnNode),
+		fmt.Sprintf("Check the snapshot first: %s", check),
+		copyStep,
 		"Stop every kube-apiserver: on each control-plane node move /etc/kubernetes/manifests/kube-apiserver.yaml out of the manifests directory (e.g. to /etc/kubernetes/), and wait until the API server container is gone.",
 		"Stop etcd on every node the same way: move /etc/kubernetes/manifests/etcd.yaml out, and wait until the etcd container is gone.",
 		"On each node run its etcdutl snapshot restore command below (it creates the new data directory; it must not exist yet).",

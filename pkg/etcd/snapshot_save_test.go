@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
 )
@@ -246,5 +247,74 @@ func TestSaveSnapshotInterruptedAtTheLock(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// A save into a directory names the file etcd-<cluster id>-<UTC time>.db with the layers'
+// suffixes and, with Keep, removes the cluster's older snapshots beyond Keep, only once the new
+// one is verified: a failed save removes nothing.
+func TestSaveSnapshotIntoDirectoryKeeps(t *testing.T) {
+	dir := t.TempDir()
+	const id = "cdf818194e3a8c32"
+	var old []string
+	for i := range 3 {
+		n := filepath.Join(dir, snapshot.RotationName(id, time.Date(2026, 1, 1, i, 0, 0, 0, time.UTC))+".zst")
+		old = append(old, n)
+		if err := os.WriteFile(n, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(n+".json", []byte(`{"clusterID":"`+id+`","pluginVersion":"v0"}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := filepath.Join(dir, "keep-me.db")
+	_ = os.WriteFile(other, []byte("x"), 0o600)
+
+	cl := threeMembers()
+	bad := snapshotStream()
+	bad[10] ^= 1
+	for _, m := range cl.Members {
+		m.SnapshotData = bad
+	}
+	var warnings []string
+	o := SnapshotOptions{Dir: dir, Keep: 1, Layers: snapshot.Layers{Compression: snapshot.CompressZstd}, PluginVersion: "v-test",
+		Warn: func(w string) { warnings = append(warnings, w) }}
+	if _, err := SaveSnapshot(context.Background(), cl.Connector(), pods("cp-1", "cp-2", "cp-3"), o); !errors.Is(err, snapshot.ErrIntegrity) {
+		t.Fatalf("bad stream: %v", err)
+	}
+	for _, n := range append(old, other) {
+		if _, err := os.Stat(n); err != nil {
+			t.Errorf("a failed save removed %s", n)
+		}
+	}
+
+	good := snapshotStream()
+	for _, m := range cl.Members {
+		m.SnapshotData = good
+	}
+	md, err := SaveSnapshot(context.Background(), cl.Connector(), pods("cp-1", "cp-2", "cp-3"), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Dir(md.File) != dir || !strings.HasPrefix(filepath.Base(md.File), "etcd-"+id+"-") || !strings.HasSuffix(md.File, ".db.zst") {
+		t.Errorf("file %s, want %s/etcd-%s-<time>.db.zst", md.File, dir, id)
+	}
+	if md.Compression != snapshot.CompressZstd || md.Size != int64(len(good)) || md.FileSize <= 0 || md.FileSHA256 == "" {
+		t.Errorf("metadata %+v", md)
+	}
+	if len(md.Removed) != 3 {
+		t.Errorf("removed %v, want the 3 older snapshots", md.Removed)
+	}
+	ents, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	want := []string{filepath.Base(md.File), filepath.Base(md.File) + ".json", "keep-me.db"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Errorf("directory holds %v, want %v", names, want)
+	}
+	if len(warnings) != 0 {
+		t.Errorf("warnings %v", warnings)
 	}
 }

@@ -15,9 +15,29 @@ func PrintSnapshotSaved(w io.Writer, f Format, md *etcd.SnapshotMetadata) error 
 	if f.Structured() {
 		return PrintStructured(w, f, md)
 	}
-	_, err := fmt.Fprintf(w, "Snapshot saved to %s (%s, revision %d, etcd %s) from member %s (%s, pod %s) in %s\nsha256 %s (database sha256 %s verified)\nmetadata %s.json\n",
+	if _, err := fmt.Fprintf(w, "Snapshot saved to %s (%s, revision %d, etcd %s) from member %s (%s, pod %s) in %s\nsha256 %s (database sha256 %s verified)\n",
 		md.File, Bytes(md.Size), md.Revision, md.EtcdVersion, md.MemberName, md.MemberID, md.Pod, md.Took,
-		md.SHA256, md.DBSHA256, md.File)
+		md.SHA256, md.DBSHA256); err != nil {
+		return err
+	}
+	if !md.Plain() {
+		stored := fmt.Sprintf("stored %s: %s", md.Layers, Bytes(md.FileSize))
+		if md.Compression != "" && md.FileSize > 0 {
+			stored += fmt.Sprintf(" (%.1f%% of the snapshot)", 100*float64(md.FileSize)/float64(max(md.Size, 1)))
+		}
+		if len(md.Recipients) > 0 {
+			stored += fmt.Sprintf(", encrypted to %d recipient(s)", len(md.Recipients))
+		}
+		if _, err := fmt.Fprintf(w, "%s, file sha256 %s\n", stored, md.FileSHA256); err != nil {
+			return err
+		}
+	}
+	for _, r := range md.Removed {
+		if _, err := fmt.Fprintf(w, "removed older snapshot %s (--keep)\n", r); err != nil {
+			return err
+		}
+	}
+	_, err := fmt.Fprintf(w, "metadata %s.json\n", md.File)
 	return err
 }
 
@@ -41,11 +61,16 @@ func PrintSnapshotStatus(w io.Writer, f Format, r *snap.Report) error {
 	}
 	rows := [][]string{
 		{"File", r.File}, {"Size", fmt.Sprintf("%s (%d bytes)", Bytes(r.Size), r.Size)},
+	}
+	if !r.Plain() {
+		rows = append(rows, []string{"Stored", fmt.Sprintf("%s, %s (%d bytes)", r.Layers, Bytes(r.FileSize), r.FileSize)})
+	}
+	rows = append(rows, [][]string{
 		{"SHA256", r.SHA256}, {"Trailer", r.Trailer}, {"Bolt check", r.Bolt},
 		{"Hash", fmt.Sprintf("%08x", r.Hash)}, {"Revision", fmt.Sprint(r.Revision)},
 		{"Total keys", fmt.Sprint(r.TotalKeys)}, {"Total size", fmt.Sprint(r.TotalSize)},
 		{"Storage version", OrDash(r.StorageVersion)}, {"Verdict", r.Verdict},
-	}
+	}...)
 	for _, row := range rows {
 		if _, err := fmt.Fprintf(w, "%-16s %s\n", row[0]+":", row[1]); err != nil {
 			return err

@@ -19,6 +19,8 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"filippo.io/age"
 )
 
 // TrailerSize is the size of the sha256 trailer etcd appends to a snapshot stream.
@@ -42,6 +44,11 @@ type Written struct {
 	SHA256 string `json:"sha256"`
 	// DBSHA256 is the sha256 of the database part, as carried in the trailer and verified.
 	DBSHA256 string `json:"dbSHA256"`
+	// Layers say how the file is stored; Size and SHA256 above are then those of the plain
+	// snapshot inside, and FileSize and FileSHA256 those of the stored file.
+	Layers
+	FileSize   int64  `json:"fileSize,omitempty"`
+	FileSHA256 string `json:"fileSHA256,omitempty"`
 }
 
 // WriteOptions tune Write.
@@ -50,6 +57,10 @@ type WriteOptions struct {
 	Force bool
 	// Progress, when set, is told the byte count so far after every chunk.
 	Progress func(written int64)
+	// Layers compress and encrypt the file on the way to disk; encryption needs Recipients.
+	// The stream is verified as it comes, before any layer: the plaintext never reaches the disk.
+	Layers     Layers
+	Recipients []age.Recipient
 }
 
 // PartPath is where a snapshot is written before it is verified.
@@ -81,13 +92,26 @@ func Write(r io.Reader, path string, o WriteOptions) (*Written, error) {
 		}
 	}()
 
+	var out io.Writer = f
+	var enc *encoder
+	if !o.Layers.Plain() {
+		if enc, err = newEncoder(f, o.Layers, o.Recipients); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if !ok {
+				enc.abort()
+			}
+		}()
+		out = enc
+	}
 	v := newVerifier()
 	buf := make([]byte, 1<<20)
 	var n int64
 	for {
 		k, rerr := r.Read(buf)
 		if k > 0 {
-			if _, err := f.Write(buf[:k]); err != nil {
+			if _, err := out.Write(buf[:k]); err != nil {
 				return nil, fmt.Errorf("writing %s: %w", part, unwrapPath(err))
 			}
 			v.Write(buf[:k])
@@ -107,6 +131,11 @@ func Write(r io.Reader, path string, o WriteOptions) (*Written, error) {
 	if err != nil {
 		return nil, err
 	}
+	if enc != nil {
+		if err := enc.Close(); err != nil {
+			return nil, fmt.Errorf("writing %s: %w", part, unwrapPath(err))
+		}
+	}
 	if err := f.Sync(); err != nil {
 		return nil, fmt.Errorf("fsync %s: %w", part, unwrapPath(err))
 	}
@@ -117,7 +146,10 @@ func Write(r io.Reader, path string, o WriteOptions) (*Written, error) {
 		return nil, err
 	}
 	ok = true
-	w := &Written{Path: path, Size: n, SHA256: hex.EncodeToString(v.wholeSum()), DBSHA256: hex.EncodeToString(dbSum)}
+	w := &Written{Path: path, Size: n, SHA256: hex.EncodeToString(v.wholeSum()), DBSHA256: hex.EncodeToString(dbSum), Layers: o.Layers}
+	if enc != nil {
+		w.FileSize, w.FileSHA256 = enc.stored.n, hex.EncodeToString(enc.stored.h.Sum(nil))
+	}
 	return w, durable(path)
 }
 

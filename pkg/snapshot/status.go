@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 	"go.etcd.io/etcd/etcdutl/v3/snapshot"
@@ -50,9 +51,13 @@ const (
 
 // Report is what "snapshot status" says about a file.
 type Report struct {
-	File   string `json:"file"`
+	File string `json:"file"`
+	// Size and SHA256 are those of the plain snapshot: the file itself, or what is inside a
+	// compressed or encrypted one (then Layers say how it is stored, FileSize is its size).
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	Layers
+	FileSize int64 `json:"fileSize,omitempty"`
 	// From etcdutl's snapshot status.
 	Hash           uint32 `json:"hash"`
 	Revision       int64  `json:"revision"`
@@ -118,6 +123,8 @@ type InspectOptions struct {
 	// CheckDB, when set, replaces the in-process database checks (the command runs them in a
 	// child process of itself).
 	CheckDB func(ctx context.Context, path string) (DBCheck, error)
+	// Identities decrypt an age-encrypted file.
+	Identities []age.Identity
 }
 
 // Inspect checks a snapshot file: the sha256 trailer against the data, bbolt's own consistency
@@ -129,15 +136,30 @@ func Inspect(ctx context.Context, path string, opts ...InspectOptions) (*Report,
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	st, err := os.Stat(path)
+	plain, layers, cleanup, err := PlainFile(ctx, path, o.Identities)
+	if errors.Is(err, ErrIntegrity) && ctx.Err() == nil {
+		// A compression or encryption layer that does not verify: the file is corrupt.
+		r := &Report{File: path, Layers: LayersFromName(path), Trailer: "unchecked", Bolt: "unchecked", Verdict: VerdictCorrupt, Problems: []string{err.Error()}}
+		if st, serr := os.Stat(path); serr == nil {
+			r.FileSize = st.Size()
+		}
+		return r, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot read snapshot %s: %w", path, unwrapPath(err))
+		return nil, err
 	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s is a directory, not a snapshot file", path)
+	defer cleanup()
+	st, err := os.Stat(plain)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read snapshot %s: %w", plain, unwrapPath(err))
 	}
-	r := &Report{File: path, Size: st.Size()}
-	whole, trailer, err := checkTrailer(path, st.Size())
+	r := &Report{File: path, Size: st.Size(), Layers: layers}
+	if !layers.Plain() {
+		if fst, err := os.Stat(path); err == nil {
+			r.FileSize = fst.Size()
+		}
+	}
+	whole, trailer, err := checkTrailer(plain, st.Size())
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +173,7 @@ func Inspect(ctx context.Context, path string, opts ...InspectOptions) (*Report,
 	}
 	var c DBCheck
 	if o.CheckDB != nil {
-		c, err = o.CheckDB(ctx, path)
+		c, err = o.CheckDB(ctx, plain)
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("checking %s: %w", path, ctx.Err())
 		}
@@ -159,7 +181,7 @@ func Inspect(ctx context.Context, path string, opts ...InspectOptions) (*Report,
 			c = DBCheck{Bolt: "damaged database: " + err.Error()}
 		}
 	} else {
-		c = CheckDB(path)
+		c = CheckDB(plain)
 	}
 	if c.Locked {
 		return nil, LockedError(path)

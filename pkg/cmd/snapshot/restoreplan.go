@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"filippo.io/age"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -22,6 +23,9 @@ type RestorePlanOptions struct {
 	File         string
 	OnNodePath   string
 	BumpRevision int64
+	// Identity is --identity, for an encrypted FILE.
+	Identity   string
+	identities []age.Identity
 	// CheckDB runs the database checks of File; Complete defaults it to CheckDBInChild.
 	CheckDB func(ctx context.Context, path string) (snap.DBCheck, error)
 
@@ -48,7 +52,10 @@ func NewCmdRestorePlan(g *cmdutil.GlobalOptions, streams genericiooptions.IOStre
 			is needed); the nodes and data directories from the etcd pods when the API server
 			lists them, else guessed (kubeadm names members after their nodes, and keeps the
 			data in /var/lib/etcd). The plan says which part comes from where. The snapshot is
-			checked as "snapshot status" does; a corrupt one is named in a warning.`),
+			checked as "snapshot status" does; a corrupt one is named in a warning.
+
+			A compressed or encrypted FILE (see "snapshot status") gets a step that turns it
+			into the plain snapshot etcdutl reads, with the standard tools (zstd, gzip, age).`),
 		Example: templates.Examples(`
 			# The plan as text
 			kubectl etcd snapshot restore-plan /backup/etcd.db
@@ -60,6 +67,7 @@ func NewCmdRestorePlan(g *cmdutil.GlobalOptions, streams genericiooptions.IOStre
 	}
 	cmd.Flags().StringVar(&o.OnNodePath, "snapshot-on-node", "", "Where the snapshot will be on each node (default /var/tmp/<file name>)")
 	cmd.Flags().Int64Var(&o.BumpRevision, "bump-revision", o.BumpRevision, "Revision bump for the restored data (etcdutl --bump-revision)")
+	AddIdentityFlag(cmd, &o.Identity)
 	return cmd
 }
 
@@ -70,6 +78,11 @@ func (o *RestorePlanOptions) Complete(cmd *cobra.Command, args []string) error {
 	if o.CheckDB == nil {
 		o.CheckDB = CheckDBInChild
 	}
+	ids, err := LoadIdentity(o.Identity)
+	if err != nil {
+		return err
+	}
+	o.identities = ids
 	return o.GlobalOptions.Complete(o.cmdPath)
 }
 
@@ -86,7 +99,7 @@ func (o *RestorePlanOptions) Validate() error {
 // its warnings go to stderr.
 func (o *RestorePlanOptions) Run(ctx context.Context) error {
 	in := etcd.RestoreInputs{}
-	rep, err := snap.Inspect(ctx, o.File, snap.InspectOptions{CheckDB: o.CheckDB})
+	rep, err := snap.Inspect(ctx, o.File, snap.InspectOptions{CheckDB: o.CheckDB, Identities: o.identities})
 	switch {
 	case ctx.Err() != nil:
 		return err
@@ -96,7 +109,13 @@ func (o *RestorePlanOptions) Run(ctx context.Context) error {
 		in.File = rep.Members
 	}
 	o.readCluster(ctx, &in)
-	plan, err := etcd.PlanRestoreFrom(in, etcd.RestorePlanOptions{Snapshot: o.File, SnapshotOnNode: o.OnNodePath, BumpRevision: o.BumpRevision})
+	ro := etcd.RestorePlanOptions{Snapshot: o.File, SnapshotOnNode: o.OnNodePath, BumpRevision: o.BumpRevision, Identity: o.Identity}
+	if rep != nil {
+		ro.Layers = rep.Layers
+	} else if l := snap.LayersFromName(o.File); !l.Plain() {
+		ro.Layers = l // unreadable: the name is all there is to go by
+	}
+	plan, err := etcd.PlanRestoreFrom(in, ro)
 	if err != nil {
 		return err
 	}

@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/kubectl/pkg/util/templates"
@@ -16,6 +20,7 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/nodehelper"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
+	snap "github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	transportexec "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/exec"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/version"
@@ -57,7 +62,21 @@ var (
 
 		A member named with --member that has a CORRUPT alarm or is a learner (it may lag
 		behind the leader) is refused (exit 5); --force takes the snapshot from it anyway,
-		with a warning.`)
+		with a warning.
+
+		FILE ending in .zst or .gz (or --compress zstd|gzip, which adds the suffix) is
+		compressed; --encrypt-to RECIPIENT (age1... or an SSH public key, repeatable) and
+		--encrypt-to-file FILE encrypt it with age, adding .age. The sha256 trailer is checked
+		on the stream as etcd sent it, before compression and encryption: the plaintext never
+		reaches the disk, and FILE.json records the plain snapshot's size and sha256 with the
+		stored file's. Every command that reads snapshots accepts these files (--identity
+		decrypts); zstd -d and age -d give back the plain .db that etcdutl reads.
+
+		With a directory as FILE (an existing one, or ending in /) the snapshot is named
+		etcd-<cluster id>-<UTC time>.db[.zst|.gz][.age] in it; --keep N then removes the
+		cluster's oldest snapshots there beyond N, once the new one is verified. Only files
+		with that name and a FILE.json sidecar of the same cluster count; nothing else is
+		touched.`)
 
 	saveExample = templates.Examples(`
 		# Save a verified snapshot (a default name with cluster ID and time)
@@ -73,7 +92,13 @@ var (
 		kubectl etcd snapshot save ./etcd.db --helper-route exec --helper-image registry.k8s.io/kube-proxy:v1.37.2
 
 		# Save it on the node of etcd-cp-1 instead, through exec
-		kubectl etcd snapshot save --on-node /var/lib/etcd/snapshot.db --pod etcd-cp-1`)
+		kubectl etcd snapshot save --on-node /var/lib/etcd/snapshot.db --pod etcd-cp-1
+
+		# Compressed with zstd and encrypted with age
+		kubectl etcd snapshot save /backup/etcd.db.zst --encrypt-to age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p
+
+		# Cron: keep the last 7 compressed, encrypted snapshots in /backup
+		kubectl etcd snapshot save /backup/ --compress zstd --encrypt-to-file /etc/etcd-backup/recipients.txt --keep 7`)
 )
 
 // SaveOptions are the options of "snapshot save".
@@ -90,7 +115,18 @@ type SaveOptions struct {
 	Helper      string
 	HelperRoute string
 	HelperImage string
-	cmdPath     string
+	// Compress is --compress (empty: from FILE's suffix); EncryptTo and EncryptToFile the
+	// recipients; Keep the number of snapshots to keep in a directory.
+	Compress      string
+	EncryptTo     []string
+	EncryptToFile []string
+	Keep          int
+	cmdPath       string
+
+	dir        string
+	layers     snap.Layers
+	recipients []age.Recipient
+	recipNames []string
 }
 
 // Values of --helper.
@@ -110,6 +146,11 @@ func (o *SaveOptions) addFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.HelperImage, "helper-image", "", "Image with sleep, cat and wc for --helper-route exec (default: the kube-proxy image on the node)")
 	_ = cmd.RegisterFlagCompletionFunc("helper", cobra.FixedCompletions([]string{HelperAuto, HelperNever, HelperAlways}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("helper-route", cobra.FixedCompletions([]string{"auto", "logs", "exec"}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringVar(&o.Compress, "compress", "", "Compress the file: zstd, gzip or none (default: from FILE's suffix .zst or .gz, else none)")
+	_ = cmd.RegisterFlagCompletionFunc("compress", cobra.FixedCompletions(snap.Compressions, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().StringArrayVar(&o.EncryptTo, "encrypt-to", nil, "Encrypt the file with age to this recipient (age1... or an SSH public key); repeatable")
+	cmd.Flags().StringArrayVar(&o.EncryptToFile, "encrypt-to-file", nil, "Encrypt the file with age to every recipient in this file (one per line); repeatable")
+	cmd.Flags().IntVar(&o.Keep, "keep", 0, "With a directory as FILE: keep the newest N snapshots of the cluster the plugin saved there, remove older ones")
 	cmd.Flags().DurationVar(&o.SaveTimeout, "timeout", 0, "Give up if the snapshot takes longer (default: no limit; with --on-node 10m plus 1s per MiB of the database)")
 }
 
@@ -119,7 +160,61 @@ func (o *SaveOptions) Complete(cmd *cobra.Command, args []string) error {
 		o.Path = args[0]
 	}
 	o.cmdPath = cmd.CommandPath()
+	if o.Path != "" && (strings.HasSuffix(o.Path, "/") || strings.HasSuffix(o.Path, string(filepath.Separator)) || isDir(o.Path)) {
+		o.dir, o.Path = filepath.Clean(o.Path), ""
+	}
+	if len(o.EncryptTo) > 0 || len(o.EncryptToFile) > 0 {
+		rs, names, err := snap.ParseRecipients(o.EncryptTo, o.EncryptToFile)
+		if err != nil {
+			return &cmdutil.UsageError{Cmd: o.cmdPath, Err: err}
+		}
+		o.recipients, o.recipNames = rs, names
+	}
 	return o.GlobalOptions.Complete(o.cmdPath)
+}
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+// resolveLayers decides how the file is stored from --compress, the recipients and FILE's
+// suffixes, and adds the suffixes FILE lacks (.zst, .gz, then .age).
+func (o *SaveOptions) resolveLayers() error {
+	named := snap.LayersFromName(o.Path)
+	l := snap.Layers{Compression: named.Compression}
+	switch o.Compress {
+	case "":
+	case snap.CompressNone:
+		if named.Compression != "" {
+			return cmdutil.Usagef(o.cmdPath, "%s names a %s file, but --compress is none; drop the suffix or the flag", o.Path, named.Compression)
+		}
+		l.Compression = ""
+	case snap.CompressZstd, snap.CompressGzip:
+		if named.Compression != "" && named.Compression != o.Compress {
+			return cmdutil.Usagef(o.cmdPath, "%s names a %s file, but --compress is %s", o.Path, named.Compression, o.Compress)
+		}
+		l.Compression = o.Compress
+	default:
+		return cmdutil.Usagef(o.cmdPath, "invalid --compress %q: want zstd, gzip or none", o.Compress)
+	}
+	if len(o.recipients) > 0 {
+		l.Encryption = snap.EncryptAge
+	} else if named.Encryption != "" {
+		return cmdutil.Usagef(o.cmdPath, "%s names an age-encrypted file; give --encrypt-to or --encrypt-to-file", o.Path)
+	}
+	if o.Path != "" {
+		base := strings.TrimSuffix(o.Path, snap.SuffixAge)
+		if l.Compression != "" && named.Compression == "" {
+			base += snap.Layers{Compression: l.Compression}.Suffix()
+		}
+		if l.Encryption != "" {
+			base += snap.SuffixAge
+		}
+		o.Path = base
+	}
+	o.layers = l
+	return nil
 }
 
 // Validate checks the flag combinations.
@@ -141,7 +236,16 @@ func (o *SaveOptions) Validate() error {
 	if o.OnNode != "" && o.Helper == HelperAlways {
 		return cmdutil.Usagef(o.cmdPath, "--on-node saves through exec in the etcd pod; it does not take --helper=always")
 	}
-	return nil
+	if o.OnNode != "" && (o.Compress != "" || len(o.recipients) > 0 || o.Keep != 0) {
+		return cmdutil.Usagef(o.cmdPath, "--on-node writes a plain snapshot on the node; --compress, --encrypt-to and --keep are for a local FILE")
+	}
+	if o.Keep < 0 {
+		return cmdutil.Usagef(o.cmdPath, "--keep must not be negative")
+	}
+	if o.Keep > 0 && o.dir == "" {
+		return cmdutil.Usagef(o.cmdPath, "--keep needs a directory as FILE (end it with /), where the plugin names the snapshots etcd-<cluster id>-<UTC time>.db")
+	}
+	return o.resolveLayers()
 }
 
 // Run saves the snapshot.
@@ -167,7 +271,8 @@ func (o *SaveOptions) Run(ctx context.Context) error {
 		return err
 	}
 	md, err := etcd.SaveSnapshot(ctx, conn, pods, etcd.SnapshotOptions{
-		Path: o.Path, Member: o.Member, Force: o.Force, Timeout: o.SaveTimeout, CallTimeout: o.GlobalOptions.Timeout(),
+		Path: o.Path, Dir: o.dir, Keep: o.Keep, Layers: o.layers, Recipients: o.recipients, RecipientNames: o.recipNames,
+		Member: o.Member, Force: o.Force, Timeout: o.SaveTimeout, CallTimeout: o.GlobalOptions.Timeout(),
 		KubernetesVersion: o.KubernetesVersion(), PluginVersion: version.Version,
 		Warn: func(w string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", w) },
 		Chosen: func(m etcd.MemberStatus) {

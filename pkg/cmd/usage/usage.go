@@ -73,6 +73,7 @@ type Options struct {
 	genericiooptions.IOStreams
 
 	File     string
+	Identity string
 	Prefix   string
 	By       string
 	Top      int
@@ -99,7 +100,8 @@ func NewCmdUsage(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *
 		RunE:    cmdutil.RunE(o),
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.File, "file", "", "Read this snapshot file (or copy of a db file) instead of a member, offline")
+	f.StringVar(&o.File, "file", "", "Read this snapshot file (or copy of a db file; plain, zstd, gzip or age) instead of a member, offline")
+	snapshot.AddIdentityFlag(cmd, &o.Identity)
 	f.StringVar(&o.Prefix, "prefix", "", "Only keys that start with this prefix (e.g. /registry/events/)")
 	f.StringVar(&o.By, "by", o.By, "Table to show: resource, namespace or object (json and yaml hold all)")
 	f.IntVar(&o.Top, "top", o.Top, "How many namespaces and largest objects to show")
@@ -200,8 +202,25 @@ func (o *Options) runFile(ctx context.Context) (*usage.Report, error) {
 	if read == nil {
 		read = readFileInChild
 	}
-	r, err := read(ctx, o.File, fo)
+	ids, err := snapshot.LoadIdentity(o.Identity)
+	if err != nil {
+		return nil, err
+	}
+	// bbolt reads a file: a compressed or encrypted snapshot is decoded into a private
+	// temporary copy, removed on the way out.
+	plain, _, cleanup, err := snap.PlainFile(ctx, o.File, ids)
+	if errors.Is(err, snap.ErrIntegrity) && ctx.Err() == nil {
+		fmt.Fprintf(o.ErrOut, "error: cannot measure %s: it is damaged\n", o.File)
+		fmt.Fprintf(o.ErrOut, "error: %v\n", err)
+		return nil, cmdutil.WithCode(cmdutil.ExitIntegrity, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	r, err := read(ctx, plain, fo)
 	if err == nil {
+		r.File = o.File
 		return r, nil
 	}
 	// Interrupted, or a file another process holds locked (a running etcd's db): there is
@@ -210,7 +229,7 @@ func (o *Options) runFile(ctx context.Context) (*usage.Report, error) {
 		return nil, err
 	}
 	// The walk failed: if the file is damaged, say so as "snapshot status" does.
-	rep, ierr := snap.Inspect(ctx, o.File, snap.InspectOptions{CheckDB: snapshot.CheckDBInChild})
+	rep, ierr := snap.Inspect(ctx, plain, snap.InspectOptions{CheckDB: snapshot.CheckDBInChild})
 	if ierr != nil {
 		return nil, ierr
 	}

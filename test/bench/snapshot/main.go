@@ -12,6 +12,10 @@
 // (KUBECTL_PORT_FORWARD_WEBSOCKETS=false), and etcdctl through "kubectl port-forward", which
 // separates the cost of the port-forward path from the plugin's own.
 //
+// Then (-compression, or alone with -compression-only) it compares plain, .zst, .gz and
+// .zst.age saves on a fresh cluster filled with -objects-mib MiB of ConfigMaps and Secrets
+// written through the API server: ratio, MB/s and peak RSS per format (compress.go).
+//
 // It never fails on timing; it exits non-zero only when a snapshot fails. The plugin is
 // $KUBECTL_ETCD, else it is built from the repository root. E2E_ETCD_VERSION picks etcd.
 package main
@@ -66,37 +70,74 @@ func main() {
 	diagRounds := flag.Int("diagnostic-rounds", 2, "rounds of each diagnostic")
 	perfOut := flag.String("perf", "", "also record one plugin save with `perf record -g` into this file and print the top symbols (needs perf and an unstripped plugin)")
 	keep := flag.Bool("keep", false, "keep the harness run dir")
+	compress := flag.Bool("compression", true, "also compare plain, zstd, gzip and zstd+age saves on a fresh cluster filled with Kubernetes objects")
+	compressOnly := flag.Bool("compression-only", false, "run only the compression comparison")
+	objectsMiB := flag.Int("objects-mib", 100, "MiB of ConfigMaps and Secrets to write through the API server for the compression comparison")
+	compressRounds := flag.Int("compression-rounds", 2, "rounds of the compression comparison")
 	flag.Parse()
 	t0 := time.Now()
-	if err := run(*mib, *rounds, *members, *member, *diag, *diagRounds, *perfOut, *keep); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+	if !*compressOnly {
+		if err := run(*mib, *rounds, *members, *member, *diag, *diagRounds, *perfOut, *keep); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+	}
+	if *compress || *compressOnly {
+		if err := runCompression(*objectsMiB, *compressRounds, *members, *member, *keep); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 	}
 	fmt.Printf("\nbench took %s in all\n", time.Since(t0).Round(time.Second))
 }
 
-func run(mib, rounds, members int, member string, diag bool, diagRounds int, perfOut string, keep bool) error {
-	work, err := os.MkdirTemp("", "kubectl-etcd-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	plugin, err := pluginBinary(work)
-	if err != nil {
-		return err
-	}
-	emptyPKI := filepath.Join(work, "empty-pki")
-	if err := os.Mkdir(emptyPKI, 0o755); err != nil {
-		return err
-	}
+// benchEnv is what each part of the bench runs in: a work directory, the plugin binary, an
+// empty kubeadm PKI directory (the certificates come from flags) and a harness cluster.
+type benchEnv struct {
+	work, plugin, emptyPKI string
+	c                      *harness.Cluster
+	// certs are the plugin's flags for the harness's etcd client certificate.
+	certs []string
+}
 
+// newBenchEnv sets up a benchEnv; stop tears it down.
+func newBenchEnv(members int, keep bool) (_ *benchEnv, stop func(), err error) {
+	e := &benchEnv{}
+	if e.work, err = os.MkdirTemp("", "kubectl-etcd-bench-"); err != nil {
+		return nil, nil, err
+	}
+	stop = func() { _ = os.RemoveAll(e.work) }
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+	if e.plugin, err = pluginBinary(e.work); err != nil {
+		return nil, nil, err
+	}
+	e.emptyPKI = filepath.Join(e.work, "empty-pki")
+	if err = os.Mkdir(e.emptyPKI, 0o755); err != nil {
+		return nil, nil, err
+	}
 	ts := time.Now()
-	c, err := harness.New(harness.Options{Members: members, Keep: keep})
+	if e.c, err = harness.New(harness.Options{Members: members, Keep: keep}); err != nil {
+		return nil, nil, err
+	}
+	stop = func() { e.c.Stop(); _ = os.RemoveAll(e.work) }
+	c := e.c
+	fmt.Printf("cluster: %s mode, %d members, etcd %s, up in %s (run dir %s)\n", c.Mode, members, c.EtcdVersion, time.Since(ts).Round(100*time.Millisecond), c.Dir)
+	e.certs = []string{"--cacert", filepath.Join(c.PKIDir, "ca.crt"), "--cert", filepath.Join(c.PKIDir, "healthcheck-client.crt"),
+		"--key", filepath.Join(c.PKIDir, "healthcheck-client.key")}
+	return e, stop, nil
+}
+
+func run(mib, rounds, members int, member string, diag bool, diagRounds int, perfOut string, keep bool) error {
+	e, stop, err := newBenchEnv(members, keep)
 	if err != nil {
 		return err
 	}
-	defer c.Stop()
-	fmt.Printf("cluster: %s mode, %d members, etcd %s, up in %s (run dir %s)\n", c.Mode, members, c.EtcdVersion, time.Since(ts).Round(100*time.Millisecond), c.Dir)
+	defer stop()
+	work, plugin, emptyPKI, c, certs := e.work, e.plugin, e.emptyPKI, e.c, e.certs
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
@@ -106,8 +147,6 @@ func run(mib, rounds, members int, member string, diag bool, diagRounds int, per
 	}
 	fmt.Printf("filled %d MiB in %s\n", mib, time.Since(tf).Round(100*time.Millisecond))
 
-	certs := []string{"--cacert", filepath.Join(c.PKIDir, "ca.crt"), "--cert", filepath.Join(c.PKIDir, "healthcheck-client.crt"),
-		"--key", filepath.Join(c.PKIDir, "healthcheck-client.key")}
 	etcdctlCerts := []string{"--cacert=" + filepath.Join(c.PKIDir, "ca.crt"), "--cert=" + filepath.Join(c.PKIDir, "healthcheck-client.crt"),
 		"--key=" + filepath.Join(c.PKIDir, "healthcheck-client.key")}
 	etcdctl := filepath.Join(c.EtcdBin, "etcdctl")

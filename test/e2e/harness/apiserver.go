@@ -60,6 +60,7 @@ func (c *Cluster) startAPIServer(ctx context.Context, ip net.IP) error {
 		return err
 	}
 	client := fmt.Sprintf("https://127.0.0.1:%d", ports[0])
+	c.storageURL = client
 	peer := fmt.Sprintf("https://127.0.0.1:%d", ports[1])
 	etcdCA := filepath.Join(c.PKIDir, "ca.crt")
 	storage, err := c.spawn("storage-etcd", os.Environ(), filepath.Join(c.EtcdBin, "etcd"),

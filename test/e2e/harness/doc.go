@@ -50,6 +50,7 @@
 //	func (c *Cluster) FreezeNode(name string) error          // SIGSTOP its kwok: calls to the node hang
 //	func (c *Cluster) ThawNode(name string) error            // SIGCONT it
 //	func (c *Cluster) Fill(ctx, mib int) error               // ~mib MiB of random values under /fill/
+//	func (c *Cluster) CopyAPIObjects(ctx) (int, int64, error) // the API server's /registry/ keys into the members
 //
 // Files under Cluster.Dir: pki/ (kubeadm's /etc/kubernetes/pki: ca, apiserver*, admin, sa.*,
 // apiserver-etcd-client, etcd/{ca,healthcheck-client}), nodes/<name>/pki (the node's

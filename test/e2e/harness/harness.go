@@ -70,6 +70,8 @@ type Cluster struct {
 	EtcdVersion string
 	APIServer   string // https://IP:PORT
 
+	storageURL string // the API server's own storage etcd (CopyAPIObjects)
+
 	opts         Options
 	tb           testing.TB
 	kwokBin      string

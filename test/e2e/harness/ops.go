@@ -19,6 +19,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -425,4 +426,42 @@ func (c *Cluster) signalKubelet(name string, sig syscall.Signal) error {
 	}
 	p.signal(sig)
 	return nil
+}
+
+// CopyAPIObjects copies every key the API server stored under /registry/ in its own storage
+// etcd into the members, byte for byte as kube-apiserver encoded them, so that a member's
+// database holds real Kubernetes objects. It returns the number of keys and of key+value bytes.
+func (c *Cluster) CopyAPIObjects(ctx context.Context) (int, int64, error) {
+	src, err := clientv3.New(clientv3.Config{Endpoints: []string{c.storageURL}, TLS: c.tlsConfig.Clone(), DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		return 0, 0, fmt.Errorf("harness: storage etcd client: %w", err)
+	}
+	defer src.Close()
+	const prefix = "/registry/"
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	var n int
+	var size int64
+	for key := prefix; ; {
+		resp, err := src.Get(ctx, key, clientv3.WithRange(end), clientv3.WithLimit(500))
+		if err != nil {
+			return n, size, fmt.Errorf("harness: reading the storage etcd: %w", err)
+		}
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(4)
+		for _, kv := range resp.Kvs {
+			g.Go(func() error {
+				_, err := c.etcd.Put(gctx, string(kv.Key), string(kv.Value))
+				return err
+			})
+			n++
+			size += int64(len(kv.Key) + len(kv.Value))
+		}
+		if err := g.Wait(); err != nil {
+			return n, size, fmt.Errorf("harness: writing to the members: %w", err)
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return n, size, nil
+		}
+		key = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
 }
