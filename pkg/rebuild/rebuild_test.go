@@ -417,3 +417,52 @@ func TestListeningIn(t *testing.T) {
 		t.Error("tcp6 listener")
 	}
 }
+
+// Ctrl-C while the learner catches up: nothing is undone (the data directory holds the new
+// member and the original manifest is back); the message says that promote finishes it.
+func TestRunInterruptedCatchUpLeavesALearner(t *testing.T) {
+	c, n := cluster(), newNode()
+	c.Members[2].Down = true
+	ps := pods("cp-1", "cp-2", "cp-3")
+	p, err := plan(t, c, ps, "cp-3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n.onInstall = func(d []byte) {
+		n.listening = true
+		n.data = []string{"member/wal/0000000000000000-0000000000000000.wal"}
+		c.Lock()
+		for _, m := range c.Members {
+			if m.Name == "" && m.Learner {
+				m.Name, m.ClientURLs, m.RaftIndex, m.Version = "cp-3", []string{"https://cp-3:2379"}, 10, "3.6.16" // far behind
+				c.PodMember["etcd-cp-3"] = m.ID
+			}
+		}
+		c.Unlock()
+	}
+	var steps []string
+	_, err = Run(ctx, p, Options{Conn: c.Connector(), Pods: ps, Node: n, Original: kubeadmJoinManifest,
+		StopTimeout: time.Second, StartTimeout: time.Second, PromoteTimeout: time.Minute,
+		Interval: time.Millisecond, CallTimeout: time.Second, Settle: time.Millisecond,
+		Progress: func(etcd.PromoteProgress) { cancel() },
+		Log:      func(s string) { steps = append(steps, s) }})
+	if err == nil || errors.Is(err, ErrPartial) || !strings.Contains(err.Error(), "finish with: kubectl etcd promote cp-3") {
+		t.Fatalf("err %v", err)
+	}
+	if !bytes.Equal(n.manifest, kubeadmJoinManifest) {
+		t.Errorf("the original manifest is not in place")
+	}
+	c.Lock()
+	defer c.Unlock()
+	learners := 0
+	for _, m := range c.Members {
+		if m.Learner && m.Name == "cp-3" {
+			learners++
+		}
+	}
+	if learners != 1 || len(c.Members) != 3 {
+		t.Errorf("want the learner left for promote: %d learners of %d members", learners, len(c.Members))
+	}
+}
