@@ -263,3 +263,9 @@ const WALFsync = "etcd_disk_wal_fsync_duration_seconds"
 func (s *Set) LifetimeP99(name string) (float64, bool) {
 	return s.Histogram(name).Quantile(0.99)
 }
+
+// BackendCommit is the backend (bbolt) commit latency histogram (seconds).
+const BackendCommit = "etcd_disk_backend_commit_duration_seconds"
+
+// PeerRoundTrip is the round trip time to each peer (label To: the peer's ID), seconds.
+const PeerRoundTrip = "etcd_network_peer_round_trip_time_seconds"
