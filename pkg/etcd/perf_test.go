@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,11 +20,14 @@ type phasedScraper struct {
 	phase int
 	sets  map[string][2]*metrics.Set
 	errs  map[string][2]error
+	mu    sync.Mutex
 	calls int
 }
 
 func (f *phasedScraper) Scrape(_ context.Context, m *discovery.Member) (*metrics.Set, error) {
+	f.mu.Lock()
 	f.calls++
+	f.mu.Unlock()
 	if err := f.errs[m.Pod][f.phase]; err != nil {
 		return nil, err
 	}
