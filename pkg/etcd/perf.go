@@ -60,6 +60,8 @@ type PerfOptions struct {
 	Wait func(ctx context.Context, window time.Duration) error
 	// Progress, when set, is told how much of the window has passed.
 	Progress func(elapsed, window time.Duration)
+	// FirstRead, when set, is told how many members answered the first read, before the wait.
+	FirstRead func(answered int)
 }
 
 // PerfReport is the result of "perf".
@@ -171,7 +173,10 @@ func Perf(ctx context.Context, sc metrics.Scraper, members []discovery.Member, o
 	scrapeAll(ctx, sc, members, o.Timeout, func(i int, s *metrics.Set, err error) {
 		pairs[i] = scrapePair{before: s, err: err, when: "before the window"}
 	}, func(int) bool { return true })
-	if anyScraped(pairs) {
+	if n := scraped(pairs); n > 0 {
+		if o.FirstRead != nil {
+			o.FirstRead(n)
+		}
 		if err := o.Wait(ctx, o.Window); err != nil {
 			return nil, err
 		}
@@ -182,13 +187,14 @@ func Perf(ctx context.Context, sc metrics.Scraper, members []discovery.Member, o
 	return judgePerf(members, pairs, o.Window), nil
 }
 
-func anyScraped(pairs []scrapePair) bool {
+func scraped(pairs []scrapePair) int {
+	n := 0
 	for _, p := range pairs {
 		if p.before != nil {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // scrapeAll scrapes the members want says yes to, in parallel, each bounded by timeout.
@@ -473,4 +479,26 @@ func judgeMember(mp *MemberPerf, m *discovery.Member, before, after *metrics.Set
 		add(SeverityWarning, "restarted", "the member restarted during the window (its counters began again): its numbers cover only the time since",
 			fmt.Sprintf("find out why etcd restarted on node %s (kubectl etcd status; the pod's restarts and logs), then run perf again", orUnknown(m.Node)))
 	}
+}
+
+// AddLifetimeFsync sets the lifetime WAL fsync p99 of every reachable member of st from its
+// /metrics, read in parallel (each read bounded by timeout). A member whose metrics cannot be
+// read keeps none; the reasons are returned, one line per pod.
+func AddLifetimeFsync(ctx context.Context, st *ClusterStatus, sc metrics.Scraper, pods []discovery.Member, timeout time.Duration) []string {
+	rows := map[string]*MemberStatus{}
+	for i := range st.Members {
+		if m := &st.Members[i]; m.HasPod && m.Reachable {
+			rows[m.Pod] = m
+		}
+	}
+	var problems []string
+	scrapeAll(ctx, sc, pods, timeout, func(i int, s *metrics.Set, err error) {
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("%s: %v", pods[i].Pod, err))
+			return
+		}
+		rows[pods[i].Pod].WALFsyncP99 = seconds(s.LifetimeP99(metrics.WALFsync))
+	}, func(i int) bool { return rows[pods[i].Pod] != nil })
+	sort.Strings(problems)
+	return problems
 }

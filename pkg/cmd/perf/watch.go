@@ -24,6 +24,9 @@ func Watch(ctx context.Context, g *cmdutil.GlobalOptions, errOut io.Writer, sc m
 			bar.Update("watching etcd's metrics", uint64(elapsed.Seconds()), uint64(window.Seconds()), "s")
 		}
 	}
+	opts.FirstRead = func(n int) {
+		g.Logf(1, "perf: first read of /metrics done (%d of %d members answered); reading again in %s", n, len(pods), window)
+	}
 	g.Logf(1, "perf: reading /metrics of %d members, %s apart, through %s", len(pods), window, etcd.PerfRoute)
 	return etcd.Perf(ctx, sc, pods, opts)
 }
