@@ -384,6 +384,10 @@ func judgeMember(mp *MemberPerf, m *discovery.Member, before, after *metrics.Set
 	for id := range failAfter {
 		peers[id] = true
 	}
+	// Peers the member has connected to, before their first round trip is measured.
+	for id := range after.ByLabel("etcd_network_active_peers", "Remote") {
+		peers[id] = true
+	}
 	ids := make([]string, 0, len(peers))
 	for id := range peers {
 		ids = append(ids, id)
