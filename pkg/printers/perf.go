@@ -78,11 +78,7 @@ func PrintPerf(w io.Writer, f Format, r *etcd.PerfReport) error {
 	}
 	if len(r.Findings) > 0 {
 		fmt.Fprintln(w)
-		frows := make([][]string, 0, len(r.Findings))
-		for _, x := range r.Findings {
-			frows = append(frows, []string{x.Severity, x.Check, OrDash(x.Member), x.Finding, x.Fix})
-		}
-		if err := PrintTable(w, doctorHeaders, frows); err != nil {
+		if err := printFindings(w, r.Findings); err != nil {
 			return err
 		}
 	}
