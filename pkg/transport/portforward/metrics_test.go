@@ -91,8 +91,11 @@ func TestMetricsSession(t *testing.T) {
 			}
 			// Scrape reads the same /metrics through the same forward.
 			scraped, err := c.Scrape(context.Background(), m)
-			if err != nil || scraped.ServerID() != st.Header.MemberId {
-				t.Errorf("scrape: id %x err %v, want %x", scraped.ServerID(), err, st.Header.MemberId)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if scraped.ServerID() != st.Header.MemberId {
+				t.Errorf("scrape: id %x, want %x", scraped.ServerID(), st.Header.MemberId)
 			}
 			// The forward is opened once and reused by later sessions of the command.
 			if _, err := c.Connect(context.Background(), m); err != nil || fw.calls != 1 {
