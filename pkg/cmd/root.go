@@ -14,6 +14,7 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/downgrade"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/member"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/moveleader"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/perf"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/promote"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/snapshot"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/status"
@@ -71,6 +72,8 @@ func NewCmdRootWithOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IO
 	chk.GroupID = "inspect"
 	doc := doctor.NewCmdDoctor(g, streams)
 	doc.GroupID = "inspect"
+	prf := perf.NewCmdPerf(g, streams)
+	prf.GroupID = "inspect"
 	use := usage.NewCmdUsage(g, streams)
 	use.GroupID = "inspect"
 	dwn := downgrade.NewCmdDowngrade(g, streams)
@@ -79,7 +82,7 @@ func NewCmdRootWithOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IO
 	upc.GroupID = "inspect"
 	ver := version.NewCmdVersion(g, streams)
 	ver.GroupID = "other"
-	root.AddCommand(st, mem, chk, doc, use, upc, pro, snp, dfr, alm, mvl, dwn, ver, snapshot.NewCmdCheckDB(streams), usage.NewCmdUsageFile(streams))
+	root.AddCommand(st, mem, chk, doc, prf, use, upc, pro, snp, dfr, alm, mvl, dwn, ver, snapshot.NewCmdCheckDB(streams), usage.NewCmdUsageFile(streams))
 	_ = root.RegisterFlagCompletionFunc("pod", func(cmd *cobra.Command, _ []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		return g.CompletePods(cmd), cobra.ShellCompDirectiveNoFileComp
 	})

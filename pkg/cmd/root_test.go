@@ -137,3 +137,27 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: %d %s", code, out)
 	}
 }
+
+// status -o wide shows each member's lifetime WAL fsync p99, read from its /metrics; a member
+// whose metrics cannot be read shows "-", and the table (no -o) reads no metrics.
+func TestStatusWideFsync(t *testing.T) {
+	pods := kubeadmPods(t, "cp-1", "cp-2", "cp-3")
+	cl := fakeCluster()
+	cl.Members[0].Metrics = []string{`# TYPE etcd_disk_wal_fsync_duration_seconds histogram
+etcd_disk_wal_fsync_duration_seconds_bucket{le="0.008"} 0
+etcd_disk_wal_fsync_duration_seconds_bucket{le="0.016"} 10
+etcd_disk_wal_fsync_duration_seconds_bucket{le="+Inf"} 10
+etcd_disk_wal_fsync_duration_seconds_sum 0.1
+etcd_disk_wal_fsync_duration_seconds_count 10
+`}
+	out, errOut, code := run(t, pods, cl, "status", "-o", "wide")
+	lines := strings.Split(out, "\n")
+	if code != 0 || !strings.HasSuffix(strings.TrimSpace(lines[0]), "FSYNC-P99") ||
+		!strings.HasSuffix(strings.TrimSpace(lines[1]), "15.9ms") || !strings.HasSuffix(strings.TrimSpace(lines[2]), "-") {
+		t.Errorf("code %d\n%s\n%s", code, out, errOut)
+	}
+	cl.Calls = nil
+	if _, _, code := run(t, pods, cl, "status"); code != 0 || strings.Contains(strings.Join(cl.Calls, ","), "scrape") {
+		t.Errorf("table: code %d calls %v", code, cl.Calls)
+	}
+}

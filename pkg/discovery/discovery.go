@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -29,6 +30,17 @@ const (
 	// AdvertiseClientURLsAnnotation is set by kubeadm on its etcd static pods.
 	AdvertiseClientURLsAnnotation = "kubeadm.kubernetes.io/etcd.advertise-client-urls"
 )
+
+// DefaultHeartbeatIntervalMS is etcd's (and kubeadm's) --heartbeat-interval default.
+const DefaultHeartbeatIntervalMS = 100
+
+// HeartbeatInterval is the member's heartbeat interval: its flag, else etcd's default.
+func (m *Member) HeartbeatInterval() time.Duration {
+	if m.HeartbeatIntervalMS > 0 {
+		return time.Duration(m.HeartbeatIntervalMS) * time.Millisecond
+	}
+	return DefaultHeartbeatIntervalMS * time.Millisecond
+}
 
 // Member is one etcd static pod and what its etcd command line says about the member in it.
 type Member struct {
@@ -62,6 +74,9 @@ type Member struct {
 	QuotaBackendBytes int64  `json:"quotaBackendBytes,omitempty"`
 	// MaxLearners is --max-learners (etcd's default is 1).
 	MaxLearners int `json:"maxLearners,omitempty"`
+	// HeartbeatIntervalMS is --heartbeat-interval in milliseconds (0: not given, etcd's default
+	// DefaultHeartbeatIntervalMS).
+	HeartbeatIntervalMS int `json:"heartbeatIntervalMS,omitempty"`
 
 	// LocalClientURL is the client URL to use from inside the pod's network namespace (exec) or as
 	// the target of a port-forward: a loopback listener when there is one.
@@ -235,6 +250,11 @@ func FromPod(p *corev1.Pod) (*Member, error) {
 	if v := a.get("max-learners"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil {
 			m.MaxLearners = n
+		}
+	}
+	if v := a.get("heartbeat-interval"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			m.HeartbeatIntervalMS = n
 		}
 	}
 	if m.Name == "" {

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -209,5 +210,21 @@ func TestDiscoverNoPods(t *testing.T) {
 	_, err = Discover(context.Background(), client, Options{Selector: "a=("})
 	if err == nil || !strings.Contains(err.Error(), "invalid --selector") {
 		t.Errorf("bad selector: %v", err)
+	}
+}
+
+// perf judges peer round trips against the heartbeat interval of the pod's etcd flags.
+func TestHeartbeatInterval(t *testing.T) {
+	p := loadPod(t, "kubeadm-etcd-cp-1.yaml")
+	m, err := FromPod(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.HeartbeatIntervalMS != 0 || m.HeartbeatInterval() != 100*time.Millisecond {
+		t.Errorf("kubeadm pod without the flag: %d ms, %s; want etcd's default 100ms", m.HeartbeatIntervalMS, m.HeartbeatInterval())
+	}
+	p.Spec.Containers[0].Command = append(p.Spec.Containers[0].Command, "--heartbeat-interval=250")
+	if m, err = FromPod(p); err != nil || m.HeartbeatInterval() != 250*time.Millisecond {
+		t.Errorf("--heartbeat-interval=250: %v, %v", m.HeartbeatInterval(), err)
 	}
 }

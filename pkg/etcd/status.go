@@ -64,6 +64,10 @@ type MemberStatus struct {
 	// ServerCertDaysLeft is the number of whole days until then.
 	ServerCertDaysLeft *int `json:"serverCertDaysLeft,omitempty"`
 
+	// WALFsyncP99 is the member's WAL fsync p99 over its lifetime, in seconds, from its
+	// /metrics (status -o wide, json and yaml; AddLifetimeFsync).
+	WALFsyncP99 *float64 `json:"walFsyncP99Seconds,omitempty"`
+
 	// Problems are the failures met while asking this member (one line each).
 	Problems []string `json:"problems,omitempty"`
 }

@@ -21,8 +21,13 @@ func PrintDoctorReport(w io.Writer, f Format, r *etcd.DoctorReport, st *etcd.Clu
 		_, err := fmt.Fprintf(w, "no findings: %s\n", StatusSummary(st))
 		return err
 	}
-	rows := make([][]string, 0, len(r.Findings))
-	for _, x := range r.Findings {
+	return printFindings(w, r.Findings)
+}
+
+// printFindings renders findings as the doctor table (doctor, perf).
+func printFindings(w io.Writer, findings []etcd.Finding) error {
+	rows := make([][]string, 0, len(findings))
+	for _, x := range findings {
 		rows = append(rows, []string{x.Severity, x.Check, OrDash(x.Member), x.Finding, x.Fix})
 	}
 	return PrintTable(w, doctorHeaders, rows)

@@ -11,7 +11,7 @@ import (
 
 var statusHeaders = []string{"POD", "NODE", "MEMBER", "ID", "ENDPOINT", "HEALTH", "LEADER", "LEARNER",
 	"VERSION", "DB", "IN-USE", "FRAG", "TERM", "INDEX", "APPLIED", "ALARMS", "ERRORS"}
-var statusWideHeaders = []string{"CLUSTER-ID", "LEADER-ID", "REVISION", "QUOTA", "STORAGE", "TOOK", "CERT-EXPIRES", "POD-PHASE", "IMAGE", "DOWNGRADE"}
+var statusWideHeaders = []string{"CLUSTER-ID", "LEADER-ID", "REVISION", "QUOTA", "STORAGE", "TOOK", "CERT-EXPIRES", "POD-PHASE", "IMAGE", "DOWNGRADE", "FSYNC-P99"}
 
 // PrintStatus renders a cluster status in the given format. In table formats it ends with a
 // summary line; per-member errors are not printed here (callers print them to stderr).
@@ -62,7 +62,7 @@ func PrintStatus(w io.Writer, f Format, s *etcd.ClusterStatus) error {
 				rev = strconv.FormatInt(m.Revision, 10)
 			}
 			row = append(row, OrDash(m.ClusterID), OrDash(m.LeaderID), OrDash(rev), OrDash(quota),
-				OrDash(m.StorageVersion), OrDash(m.HealthTook), certExpiry(m), OrDash(m.PodPhase), OrDash(m.Image), downgradeState(m.Downgrade))
+				OrDash(m.StorageVersion), OrDash(m.HealthTook), certExpiry(m), OrDash(m.PodPhase), OrDash(m.Image), downgradeState(m.Downgrade), Millis(m.WALFsyncP99))
 		}
 		rows = append(rows, row)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/certs"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/metrics"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	transportexec "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/exec"
@@ -288,6 +289,32 @@ func (g *GlobalOptions) ExecConnector() transport.Connector {
 		Executor: &transportexec.APIExecutor{Config: g.RESTConfig, Client: g.Client},
 		Etcdctl:  g.Etcdctl,
 	}
+}
+
+// MetricsReader reads the members' /metrics; Close releases its forwards.
+type MetricsReader interface {
+	metrics.Scraper
+	Close() error
+}
+
+// MetricsReader returns what reads the members' /metrics: a port-forward to each member's
+// plain-HTTP metrics port, whatever --transport says. Exec cannot read it (the etcd image has
+// no HTTP client) and the metrics port needs no certificates.
+func (g *GlobalOptions) MetricsReader() (MetricsReader, error) {
+	if g.NewConnector != nil {
+		c, err := g.NewConnector(transport.ModeMetricsOnly)
+		if err != nil {
+			return nil, err
+		}
+		r, ok := c.(MetricsReader)
+		if !ok {
+			return nil, fmt.Errorf("transport %s cannot read /metrics", c.Mode())
+		}
+		return r, nil
+	}
+	return &portforward.MetricsConnector{Connector: portforward.Connector{
+		Forwarder: &portforward.APIForwarder{Config: g.RESTConfig, Client: g.Client},
+	}}, nil
 }
 
 // KubernetesVersion asks the API server for its version ("" when it cannot tell).

@@ -12,6 +12,7 @@ import (
 	"k8s.io/kubectl/pkg/util/templates"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/cmdutil"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/cmd/perf"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/nodehelper"
@@ -28,12 +29,20 @@ type Options struct {
 	Usage bool // walk the keyspace to explain a quota finding
 	// PageSize is the number of keys per range request of that walk.
 	PageSize int64
-	cmdPath  string
+	// PerfWindow is how long the perf checks watch the members' metrics (0: no perf checks).
+	PerfWindow time.Duration
+	// wait, when set, replaces the timer of the perf window (tests).
+	wait    func(ctx context.Context, d time.Duration) error
+	cmdPath string
 }
+
+// DefaultPerfWindow is doctor's perf window: shorter than perf's own, enough for a busy
+// cluster's fsyncs and commits.
+const DefaultPerfWindow = 5 * time.Second
 
 // NewOptions returns the options of "doctor" with their defaults.
 func NewOptions(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *Options {
-	return &Options{GlobalOptions: g, IOStreams: streams, Usage: true, PageSize: usage.DefaultPageSize}
+	return &Options{GlobalOptions: g, IOStreams: streams, Usage: true, PageSize: usage.DefaultPageSize, PerfWindow: DefaultPerfWindow}
 }
 
 // NewCmdDoctor builds "kubectl etcd doctor".
@@ -48,8 +57,10 @@ func NewCmdDoctor(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 			unhealthy or unreachable members, an even number of voters, version skew between
 			members, etcd older than the recommended minimum (3.5.6, 3.4.22), serving certificates
 			expiring within 30 days, NOSPACE and CORRUPT alarms, databases over 80% of their quota,
-			high fragmentation, kubeadm annotations that disagree with the member list, and helper
-			pods of kubectl etcd left in the etcd namespace.
+			high fragmentation, kubeadm annotations that disagree with the member list, helper
+			pods of kubectl etcd left in the etcd namespace, and the findings of "kubectl etcd
+			perf" over a short window (--perf-window, 5s; 0 skips them): slow disks, slow
+			networks and leader churn, read from each member's metrics port.
 
 			When a database is over 80% of its quota, doctor reads the keyspace of a healthy
 			follower as "kubectl etcd usage" does (serializable pages, rate-limited, read-only)
@@ -67,6 +78,7 @@ func NewCmdDoctor(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) 
 		RunE: cmdutil.RunE(o),
 	}
 	cmd.Flags().BoolVar(&o.Usage, "usage", o.Usage, "When a database is over 80% of its quota, walk the keyspace to name the resource that fills it")
+	cmd.Flags().DurationVar(&o.PerfWindow, "perf-window", o.PerfWindow, "How long the perf checks watch the members' metrics (0 skips them; kubectl etcd perf watches longer)")
 	cmd.Flags().Int64Var(&o.PageSize, "page-size", o.PageSize, "Keys per range request of that walk (a page too large for the transport is asked again with fewer)")
 	return cmd
 }
@@ -81,6 +93,9 @@ func (o *Options) Complete(cmd *cobra.Command, _ []string) error {
 func (o *Options) Validate() error {
 	if o.PageSize < 1 || o.PageSize > 10000 {
 		return cmdutil.Usagef(o.cmdPath, "--page-size must be between 1 and 10000")
+	}
+	if o.PerfWindow != 0 && (o.PerfWindow < time.Second || o.PerfWindow > perf.MaxWindow) {
+		return cmdutil.Usagef(o.cmdPath, "--perf-window must be 0 (no perf checks) or between 1s and %s", perf.MaxWindow)
 	}
 	return nil
 }
@@ -98,6 +113,9 @@ func (o *Options) Run(ctx context.Context) error {
 	}
 	r := etcd.Doctor(st, pods, etcd.DoctorOptions{})
 	r.Findings = append(r.Findings, helperFindings(ctx, o.GlobalOptions, o.ErrOut)...)
+	if o.PerfWindow > 0 {
+		o.perfChecks(ctx, pods, r)
+	}
 	if o.Usage {
 		explainQuota(ctx, o.GlobalOptions, o.IOStreams, conn, pods, r, o.PageSize)
 	}
@@ -114,6 +132,33 @@ func (o *Options) Run(ctx context.Context) error {
 		return cmdutil.WithCode(cmdutil.ExitDegraded, nil)
 	}
 	return nil
+}
+
+// perfChecks adds the findings of perf over PerfWindow. A member whose metrics cannot be read
+// is not a finding here (the status checks judge whether it answers): the checks skipped for it
+// are named instead.
+func (o *Options) perfChecks(ctx context.Context, pods []discovery.Member, r *etcd.DoctorReport) {
+	reader, err := o.MetricsReader()
+	if err != nil {
+		r.Skipped = append(r.Skipped, fmt.Sprintf("perf checks (%v)", err))
+		return
+	}
+	defer reader.Close()
+	rep, err := perf.Watch(ctx, o.GlobalOptions, o.ErrOut, reader, pods, o.PerfWindow, o.wait)
+	if err != nil {
+		r.Skipped = append(r.Skipped, fmt.Sprintf("perf checks (%v)", err))
+		return
+	}
+	for _, m := range rep.Members {
+		if !m.Reachable {
+			r.Skipped = append(r.Skipped, fmt.Sprintf("perf checks of %s (%s)", m.Pod, m.Error))
+		}
+	}
+	for _, f := range rep.Findings {
+		if f.Check != "metrics-unreachable" {
+			r.Findings = append(r.Findings, f)
+		}
+	}
 }
 
 // helperFindings lists the plugin's helper pods in the etcd namespace: one still there belongs

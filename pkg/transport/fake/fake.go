@@ -16,6 +16,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/metrics"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
@@ -49,6 +50,10 @@ type Member struct {
 	Revision int64
 	// CompactRevision is the member's compact revision: HashKV below it fails as etcd's does.
 	CompactRevision int64
+	// Metrics are the /metrics texts the member's scrapes return in turn (the last one
+	// repeats); without any, a scrape fails as it would without a metrics listener.
+	Metrics []string
+	scrapes int
 }
 
 // Cluster is a scripted etcd cluster; pods map to members by pod name.
@@ -192,6 +197,24 @@ func (c *Cluster) listed() []*Member {
 		}
 	}
 	return out
+}
+
+// Scrape implements metrics.Scraper (the metrics port): the member's next Metrics text. The
+// call is recorded as "<pod> scrape" and BeforeCall sees it.
+func (f *connector) Scrape(_ context.Context, m *discovery.Member) (*metrics.Set, error) {
+	mem, err := (&session{c: f.c, m: m}).self("scrape")
+	if err != nil {
+		return nil, err
+	}
+	f.c.mu.Lock()
+	if len(mem.Metrics) == 0 {
+		f.c.mu.Unlock()
+		return nil, fmt.Errorf("GET /metrics: connection refused (no metrics listener scripted)")
+	}
+	text := mem.Metrics[min(mem.scrapes, len(mem.Metrics)-1)]
+	mem.scrapes++
+	f.c.mu.Unlock()
+	return metrics.Parse(strings.NewReader(text))
 }
 
 type session struct {

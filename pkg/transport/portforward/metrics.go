@@ -1,14 +1,13 @@
 package portforward
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/metrics"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
@@ -39,21 +39,73 @@ func (c *MetricsConnector) Mode() transport.Mode { return transport.ModeMetricsO
 
 // Connect opens (or reuses) the forward to the member's metrics port.
 func (c *MetricsConnector) Connect(ctx context.Context, m *discovery.Member) (transport.Session, error) {
-	if m.MetricsURL == "" {
-		return nil, fmt.Errorf("%s has no --listen-metrics-urls; without client certificates nothing can be read from it", m)
-	}
-	if !strings.HasPrefix(m.MetricsURL, "http://") {
-		return nil, fmt.Errorf("%s: metrics URL %s is not plain HTTP; metrics-only mode needs an http:// --listen-metrics-urls", m, m.MetricsURL)
-	}
-	port, err := memberPort(m.MetricsURL)
+	port, err := metricsPort(m)
 	if err != nil {
-		return nil, fmt.Errorf("%s: metrics URL %q: %w", m, m.MetricsURL, err)
+		return nil, err
 	}
 	f, err := c.forward(ctx, m, port)
 	if err != nil {
 		return nil, err
 	}
-	return &MetricsSession{conn: c, member: m, fwd: f, port: port, http: &http.Client{}}, nil
+	return &MetricsSession{conn: c, member: m, fwd: f, port: port}, nil
+}
+
+// metricsPort is the port of the member's plain-HTTP metrics listener.
+func metricsPort(m *discovery.Member) (int, error) {
+	if m.MetricsURL == "" {
+		return 0, fmt.Errorf("%s has no --listen-metrics-urls; without client certificates nothing can be read from it", m)
+	}
+	if !strings.HasPrefix(m.MetricsURL, "http://") {
+		return 0, fmt.Errorf("%s: metrics URL %s is not plain HTTP; metrics-only mode needs an http:// --listen-metrics-urls", m, m.MetricsURL)
+	}
+	port, err := memberPort(m.MetricsURL)
+	if err != nil {
+		return 0, fmt.Errorf("%s: metrics URL %q: %w", m, m.MetricsURL, err)
+	}
+	return port, nil
+}
+
+// Scrape implements metrics.Scraper: it reads the member's /metrics through a forward to its
+// metrics port (no certificates needed).
+func (c *MetricsConnector) Scrape(ctx context.Context, m *discovery.Member) (*metrics.Set, error) {
+	port, err := metricsPort(m)
+	if err != nil {
+		return nil, err
+	}
+	return c.scrape(ctx, m, port)
+}
+
+func (c *MetricsConnector) scrape(ctx context.Context, m *discovery.Member, port int) (*metrics.Set, error) {
+	code, body, err := c.get(ctx, m, port, "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	if code != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics returned %d", code)
+	}
+	return metrics.Parse(bytes.NewReader(body))
+}
+
+// get does one plain-HTTP GET on the member's port through a (reused) forward.
+func (c *MetricsConnector) get(ctx context.Context, m *discovery.Member, port int, path string) (int, []byte, error) {
+	f, err := c.forward(ctx, m, port)
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", f.LocalPort, path), nil)
+	if err != nil {
+		return 0, nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		if !f.Alive() {
+			return 0, nil, f.Err()
+		}
+		return 0, nil, describeGRPCError(err, f)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	return resp.StatusCode, body, err
 }
 
 // MetricsSession answers from one member's metrics listener.
@@ -62,7 +114,6 @@ type MetricsSession struct {
 	member *discovery.Member
 	port   int
 	fwd    *Forward
-	http   *http.Client
 }
 
 var _ transport.Session = (*MetricsSession)(nil)
@@ -73,24 +124,7 @@ func (s *MetricsSession) Endpoint() string          { return s.member.MetricsURL
 func (s *MetricsSession) Close() error              { return nil }
 
 func (s *MetricsSession) get(ctx context.Context, path string) (int, []byte, error) {
-	f, err := s.conn.forward(ctx, s.member, s.port)
-	if err != nil {
-		return 0, nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d%s", f.LocalPort, path), nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	resp, err := s.http.Do(req)
-	if err != nil {
-		if !f.Alive() {
-			return 0, nil, f.Err()
-		}
-		return 0, nil, describeGRPCError(err, f)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	return resp.StatusCode, body, err
+	return s.conn.get(ctx, s.member, s.port, path)
 }
 
 // Health reads /health: {"health":"true","reason":""}.
@@ -141,35 +175,14 @@ func (s *MetricsSession) Probes(ctx context.Context) ([]Probe, error) {
 	return out, nil
 }
 
-// Status fills what /metrics tells: version, member ID, DB size and in-use, quota, learner and
-// leader state. The rest stays zero (see MetricsUnavailable).
+// Status fills what /metrics tells (metrics.Set.Status); the rest stays zero (see
+// MetricsUnavailable).
 func (s *MetricsSession) Status(ctx context.Context) (*clientv3.StatusResponse, error) {
-	code, body, err := s.get(ctx, "/metrics")
+	set, err := s.conn.scrape(ctx, s.member, s.port)
 	if err != nil {
 		return nil, err
 	}
-	if code != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics returned %d", code)
-	}
-	m := ParseMetrics(string(body))
-	st := &clientv3.StatusResponse{Header: &etcdserverpb.ResponseHeader{}}
-	st.Version = m.Labels["etcd_server_version"]["server_version"]
-	if id, ok := m.Labels["etcd_server_id"]["server_id"]; ok {
-		if v, err := strconv.ParseUint(id, 16, 64); err == nil {
-			st.Header.MemberId = v
-		}
-	}
-	st.DbSize = int64(m.Values["etcd_mvcc_db_total_size_in_bytes"])
-	st.DbSizeInUse = int64(m.Values["etcd_mvcc_db_total_size_in_use_in_bytes"])
-	st.DbSizeQuota = int64(m.Values["etcd_server_quota_backend_bytes"])
-	st.IsLearner = m.Values["etcd_server_is_learner"] == 1
-	if m.Values["etcd_server_is_leader"] == 1 {
-		st.Leader = st.Header.MemberId
-	}
-	if m.Values["etcd_server_has_leader"] == 0 {
-		st.Errors = append(st.Errors, "member has no leader")
-	}
-	return st, nil
+	return set.Status(), nil
 }
 
 func (s *MetricsSession) MemberList(context.Context) (*clientv3.MemberListResponse, error) {
@@ -197,97 +210,6 @@ func (s *MetricsSession) ServerCertificate(ctx context.Context) (*x509.Certifica
 	// This forward serves only the peek, so the reset etcd answers a connection without a
 	// client certificate with cannot hurt another call.
 	return peekServerCert(ctx, f.LocalPort, nil)
-}
-
-// Metrics are the samples of a Prometheus text exposition, reduced to what the plugin reads.
-type Metrics struct {
-	// Values holds unlabelled (or first-seen) sample values by metric name.
-	Values map[string]float64
-	// Labels holds, for info-style gauges, the labels of the sample by metric name.
-	Labels map[string]map[string]string
-	// LeaderChanges is etcd_server_leader_changes_seen_total.
-	LeaderChanges float64
-}
-
-// ParseMetrics reads the gauges the plugin uses from a Prometheus text exposition.
-func ParseMetrics(text string) *Metrics {
-	m := &Metrics{Values: map[string]float64{}, Labels: map[string]map[string]string{}}
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, labels, value, ok := parseSample(line)
-		if !ok {
-			continue
-		}
-		if _, seen := m.Values[name]; !seen {
-			m.Values[name] = value
-			if len(labels) > 0 {
-				m.Labels[name] = labels
-			}
-		}
-	}
-	m.LeaderChanges = m.Values["etcd_server_leader_changes_seen_total"]
-	return m
-}
-
-func parseSample(line string) (string, map[string]string, float64, bool) {
-	var name, rest string
-	labels := map[string]string{}
-	if i := strings.IndexByte(line, '{'); i >= 0 {
-		j := strings.LastIndexByte(line, '}')
-		if j < i {
-			return "", nil, 0, false
-		}
-		name, rest = line[:i], strings.TrimSpace(line[j+1:])
-		for _, kv := range splitLabels(line[i+1 : j]) {
-			k, v, ok := strings.Cut(kv, "=")
-			if ok {
-				labels[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"`)
-			}
-		}
-	} else {
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			return "", nil, 0, false
-		}
-		name, rest = f[0], strings.Join(f[1:], " ")
-	}
-	fields := strings.Fields(rest)
-	if len(fields) == 0 {
-		return "", nil, 0, false
-	}
-	v, err := strconv.ParseFloat(fields[0], 64)
-	if err != nil {
-		return "", nil, 0, false
-	}
-	return name, labels, v, true
-}
-
-// splitLabels splits `a="x",b="y,z"` at the commas outside quotes.
-func splitLabels(s string) []string {
-	var out []string
-	inQ, start := false, 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\\':
-			i++
-		case '"':
-			inQ = !inQ
-		case ',':
-			if !inQ {
-				out = append(out, s[start:i])
-				start = i + 1
-			}
-		}
-	}
-	if start < len(s) {
-		out = append(out, s[start:])
-	}
-	return out
 }
 
 func (s *MetricsSession) MemberAdd(context.Context, string, []string, bool) (*clientv3.MemberAddResponse, error) {

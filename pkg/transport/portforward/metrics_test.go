@@ -1,6 +1,7 @@
 package portforward
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/metrics"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
@@ -68,7 +70,11 @@ func TestMetricsSession(t *testing.T) {
 			if st.Version != v[1:] || st.DbSize != 20480 || st.DbSizeInUse != 16384 || st.DbSizeQuota != 2097152 || st.IsLearner {
 				t.Errorf("status from metrics: %+v", st)
 			}
-			isLeader := ParseMetrics(string(fixture(t, v, "http-metrics"))).Values["etcd_server_is_leader"] == 1
+			set, err := metrics.Parse(bytes.NewReader(fixture(t, v, "http-metrics")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			isLeader := set.Get("etcd_server_is_leader") == 1
 			if st.Header.MemberId == 0 || (st.Leader == st.Header.MemberId) != isLeader {
 				t.Errorf("member id %x leader %x", st.Header.MemberId, st.Leader)
 			}
@@ -83,6 +89,14 @@ func TestMetricsSession(t *testing.T) {
 			if _, err := s.MemberList(context.Background()); !errors.Is(err, transport.ErrUnsupported) {
 				t.Errorf("member list: %v", err)
 			}
+			// Scrape reads the same /metrics through the same forward.
+			scraped, err := c.Scrape(context.Background(), m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if scraped.ServerID() != st.Header.MemberId {
+				t.Errorf("scrape: id %x, want %x", scraped.ServerID(), st.Header.MemberId)
+			}
 			// The forward is opened once and reused by later sessions of the command.
 			if _, err := c.Connect(context.Background(), m); err != nil || fw.calls != 1 {
 				t.Errorf("forward reuse: calls %d err %v", fw.calls, err)
@@ -96,22 +110,6 @@ func TestMetricsNeedsHTTPListener(t *testing.T) {
 	_, err := c.Connect(context.Background(), &discovery.Member{Pod: "etcd-a"})
 	if err == nil || err.Error() != "pod etcd-a has no --listen-metrics-urls; without client certificates nothing can be read from it" {
 		t.Errorf("got %v", err)
-	}
-}
-
-func TestParseMetrics(t *testing.T) {
-	m := ParseMetrics(`# HELP x
-etcd_server_id{server_id="8e9e05c52164694d"} 1
-etcd_server_version{server_version="3.6.16"} 1
-etcd_server_quota_backend_bytes 2.147483648e+09
-weird{a="x,y",b="z"} 3
-etcd_server_leader_changes_seen_total 4
-broken line`)
-	if m.Labels["etcd_server_id"]["server_id"] != "8e9e05c52164694d" || m.Values["etcd_server_quota_backend_bytes"] != 2147483648 {
-		t.Errorf("%+v", m)
-	}
-	if m.Labels["weird"]["a"] != "x,y" || m.LeaderChanges != 4 {
-		t.Errorf("labels with commas / leader changes: %+v", m)
 	}
 }
 

@@ -46,7 +46,9 @@ func TestDoctor(t *testing.T) {
 	defer cancel()
 	waitStorageVersion(ctx, t, c)
 
-	r := plugintest.Run(t, c, "doctor", "--transport", "exec")
+	// No perf checks here: the harness's members share one disk with everything the machine
+	// runs, so a slow fsync would be a true finding; e2e/perf covers them.
+	r := plugintest.Run(t, c, "doctor", "--transport", "exec", "--perf-window=0")
 	plugintest.WantCode(t, r, 0)
 	if !strings.Contains(r.Stdout, "no findings: Healthy: 3 of 3") {
 		t.Errorf("healthy cluster:\n%s", r)

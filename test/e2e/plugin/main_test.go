@@ -89,6 +89,7 @@ type memberStatus struct {
 	ClientURLs           []string   `json:"clientURLs,omitempty"`
 	ServerCertNotAfter   string     `json:"serverCertNotAfter,omitempty"`
 	ServerCertDaysLeft   *int       `json:"serverCertDaysLeft,omitempty"`
+	WALFsyncP99Seconds   *float64   `json:"walFsyncP99Seconds,omitempty"`
 	Problems             []string   `json:"problems,omitempty"`
 }
 
@@ -127,8 +128,8 @@ func (st *clusterStatus) member(t *testing.T, name string) memberStatus {
 }
 
 // stable drops what legitimately differs between two runs or two transports: raft term and
-// indexes, revision, DB sizes, the health probe's latency, the transport and the serving
-// certificate (only port-forward sees it).
+// indexes, revision, DB sizes, the health probe's latency and the fsync latency, the transport
+// and the serving certificate (only port-forward sees it).
 func (st clusterStatus) stable() clusterStatus {
 	st.Transport = ""
 	ms := make([]memberStatus, len(st.Members))
@@ -137,6 +138,7 @@ func (st clusterStatus) stable() clusterStatus {
 		m.RaftTerm, m.RaftIndex, m.RaftAppliedIndex, m.Revision = 0, 0, 0, 0
 		m.DBSize, m.DBSizeInUse, m.FragmentationPercent = 0, 0, 0
 		m.ServerCertNotAfter, m.ServerCertDaysLeft = "", nil
+		m.WALFsyncP99Seconds = nil
 		ms[i] = m
 	}
 	st.Members = ms

@@ -34,7 +34,7 @@ func TestPodSelectionAndConsistency(t *testing.T) {
 		if st.State != "Healthy" || st.Quorum.HealthyVoters != 3 || len(st.Members) != 1 || st.Members[0].Pod != "etcd-cp-2" {
 			t.Errorf("status --pod etcd-cp-2 -o json: state %s quorum %+v members %d\n%s", st.State, st.Quorum, len(st.Members), r)
 		}
-		for _, args := range [][]string{{"doctor", "--usage=false"}, {"check", "consistency"}} {
+		for _, args := range [][]string{{"doctor", "--usage=false", "--perf-window=0"}, {"check", "consistency"}} {
 			r := plugintest.Run(t, c, append(args, "--pod", "etcd-cp-1", "--transport", "exec")...)
 			plugintest.WantCode(t, r, 0)
 		}
