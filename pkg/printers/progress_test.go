@@ -38,8 +38,8 @@ func TestProgressBytesRedrawsAtMostTenTimesASecond(t *testing.T) {
 	}
 	p.Done()
 	elapsed := clock.t.Sub(start)
-	if max := int(elapsed/(100*time.Millisecond)) + 2; redraws(&terminal) > max {
-		t.Errorf("%d redraws in %s, want at most %d", redraws(&terminal), elapsed, max)
+	if limit := int(elapsed/(100*time.Millisecond)) + 2; redraws(&terminal) > limit {
+		t.Errorf("%d redraws in %s, want at most %d", redraws(&terminal), elapsed, limit)
 	}
 	last := lastDraw(&terminal)
 	if !strings.Contains(last, "100.0%") || !strings.Contains(last, "285.0/285.0 MiB") {

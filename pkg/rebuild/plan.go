@@ -78,11 +78,10 @@ func PlanRebuild(st *etcd.ClusterStatus, pods []discovery.Member, arg string, la
 	p := &Plan{Before: st.Quorum}
 	target, err := etcd.FindStatusMember(st, arg)
 	var pod *discovery.Member
-	switch {
-	case err == nil:
+	if err == nil {
 		p.Member, p.InList, p.PeerURLs = *target, true, target.PeerURLs
 		pod = podNamed(pods, target.Pod)
-	default:
+	} else {
 		pod = orphanPod(st, pods, arg)
 		if pod == nil {
 			return nil, nil, err

@@ -43,7 +43,7 @@ func pods(names ...string) []discovery.Member {
 	return out
 }
 
-func layout(m *discovery.Member) (Layout, error) {
+func layout(*discovery.Member) (Layout, error) {
 	return NewLayout("/etc/kubernetes/manifests", "/etc/kubernetes/tmp", "/var/lib/etcd", false,
 		time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)), nil
 }
@@ -142,7 +142,6 @@ type fakeNode struct {
 	failAt     string
 	ops        []string
 	onInstall  func(data []byte)
-	asideMade  bool
 	asideTaken bool
 }
 
@@ -430,7 +429,7 @@ func TestRunInterruptedCatchUpLeavesALearner(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	n.onInstall = func(d []byte) {
+	n.onInstall = func([]byte) {
 		n.listening = true
 		n.data = []string{"member/wal/0000000000000000-0000000000000000.wal"}
 		c.Lock()

@@ -62,7 +62,7 @@ type layerReader struct {
 
 func (l *layerReader) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		err = l.classify(err)
 	}
 	return n, err
