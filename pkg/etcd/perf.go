@@ -385,8 +385,25 @@ func judgeMember(mp *MemberPerf, m *discovery.Member, before, after *metrics.Set
 		peers[id] = true
 	}
 	// Peers the member has connected to, before their first round trip is measured.
-	for id := range after.ByLabel("etcd_network_active_peers", "Remote") {
-		peers[id] = true
+	active := after.ByLabel("etcd_network_active_peers", "Remote")
+	for id, v := range active {
+		if v > 0 {
+			peers[id] = true
+		}
+	}
+	// etcd keeps the series of a peer that left the cluster (a removed or rebuilt member)
+	// until it restarts: a peer that no scraped member is, that is not connected and that had
+	// no round trip in the window is a former member, not a peer.
+	for id := range peers {
+		if names[id] != "" || active[id] > 0 {
+			continue
+		}
+		if h := rttAfter[id]; h != nil {
+			if d, _ := h.Delta(rttBefore[id]); d != nil && d.Count > 0 {
+				continue
+			}
+		}
+		delete(peers, id)
 	}
 	ids := make([]string, 0, len(peers))
 	for id := range peers {

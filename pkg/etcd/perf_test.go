@@ -270,3 +270,36 @@ func TestPerfNoMemberNoWait(t *testing.T) {
 		t.Errorf("phase %d calls %d verdict %q", sc.phase, sc.calls, r.Verdict)
 	}
 }
+
+// A member rebuilt or removed leaves its series in its peers' metrics until they restart: a
+// peer that is no scraped member, is not connected and had no round trip in the window is not
+// listed, and its old failures are no finding.
+func TestPerfSkipsFormerMembers(t *testing.T) {
+	gone := "cccc"
+	lingering := "# TYPE etcd_network_peer_round_trip_time_seconds histogram\n" +
+		"etcd_network_peer_round_trip_time_seconds_bucket{To=\"bbbb\",le=\"0.05\"} 1\n" +
+		"etcd_network_peer_round_trip_time_seconds_bucket{To=\"bbbb\",le=\"+Inf\"} 1\n" +
+		"etcd_network_peer_round_trip_time_seconds_sum{To=\"bbbb\"} 0.01\n" +
+		"etcd_network_peer_round_trip_time_seconds_count{To=\"bbbb\"} 1\n" +
+		"etcd_network_peer_round_trip_time_seconds_bucket{To=\"cccc\",le=\"0.05\"} 7\n" +
+		"etcd_network_peer_round_trip_time_seconds_bucket{To=\"cccc\",le=\"+Inf\"} 7\n" +
+		"etcd_network_peer_round_trip_time_seconds_sum{To=\"cccc\"} 0.1\n" +
+		"etcd_network_peer_round_trip_time_seconds_count{To=\"cccc\"} 7\n" +
+		"# TYPE etcd_network_peer_sent_failures_total counter\netcd_network_peer_sent_failures_total{To=\"cccc\"} 40\n" +
+		"# TYPE etcd_network_active_peers gauge\netcd_network_active_peers{Local=\"aaaa\",Remote=\"bbbb\"} 1\netcd_network_active_peers{Local=\"aaaa\",Remote=\"cccc\"} 0\n"
+	zero := [3]int{}
+	text := expo(idA, zero, zero, zero, "", lingering)
+	sc, members := twoMembers(t, text, text)
+	r, err := Perf(context.Background(), sc, members, PerfOptions{Window: 10 * time.Second, Wait: sc.wait})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range r.Members[0].Network.Peers {
+		if p.ID == gone {
+			t.Errorf("former member %s listed as a peer: %+v", gone, r.Members[0].Network.Peers)
+		}
+	}
+	if len(r.Members[0].Network.Peers) != 1 || r.Members[0].Verdict != VerdictOK {
+		t.Errorf("peers %+v verdict %q findings %+v", r.Members[0].Network.Peers, r.Members[0].Verdict, r.Findings)
+	}
+}
