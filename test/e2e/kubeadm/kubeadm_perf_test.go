@@ -49,10 +49,14 @@ func perfViewer(t *testing.T) []string {
 		{"create", "rolebinding", "e2e-perf-pods", "-n", "kube-system", "--role=e2e-perf-pods", "--user=e2e-perf"},
 		{"create", "rolebinding", "e2e-perf-pf", "-n", "kube-system", "--role=e2e-perf-pf", "--user=e2e-perf"},
 	} {
-		if _, err := kubectl(t, args...); err != nil && !strings.Contains(err.Error(), "AlreadyExists") {
+		if _, err := kubectl(t, args...); err != nil && !strings.Contains(err.Error(), "already exists") {
 			t.Fatal(err)
 		}
 	}
+	t.Cleanup(func() {
+		_, _ = kubectl(t, "-n", "kube-system", "delete", "rolebinding", "e2e-perf-pods", "e2e-perf-pf", "--ignore-not-found")
+		_, _ = kubectl(t, "-n", "kube-system", "delete", "role", "e2e-perf-pods", "e2e-perf-pf", "--ignore-not-found")
+	})
 	return []string{"--as", "e2e-perf"}
 }
 
