@@ -53,14 +53,30 @@ func Missing(ctx context.Context, client kubernetes.Interface, ps ...Permission)
 	return out
 }
 
-// KubeletSilence is how long ago the kubelet of node last renewed its lease, and whether that
-// could be read. A kubelet that has not renewed it for a while cannot see new pods either: a
-// helper pod would never start there. On kubeadm's control-plane nodes the kubelet talks to its
-// own node's API server, which stops answering when the node's etcd member is down.
-func KubeletSilence(ctx context.Context, client kubernetes.Interface, node string, now time.Time) (time.Duration, bool) {
-	lease, err := client.CoordinationV1().Leases("kube-node-lease").Get(ctx, node, metav1.GetOptions{})
-	if err != nil || lease.Spec.RenewTime == nil {
+// KubeletSilence is how far the lease of node's kubelet lags behind the newest lease of any
+// kubelet, and whether that could be read. A kubelet that has not renewed its lease for a while
+// cannot see new pods either: a helper pod would never start there. (On kubeadm's control-plane
+// nodes the kubelet talks to its own node's API server, which stops answering when the node's
+// etcd member is down.) The kubelets' own renew times are compared, not this machine's clock.
+func KubeletSilence(ctx context.Context, client kubernetes.Interface, node string) (time.Duration, bool) {
+	list, err := client.CoordinationV1().Leases("kube-node-lease").List(ctx, metav1.ListOptions{})
+	if err != nil {
 		return 0, false
 	}
-	return now.Sub(lease.Spec.RenewTime.Time), true
+	var newest, mine time.Time
+	for _, l := range list.Items {
+		if l.Spec.RenewTime == nil {
+			continue
+		}
+		if t := l.Spec.RenewTime.Time; t.After(newest) {
+			newest = t
+		}
+		if l.Name == node {
+			mine = l.Spec.RenewTime.Time
+		}
+	}
+	if mine.IsZero() {
+		return 0, false
+	}
+	return newest.Sub(mine), true
 }

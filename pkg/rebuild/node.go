@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,9 +30,11 @@ type Node interface {
 	// SetAside hard-links every file of the data directory's member/ to the aside directory and
 	// then removes the originals, leaving member/snap and member/wal empty.
 	SetAside(ctx context.Context) error
-	// PutBack links the set-aside files back into member/ and empties the aside directory;
-	// clearNew first removes what a new member wrote there.
-	PutBack(ctx context.Context, clearNew bool) error
+	// CheckData checks that the data directory's member/ holds only what etcd writes there
+	// (files in snap/ and wal/), so that setting it aside cannot stop half-way on a surprise.
+	CheckData(ctx context.Context) error
+	// HasManifest says whether the manifest is in the manifest directory.
+	HasManifest(ctx context.Context) (bool, error)
 	// Discard deletes member/ with everything in it.
 	Discard(ctx context.Context) error
 	// DropAside removes the aside directory while it is still empty (an abort before step 3).
@@ -69,14 +72,10 @@ const (
 	setAside = `set -eu
 d=$1; a=$2
 [ -d "$d/member" ] || exit 0
-for e in "$d/member"/* "$d/member"/.[!.]*; do
-  [ -e "$e" ] || continue
-  case ${e##*/} in snap|wal) ;; *) echo "unexpected entry $e in the data directory" >&2; exit 3;; esac
-done
+` + checkEntries + `
 for s in snap wal; do
   for f in "$d/member/$s"/* "$d/member/$s"/.[!.]*; do
     [ -e "$f" ] || continue
-    if [ -d "$f" ]; then echo "unexpected directory $f in the data directory" >&2; exit 3; fi
     ln -- "$f" "$a/member/$s/"
   done
 done
@@ -86,32 +85,21 @@ for s in snap wal; do
     rm -f -- "$f"
   done
 done`
-	// putBack DATA ASIDE CLEAR: links the set-aside files back into member/{snap,wal} where no
-	// link to them is left there, then removes them from ASIDE. CLEAR=1 first removes what a new
-	// member wrote there (every file that is not one of the set-aside files); CLEAR=0 keeps the
-	// files of member/ (a set-aside that stopped half-way left originals there).
-	putBack = `set -eu
-d=$1; a=$2; clear=$3
-for s in snap wal; do
-  [ -d "$d/member/$s" ] || { echo "$d/member/$s is missing: cannot put the old data back" >&2; exit 3; }
-  if [ "$clear" = 1 ]; then
-    for f in "$d/member/$s"/* "$d/member/$s"/.[!.]*; do
-      [ -e "$f" ] || continue
-      g=$a/member/$s/${f##*/}
-      [ -e "$g" ] && [ "$f" -ef "$g" ] && continue
-      rm -rf -- "$f"
-    done
-  fi
-  for g in "$a/member/$s"/* "$a/member/$s"/.[!.]*; do
-    [ -e "$g" ] || continue
-    f=$d/member/$s/${g##*/}
-    [ -e "$f" ] && [ "$f" -ef "$g" ] && continue
-    [ -e "$f" ] && { echo "$f is in the way of the old file of that name" >&2; exit 3; }
-    ln -- "$g" "$f"
-  done
+	// checkData DATA: the checks of setAside alone.
+	checkData = `set -eu
+d=$1
+[ -d "$d/member" ] || exit 0
+` + checkEntries
+	// checkEntries: member/ holds only snap/ and wal/, and they hold only files.
+	checkEntries = `for e in "$d/member"/* "$d/member"/.[!.]*; do
+  [ -e "$e" ] || continue
+  case ${e##*/} in snap|wal) ;; *) echo "unexpected entry $e in the data directory" >&2; exit 3;; esac
 done
 for s in snap wal; do
-  for g in "$a/member/$s"/* "$a/member/$s"/.[!.]*; do [ -e "$g" ] || continue; rm -f -- "$g"; done
+  for f in "$d/member/$s"/* "$d/member/$s"/.[!.]*; do
+    [ -e "$f" ] || continue
+    if [ -d "$f" ]; then echo "unexpected directory $f in the data directory" >&2; exit 3; fi
+  done
 done`
 	// hasWAL DATA: prints yes when member/wal holds a .wal file, else no.
 	hasWAL = `for f in "$1"/member/wal/*.wal; do [ -f "$f" ] && { echo yes; exit 0; }; done; echo no`
@@ -176,13 +164,17 @@ func NewLayout(manifestDir, keepDir, dataDir string, discard bool, now time.Time
 	return l
 }
 
-// ShellDirs are the host directories the shell helper of layout l mounts. A dry run mounts the
-// manifest directory read-only and nothing else; a real run mounts the manifest, keep and data
+// ShellDirs are the host directories the shell helper of layout l mounts. A real run mounts the
+// manifest, keep and data
 // directories read-write, and has the kubelet create the aside directory's member/snap and
-// member/wal (the shell image has no mkdir).
+// member/wal (the shell image has no mkdir). A dry run mounts the manifest and data directories
+// read-only.
 func ShellDirs(l Layout, dryRun bool) []nodehelper.HostDir {
 	if dryRun {
-		return []nodehelper.HostDir{{Name: "manifests", HostPath: l.ManifestDir, MountPath: mntManifests, ReadOnly: true}}
+		return []nodehelper.HostDir{
+			{Name: "manifests", HostPath: l.ManifestDir, MountPath: mntManifests, ReadOnly: true},
+			{Name: "data", HostPath: l.DataDir, MountPath: mntData, ReadOnly: true},
+		}
 	}
 	dirs := []nodehelper.HostDir{
 		{Name: "manifests", HostPath: l.ManifestDir, MountPath: mntManifests},
@@ -205,7 +197,10 @@ func (n *ShellNode) Manifest(ctx context.Context, pod string) (string, []byte, e
 	}
 	var names []string
 	var found string
-	for _, f := range strings.Fields(out) {
+	for _, f := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		if f == "" {
+			continue
+		}
 		data, err := n.Shell.Run(ctx, nil, "cat", path.Join(mntManifests, f))
 		if err != nil {
 			return "", nil, fmt.Errorf("reading manifest %s: %w", f, err)
@@ -275,14 +270,19 @@ func (n *ShellNode) SetAside(ctx context.Context) error {
 	return err
 }
 
-// PutBack implements Node.
-func (n *ShellNode) PutBack(ctx context.Context, clearNew bool) error {
-	c := "0"
-	if clearNew {
-		c = "1"
-	}
-	_, err := n.Shell.Script(ctx, nil, putBack, mntData, path.Join(mntData, n.Aside), c)
+// CheckData implements Node.
+func (n *ShellNode) CheckData(ctx context.Context) error {
+	_, err := n.Shell.Script(ctx, nil, checkData, mntData)
 	return err
+}
+
+// HasManifest implements Node.
+func (n *ShellNode) HasManifest(ctx context.Context) (bool, error) {
+	out, err := n.Shell.Script(ctx, nil, listFiles, mntManifests)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(strings.Split(out, "\n"), n.ManifestFile), nil
 }
 
 // Discard implements Node.

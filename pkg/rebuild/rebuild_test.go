@@ -190,15 +190,9 @@ func (n *fakeNode) SetAside(context.Context) error {
 	n.aside, n.data = n.data, nil
 	return nil
 }
-func (n *fakeNode) PutBack(_ context.Context, clearNew bool) error {
-	if err := n.op("put-back"); err != nil {
-		return err
-	}
-	if clearNew {
-		n.data = nil
-	}
-	n.data, n.aside = append(n.data, n.aside...), nil
-	return nil
+func (n *fakeNode) CheckData(context.Context) error { return n.op("check-data") }
+func (n *fakeNode) HasManifest(context.Context) (bool, error) {
+	return n.manifest != nil, n.op("has-manifest")
 }
 func (n *fakeNode) Discard(context.Context) error {
 	if err := n.op("discard"); err != nil {
@@ -299,21 +293,22 @@ func TestRunRebuilds(t *testing.T) {
 	}
 }
 
-// Every failure after the manifest left the manifest directory puts it back where that is safe,
-// and says what was undone.
+// Before the removal every failure puts the original manifest back and changes nothing; from
+// the removal on, the run goes no further and says where everything is.
 func TestRunFailurePaths(t *testing.T) {
 	for _, tc := range []struct {
 		failAt      string
 		partial     bool
 		manifest    bool // the original manifest is in place afterwards
-		dataBack    bool
+		dataInPlace bool
 		memberCount int
+		says        string
 	}{
-		{failAt: "keep", partial: false, manifest: true, dataBack: true, memberCount: 3},
-		{failAt: "remove-manifest", partial: false, manifest: true, dataBack: true, memberCount: 3},
-		{failAt: "listening", partial: false, manifest: true, dataBack: true, memberCount: 3},
-		{failAt: "set-aside", partial: true, manifest: true, dataBack: true, memberCount: 2},
-		{failAt: "install", partial: true, manifest: false, dataBack: true, memberCount: 2},
+		{failAt: "keep", manifest: true, dataInPlace: true, memberCount: 3, says: "nothing was changed"},
+		{failAt: "remove-manifest", manifest: true, dataInPlace: true, memberCount: 3, says: "nothing was changed"},
+		{failAt: "listening", manifest: true, dataInPlace: true, memberCount: 3, says: "nothing was changed"},
+		{failAt: "set-aside", partial: true, dataInPlace: true, memberCount: 2, says: "is stopped, its manifest kept at"},
+		{failAt: "install", partial: true, memberCount: 3, says: "learner 1001 is added"},
 	} {
 		t.Run(tc.failAt, func(t *testing.T) {
 			c, n := cluster(), newNode()
@@ -323,13 +318,13 @@ func TestRunFailurePaths(t *testing.T) {
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if errors.Is(err, ErrPartial) != tc.partial {
-				t.Errorf("partial=%v: %v", errors.Is(err, ErrPartial), err)
+			if errors.Is(err, ErrPartial) != tc.partial || !strings.Contains(err.Error(), tc.says) {
+				t.Errorf("partial=%v, want %v, saying %q: %v", errors.Is(err, ErrPartial), tc.partial, tc.says, err)
 			}
 			if got := bytes.Equal(n.manifest, kubeadmJoinManifest); got != tc.manifest {
 				t.Errorf("manifest in place=%v, want %v (%v): %v", got, tc.manifest, n.ops, err)
 			}
-			if got := len(n.data) == 2; got != tc.dataBack {
+			if got := len(n.data) == 2; got != tc.dataInPlace {
 				t.Errorf("data in place=%v: %v", got, n.data)
 			}
 			c.Lock()
@@ -337,19 +332,16 @@ func TestRunFailurePaths(t *testing.T) {
 				t.Errorf("%d members: %v", len(c.Members), err)
 			}
 			c.Unlock()
-			if !tc.partial && !strings.Contains(err.Error(), "nothing was changed") {
-				t.Errorf("error does not say nothing changed: %v", err)
-			}
-			if tc.partial && !strings.Contains(err.Error(), "member rebuild cp-3 again") {
+			if tc.partial && !strings.Contains(err.Error(), "Replace a failed member") {
 				t.Errorf("error does not say how to finish: %v", err)
 			}
 		})
 	}
 }
 
-// When the start of the new member fails, the learner is removed and the old data comes back
-// before the original manifest does.
-func TestRunStartFailureUndoes(t *testing.T) {
+// A new member that does not start in time is left as it is: the learner stays, etcd keeps
+// the join manifest (it may still start), and promote is named as the way to finish.
+func TestRunStartFailureGoesNoFurther(t *testing.T) {
 	c, n := cluster(), newNode()
 	c.Members[2].Down = true
 	ps := pods("cp-1", "cp-2", "cp-3")
@@ -360,22 +352,21 @@ func TestRunStartFailureUndoes(t *testing.T) {
 	n.onInstall = func([]byte) {} // etcd never starts
 	_, err = Run(context.Background(), p, Options{Conn: c.Connector(), Pods: ps, Node: n, Original: kubeadmJoinManifest,
 		StopTimeout: time.Second, StartTimeout: 50 * time.Millisecond, Interval: time.Millisecond, CallTimeout: time.Second, Settle: time.Millisecond})
-	if !errors.Is(err, ErrPartial) || !strings.Contains(err.Error(), "the learner removed") || !strings.Contains(err.Error(), "the old data put back") ||
-		!strings.Contains(err.Error(), "the original manifest put back") {
+	if !errors.Is(err, ErrPartial) || !strings.Contains(err.Error(), "runs from the join manifest") || !strings.Contains(err.Error(), "kubectl etcd promote cp-3") {
 		t.Fatalf("err %v", err)
 	}
-	if !bytes.Equal(n.manifest, kubeadmJoinManifest) || len(n.data) != 2 {
-		t.Errorf("manifest %q data %v", n.manifest, n.data)
+	if !bytes.Contains(n.manifest, []byte("--initial-cluster-state=existing")) || !bytes.Contains(n.manifest, []byte("cp-1=https://cp-1:2380,cp-2=https://cp-2:2380,cp-3=https://cp-3:2380")) {
+		t.Errorf("join manifest not in place: %s", n.manifest)
 	}
 	c.Lock()
 	defer c.Unlock()
-	if len(c.Members) != 2 {
-		t.Errorf("learner left: %d members", len(c.Members))
+	if len(c.Members) != 3 {
+		t.Errorf("the learner was removed: %d members", len(c.Members))
 	}
 }
 
-// With --discard-old-data nothing can be put back: kubeadm's first node's manifest
-// (--initial-cluster-state new) is then not put back on an empty data directory.
+// kubeadm's first node's manifest (--initial-cluster-state new) never goes back onto an empty
+// data directory, where it would start a new one-member cluster.
 func TestRunNoRestoreOnEmptyDataOfFirstNode(t *testing.T) {
 	first := bytes.ReplaceAll(kubeadmJoinManifest, []byte("    - --initial-cluster-state=existing\n"), nil)
 	c, n := cluster(), newNode()
@@ -392,7 +383,7 @@ func TestRunNoRestoreOnEmptyDataOfFirstNode(t *testing.T) {
 	n.failAt = "install"
 	_, err = Run(context.Background(), p, Options{Conn: c.Connector(), Pods: ps, Node: n, Original: first,
 		StopTimeout: time.Second, StartTimeout: time.Second, Interval: time.Millisecond, CallTimeout: time.Second, Settle: time.Millisecond})
-	if !errors.Is(err, ErrPartial) || !strings.Contains(err.Error(), "stays stopped") {
+	if !errors.Is(err, ErrPartial) || !strings.Contains(err.Error(), "is stopped") {
 		t.Fatalf("err %v", err)
 	}
 	if n.manifest != nil {

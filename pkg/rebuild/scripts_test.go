@@ -72,19 +72,16 @@ func TestScriptsSetAsideAndPutBack(t *testing.T) {
 	if out, _ := sh(t, "", hasWAL, d); strings.TrimSpace(out) != "no" {
 		t.Errorf("hasWAL after set-aside: %q", out)
 	}
-	// A new member wrote files, one with an old name; the way back removes them.
-	write(t, filepath.Join(d, "member/wal/0000000000000000-0000000000000000.wal"), "new-wal")
-	write(t, filepath.Join(d, "member/snap/db"), "new-db")
-	if out, err := sh(t, "", putBack, d, a, "1"); err != nil {
-		t.Fatalf("putBack: %s %v", out, err)
+	// The aside directory holds files now: it is not dropped.
+	if out, err := sh(t, "", dropAside, a); err == nil || !strings.Contains(out, "holds files") {
+		t.Fatalf("dropAside of a full aside directory: %q %v", out, err)
 	}
-	if got := files(t, filepath.Join(d, "member")); strings.Join(got, " ") != strings.Join([]string{
-		"snap/0000000000000002-00000000000001fe.snap=old-snap", "snap/db=old-db", "wal/0.tmp=old-tmp", "wal/0000000000000000-0000000000000000.wal=old-wal"}, " ") {
-		t.Errorf("after put back: %v", got)
+	// An empty one is.
+	a2 := filepath.Join(d, "kubectl-etcd-rebuild-y")
+	for _, s := range []string{"snap", "wal"} {
+		_ = os.MkdirAll(filepath.Join(a2, "member", s), 0o755)
 	}
-	if got := files(t, a); len(got) != 0 {
-		t.Errorf("aside not emptied: %v", got)
-	}
+	a = a2
 	if out, err := sh(t, "", dropAside, a); err != nil {
 		t.Fatalf("dropAside: %s %v", out, err)
 	}
@@ -93,8 +90,8 @@ func TestScriptsSetAsideAndPutBack(t *testing.T) {
 	}
 }
 
-// A set-aside that stops half-way (an unexpected entry) removes nothing; putting back without
-// clearing keeps the originals.
+// Anything etcd does not write in member/ stops the check and the set-aside before a file is
+// linked or removed.
 func TestScriptsSetAsideRefusesSurprises(t *testing.T) {
 	d := t.TempDir()
 	a := filepath.Join(d, "aside")
@@ -104,17 +101,25 @@ func TestScriptsSetAsideRefusesSurprises(t *testing.T) {
 	for _, s := range []string{"snap", "wal"} {
 		_ = os.MkdirAll(filepath.Join(a, "member", s), 0o755)
 	}
+	if out, err := sh(t, "", checkData, d); err == nil || !strings.Contains(out, "unexpected directory") {
+		t.Fatalf("checkData with a nested directory: %q %v", out, err)
+	}
 	if out, err := sh(t, "", setAside, d, a); err == nil || !strings.Contains(out, "unexpected directory") {
 		t.Fatalf("setAside with a nested directory: %q %v", out, err)
-	}
-	if out, err := sh(t, "", putBack, d, a, "0"); err != nil {
-		t.Fatalf("putBack: %s %v", out, err)
 	}
 	if got := files(t, filepath.Join(d, "member")); strings.Join(got, " ") != "snap/db=old-db wal/sub/y=nested wal/x.wal=old-wal" {
 		t.Errorf("originals: %v", got)
 	}
-	if out, err := sh(t, "", dropAside, a); err != nil {
-		t.Fatalf("dropAside: %s %v", out, err)
+	if got := files(t, a); len(got) != 0 {
+		t.Errorf("linked before the check: %v", got)
+	}
+	write(t, filepath.Join(d, "member/extra"), "x")
+	if out, err := sh(t, "", checkData, d); err == nil || !strings.Contains(out, "unexpected entry") {
+		t.Fatalf("checkData with an extra entry: %q %v", out, err)
+	}
+	// A clean layout, and no member/ at all, pass.
+	if out, err := sh(t, "", checkData, t.TempDir()); err != nil {
+		t.Fatalf("checkData without member/: %q %v", out, err)
 	}
 }
 

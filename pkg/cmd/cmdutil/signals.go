@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -20,7 +21,8 @@ func (e *ErrSignal) Error() string { return "received " + e.Signal.String() }
 
 // NotifyContext returns a context that the first stop signal cancels, so that the command
 // cleans up (removes what it half-wrote, releases its locks) and exits. A second signal does
-// not wait for that: it calls quit, which is expected to exit at once. When errOut is a
+// not wait for that: it calls quit, which is expected to exit at once (inside a Critical
+// stretch only a third one does). When errOut is a
 // terminal the first signal says so there. stop unregisters the handler.
 func NotifyContext(parent context.Context, errOut io.Writer, quit func(os.Signal)) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancelCause(parent)
@@ -37,10 +39,19 @@ func NotifyContext(parent context.Context, errOut io.Writer, quit func(os.Signal
 		case <-done:
 			return
 		}
-		select {
-		case sig := <-ch:
-			quit(sig)
-		case <-done:
+		for warned := false; ; {
+			select {
+			case sig := <-ch:
+				if why := critical.Load(); why != nil && !warned {
+					warned = true
+					fmt.Fprintf(errOut, "%s: %s, and quitting now would leave it half-done: it stops after the current step; send it again to quit anyway\n", sig, *why)
+					continue
+				}
+				quit(sig)
+				return
+			case <-done:
+				return
+			}
 		}
 	}()
 	return ctx, func() {
@@ -52,6 +63,18 @@ func NotifyContext(parent context.Context, errOut io.Writer, quit func(os.Signal
 		}
 		cancel(context.Canceled)
 	}
+}
+
+// critical, when set, says why a second stop signal should not quit at once.
+var critical atomic.Pointer[string]
+
+// Critical marks a stretch in which quitting at once (the second stop signal) would leave the
+// cluster half-changed with nobody to finish it (member rebuild between stopping etcd and
+// starting it again): the second signal then only warns, and a third one quits. The returned
+// function ends the stretch.
+func Critical(why string) (end func()) {
+	critical.Store(&why)
+	return func() { critical.Store(nil) }
 }
 
 // SignalExitCode is the shell's code for a process ended by sig: 128 + its number.

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"io"
 	"os"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // SIGHUP and SIGTERM cancel the command like Ctrl-C; the second signal quits without waiting.
@@ -50,4 +53,57 @@ func TestNotifyContextStop(t *testing.T) {
 		t.Error("stop did not cancel the context")
 	}
 	stop() // idempotent
+}
+
+// Inside a Critical stretch the second signal only warns; the third quits.
+func TestNotifyContextCriticalNeedsAThirdSignal(t *testing.T) {
+	quit := make(chan os.Signal, 1)
+	var out syncBuffer
+	ctx, stop := NotifyContext(context.Background(), &out, func(s os.Signal) { quit <- s })
+	defer stop()
+	end := Critical("member rebuild is changing node cp-3")
+	defer end()
+	for i := 0; i < 2; i++ {
+		if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			<-ctx.Done()
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(out.String(), "stops after the current step") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning after the second signal: %q", out.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case s := <-quit:
+		t.Fatalf("quit after the second signal in a critical stretch (%v)", s)
+	default:
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-quit; s != syscall.SIGINT {
+		t.Errorf("quit got %v", s)
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

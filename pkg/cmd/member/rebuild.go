@@ -43,11 +43,14 @@ var (
 		is not known. It asks for confirmation unless --yes is given; --dry-run reads the node's
 		manifest with a read-only helper and changes nothing.
 
-		Every failure undoes what is safe to undo: the new learner is removed, the old data
-		linked back and the original manifest put back. A member removed by a run that then
-		stopped is rebuilt by running the command again. Ctrl-C while the learner catches up
-		leaves a running learner with the new data and the original manifest: "kubectl etcd
-		promote MEMBER" finishes it.
+		A failure before the member is removed puts the original manifest back and changes
+		nothing. After the removal there is no useful way back (the old data belongs to a
+		member the cluster no longer has, and with etcd down the node's kubelet cannot start
+		another helper), so the run only goes forward: a failure leaves the node as it is and
+		exits 10, saying where everything is and how to finish. Ctrl-C while the learner
+		catches up leaves a running learner with the new data and the original manifest:
+		"kubectl etcd promote MEMBER" finishes it. A second Ctrl-C during the node steps only
+		warns; a third quits.
 
 		The helper pod runs kubeadm's kube-proxy image (it has /bin/sh, cat, ln and rm), or
 		--helper-image, and mounts only the manifest directory, /etc/kubernetes/tmp and the
@@ -107,7 +110,7 @@ func NewCmdRebuild(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams)
 	}
 	cmd.Flags().BoolVar(&o.Force, "force", false, "Rebuild even if the cluster loses fault tolerance while the member is out")
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for confirmation")
-	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the plan, read the node's manifest, change nothing")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Print the plan after checking the node's manifest and data directory (read-only); change nothing")
 	cmd.Flags().BoolVar(&o.Discard, "discard-old-data", false, "Delete the old data instead of setting it aside in the data directory")
 	cmd.Flags().StringVar(&o.HelperImage, "helper-image", "", "Shell image of the helper pod (default: the image of the node's kube-proxy pod); needs /bin/sh, cat, chmod, ln and rm")
 	cmd.Flags().StringVar(&o.ManifestDir, "manifest-dir", o.ManifestDir, "The kubelet's static pod directory on the node")
@@ -169,7 +172,7 @@ func (o *RebuildOptions) Run(ctx context.Context) error {
 		return err
 	}
 
-	if silent, ok := nodehelper.KubeletSilence(ctx, o.Client, pod.Node, now()); ok && silent > kubeletSilenceLimit {
+	if silent, ok := nodehelper.KubeletSilence(ctx, o.Client, pod.Node); ok && silent > kubeletSilenceLimit {
 		return fmt.Errorf("%w: the kubelet of node %s has not reached the API for %s, so no helper pod can start there: on kubeadm control-plane nodes the kubelet talks to the node's own API server, which needs the node's etcd member. "+
 			"With etcd down on %s, remove the member (kubectl etcd member remove %s) and rejoin the node (README: Replace a failed member); nothing was changed",
 			etcd.ErrRefused, pod.Node, silent.Round(time.Second), pod.Node, p.Member.Name)
@@ -179,10 +182,11 @@ func (o *RebuildOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	helperDeadline, helperStart := 15*time.Minute+o.worstCase(), time.Now()
 	sh, err := runner.StartShell(ctx, &transportexec.APIExecutor{Config: o.RESTConfig, Client: o.Client}, nodehelper.ShellSpec{
 		Namespace: pod.Namespace, Node: pod.Node, Image: image, Purpose: "rebuild", Member: p.Member.Name,
 		Describe: fmt.Sprintf("kubectl etcd member rebuild %s", p.Member.Name),
-		Deadline: 30*time.Minute + 2*o.Timeout, Dirs: rebuild.ShellDirs(p.Layout, o.DryRun)})
+		Deadline: helperDeadline, Dirs: rebuild.ShellDirs(p.Layout, o.DryRun)})
 	if err != nil {
 		return err
 	}
@@ -202,6 +206,9 @@ func (o *RebuildOptions) Run(ctx context.Context) error {
 	p.ManifestFile = file
 	if err := checkManifest(original, p, pod); err != nil {
 		return fmt.Errorf("%w: manifest %s on node %s: %w; nothing was changed", etcd.ErrRefused, path.Join(p.Layout.ManifestDir, file), pod.Node, err)
+	}
+	if err := node.CheckData(ctx); err != nil {
+		return fmt.Errorf("%w: data directory %s on node %s: %w; nothing was changed", etcd.ErrRefused, p.Layout.DataDir, pod.Node, err)
 	}
 	// -o json|yaml prints one document: the plan for --dry-run, else the result (which holds
 	// the plan).
@@ -237,7 +244,15 @@ func (o *RebuildOptions) Run(ctx context.Context) error {
 				etcd.ErrRefused, strings.Join(worse, "; "))
 		}
 	}
+	// The helper dies at its deadline whatever it is doing: after a long wait for the answer
+	// there may not be enough of it left for the run.
+	if left := helperDeadline - time.Since(helperStart); left < o.worstCase() {
+		return fmt.Errorf("%w: the helper pod has %s of its life left, less than the run may need (%s): the confirmation took too long; nothing was changed, run the command again",
+			etcd.ErrRefused, left.Round(time.Second), o.worstCase())
+	}
 	started = true
+	endCritical := cmdutil.Critical(fmt.Sprintf("member rebuild is changing node %s", p.Member.Node))
+	defer endCritical()
 	bar := printers.NewProgress(o.ErrOut, cmdutil.IsTerminal(o.ErrOut))
 	res, err := rebuild.Run(ctx, p, rebuild.Options{
 		Conn: conn, Pods: pods, Node: node, Original: original,
@@ -251,6 +266,11 @@ func (o *RebuildOptions) Run(ctx context.Context) error {
 	}
 	return printers.PrintRebuildResult(o.Out, o.Format, res)
 }
+
+// worstCase bounds how long the node steps of a run may take: the stop (2m and the settle
+// time), the learner's add and first start, its restart with the original manifest, and its
+// catch-up, with a margin.
+func (o *RebuildOptions) worstCase() time.Duration { return 3*o.Timeout + 8*time.Minute }
 
 // refuse turns the plan's blocks, and its refusals without --force, into the error of the run.
 func (o *RebuildOptions) refuse(p *rebuild.Plan) error {
@@ -297,6 +317,9 @@ func checkManifest(data []byte, p *rebuild.Plan, pod *discovery.Member) error {
 	}
 	if dd, _ := rebuild.Flag(mp, "data-dir"); pod.DataDir != "" && dd != pod.DataDir {
 		return fmt.Errorf("its --data-dir is %q but the running pod's is %q (changed since the pod started?)", dd, pod.DataDir)
+	}
+	if peer, _ := rebuild.Flag(mp, "initial-advertise-peer-urls"); peer != strings.Join(p.PeerURLs, ",") {
+		return fmt.Errorf("its --initial-advertise-peer-urls is %q but the member's peer URLs are %q", peer, strings.Join(p.PeerURLs, ","))
 	}
 	if _, err := rebuild.JoinManifest(data, p.InitialCluster); err != nil {
 		return err
