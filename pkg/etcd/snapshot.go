@@ -78,6 +78,9 @@ type SnapshotOptions struct {
 	Progress func(written, total int64)
 	// Chosen is told which member was picked before the stream starts.
 	Chosen func(MemberStatus)
+	// BeforeStream runs once the survey of the members is over and the other members'
+	// connections are released, just before the stream is opened.
+	BeforeStream func()
 	// Warn is told about problems that do not stop the snapshot.
 	Warn func(string)
 }
@@ -203,6 +206,11 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 	}
 	if pod == nil {
 		return nil, fmt.Errorf("pod %s vanished", m.Pod)
+	}
+	// The survey opened a connection to every member; only the chosen one's is needed now.
+	transport.ReleaseExcept(conn, pod)
+	if o.BeforeStream != nil {
+		o.BeforeStream()
 	}
 	sctx := ctx
 	if o.Timeout > 0 {

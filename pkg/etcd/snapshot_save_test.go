@@ -318,3 +318,36 @@ func TestSaveSnapshotIntoDirectoryKeeps(t *testing.T) {
 		t.Errorf("warnings %v", warnings)
 	}
 }
+
+// Once the member is chosen, the connections the survey opened to the other members are
+// released before the stream opens (a port-forward each, with its buffers), and BeforeStream
+// runs after that.
+func TestSaveSnapshotReleasesTheOtherMembersBeforeStreaming(t *testing.T) {
+	cl := threeMembers()
+	for _, m := range cl.Members {
+		m.SnapshotData = snapshotStream()
+	}
+	var before []string
+	_, err := SaveSnapshot(context.Background(), cl.Connector(), pods("cp-1", "cp-2", "cp-3"), SnapshotOptions{
+		Path: filepath.Join(t.TempDir(), "snap.db"), Member: "cp-3",
+		BeforeStream: func() { before = append([]string(nil), cl.Calls...) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, stream := -1, -1
+	for i, c := range cl.Calls {
+		switch {
+		case c == "release except etcd-cp-3":
+			release = i
+		case strings.HasSuffix(c, " snapshot"):
+			stream = i
+		}
+	}
+	if release < 0 || stream < release {
+		t.Fatalf("release at %d, stream at %d; want the release before the stream (calls %v)", release, stream, cl.Calls)
+	}
+	if len(before) != release+1 {
+		t.Errorf("BeforeStream ran after %d calls, want right after the release (calls %v)", len(before), cl.Calls)
+	}
+}

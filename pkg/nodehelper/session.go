@@ -35,6 +35,9 @@ func (c *Connector) Unavailable() []string {
 	return nil
 }
 
+// ReleaseExcept implements transport.Releaser for the wrapped transport.
+func (c *Connector) ReleaseExcept(keep *discovery.Member) { transport.ReleaseExcept(c.Connector, keep) }
+
 // Connect opens the wrapped transport's session and adds the helper to it.
 func (c *Connector) Connect(ctx context.Context, m *discovery.Member) (transport.Session, error) {
 	s, err := c.Connector.Connect(ctx, m)

@@ -300,3 +300,17 @@ func TestInspectLocked(t *testing.T) {
 		t.Errorf("Inspect of a locked file: %v, want ErrLocked naming it", err)
 	}
 }
+
+// The stream delivers one etcd chunk (32 KiB) per read; the file is written (and progress
+// reported) once per full copy buffer, not once per chunk.
+func TestWriteFillsTheBufferBeforeWriting(t *testing.T) {
+	in := stream(4 * copyBufferSize / 512)
+	var updates int
+	w, err := Write(&chunked{data: in, n: 32 << 10}, filepath.Join(t.TempDir(), "snap.db"), WriteOptions{Progress: func(int64) { updates++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (len(in) + copyBufferSize - 1) / copyBufferSize; updates != want || w.Size != int64(len(in)) {
+		t.Errorf("%d writes for %d bytes, want %d", updates, w.Size, want)
+	}
+}

@@ -233,3 +233,18 @@ func CanStream(conn Connector) bool {
 type SnapshotRouter interface {
 	SnapshotRoute() (route, via string)
 }
+
+// Releaser is implemented by connectors that keep per-member connections open between sessions
+// (port-forward: one forward, with its own SPDY connection and buffers, per member). ReleaseExcept
+// closes those of every member but keep, so that a long stream from one member (a snapshot) does
+// not carry the connections a survey of all members opened; a later session reopens them.
+type Releaser interface {
+	ReleaseExcept(keep *discovery.Member)
+}
+
+// ReleaseExcept calls conn's ReleaseExcept when it has one; otherwise it does nothing.
+func ReleaseExcept(conn Connector, keep *discovery.Member) {
+	if r, ok := conn.(Releaser); ok {
+		r.ReleaseExcept(keep)
+	}
+}

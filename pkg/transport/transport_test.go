@@ -25,3 +25,13 @@ func TestCleanupContext(t *testing.T) {
 		t.Error("values of the caller's context are lost")
 	}
 }
+
+// kubectl's variables turn the WebSocket upgrade off only when set to false, in any case.
+func TestWebsocketsDisabled(t *testing.T) {
+	for v, want := range map[string]bool{"": false, "true": false, "false": true, "FALSE": true, "0": false} {
+		t.Setenv(PortForwardWebsocketsEnv, v)
+		if got := WebsocketsDisabled(PortForwardWebsocketsEnv); got != want {
+			t.Errorf("%s=%q: disabled %v, want %v", PortForwardWebsocketsEnv, v, got, want)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/nodehelper"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/printers"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/procmem"
 	snap "github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	transportexec "github.com/kubectl-etcd/kubectl-etcd/pkg/transport/exec"
@@ -270,6 +271,8 @@ func (o *SaveOptions) Run(ctx context.Context) error {
 	if err := etcd.CheckStreamTransport(conn); err != nil {
 		return err
 	}
+	restoreLimit := func() {}
+	defer func() { restoreLimit() }()
 	md, err := etcd.SaveSnapshot(ctx, conn, pods, etcd.SnapshotOptions{
 		Path: o.Path, Dir: o.dir, Keep: o.Keep, Layers: o.layers, Recipients: o.recipients, RecipientNames: o.recipNames,
 		Member: o.Member, Force: o.Force, Timeout: o.SaveTimeout, CallTimeout: o.GlobalOptions.Timeout(),
@@ -277,6 +280,11 @@ func (o *SaveOptions) Run(ctx context.Context) error {
 		Warn: func(w string) { fmt.Fprintf(o.ErrOut, "warning: %s\n", w) },
 		Chosen: func(m etcd.MemberStatus) {
 			o.Logf(1, "taking the snapshot from member %s (%s) in pod %s", m.Name, m.ID, m.Pod)
+		},
+		// Start-up and the survey are over: keep the stream's memory flat and small.
+		BeforeStream: func() {
+			procmem.ReleaseStartupPages()
+			restoreLimit = procmem.LimitForStream()
 		},
 		Progress: func(n, total int64) {
 			if tty {

@@ -14,9 +14,10 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
-	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	"k8s.io/streaming/pkg/httpstream"
 	utilexec "k8s.io/utils/exec"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
 // Executor runs a command in a container and streams its output. It is the seam between the exec
@@ -67,7 +68,7 @@ func newExecutor(u *url.URL, config *restclient.Config) (remotecommand.Executor,
 	if err != nil {
 		return nil, err
 	}
-	if cmdutil.RemoteCommandWebsockets.IsDisabled() {
+	if transport.WebsocketsDisabled(transport.RemoteCommandWebsocketsEnv) {
 		return spdyExec, nil
 	}
 	// WebSocket upgrades are GET requests (RFC 6455); SPDY uses POST.

@@ -139,6 +139,10 @@ type connector struct{ c *Cluster }
 func (f *connector) Mode() transport.Mode { return transport.ModeExec }
 func (f *connector) Close() error         { return nil }
 func (f *connector) ReadsCluster() bool   { return f.c.ClusterReads }
+
+// ReleaseExcept implements transport.Releaser; it records "release except POD".
+func (f *connector) ReleaseExcept(keep *discovery.Member) { f.c.record("release except " + keep.Pod) }
+
 func (f *connector) Connect(ctx context.Context, m *discovery.Member) (transport.Session, error) {
 	if f.c.OnConnect != nil {
 		if err := f.c.OnConnect(ctx, f.c, m.Pod); err != nil {

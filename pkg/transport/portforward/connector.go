@@ -47,10 +47,28 @@ func (c *Connector) Connect(ctx context.Context, m *discovery.Member) (transport
 	return s, nil
 }
 
+// ReleaseExcept implements transport.Releaser: it stops every forward but those to keep's pod,
+// which frees their SPDY connections (a zlib header compressor and buffers each).
+func (c *Connector) ReleaseExcept(keep *discovery.Member) {
+	prefix := keep.Namespace + "/" + keep.Pod + ":"
+	var stop []*Forward
+	c.mu.Lock()
+	for key, f := range c.forwards {
+		if !strings.HasPrefix(key, prefix) {
+			stop = append(stop, f)
+			delete(c.forwards, key)
+		}
+	}
+	c.mu.Unlock()
+	for _, f := range stop {
+		f.Close()
+	}
+}
+
 // forward returns a live forward to pod:port, opening a new one when there is none or the last
 // one ended.
 func (c *Connector) forward(ctx context.Context, m *discovery.Member, port int) (*Forward, error) {
-	key := m.Namespace + "/" + m.Pod + ":" + strconv.Itoa(port)
+	key := forwardKey(m, port)
 	c.mu.Lock()
 	f := c.forwards[key]
 	c.mu.Unlock()
@@ -72,6 +90,10 @@ func (c *Connector) forward(ctx context.Context, m *discovery.Member, port int) 
 	}
 	c.forwards[key] = nf
 	return nf, nil
+}
+
+func forwardKey(m *discovery.Member, port int) string {
+	return m.Namespace + "/" + m.Pod + ":" + strconv.Itoa(port)
 }
 
 // Close stops every forward.

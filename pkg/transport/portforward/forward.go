@@ -23,8 +23,9 @@ import (
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 	"k8s.io/klog/v2"
-	cmdutil "k8s.io/kubectl/pkg/cmd/util"
 	streamhttp "k8s.io/streaming/pkg/httpstream"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 )
 
 // Forward is one open port-forward. Done is closed when it ends for any reason; Err then says why.
@@ -132,7 +133,7 @@ func (a *APIForwarder) Forward(ctx context.Context, namespace, pod string, port 
 		return nil, err
 	}
 	dialer := spdy.NewDialerForStreaming(upgrader, &http.Client{Transport: rt}, "POST", req.URL())
-	if !cmdutil.PortForwardWebsockets.IsDisabled() {
+	if !transport.WebsocketsDisabled(transport.PortForwardWebsocketsEnv) {
 		ws, err := portforward.NewSPDYOverWebsocketDialerForStreaming(req.URL(), a.Config)
 		if err != nil {
 			return nil, err

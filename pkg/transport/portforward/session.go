@@ -104,11 +104,13 @@ func (s *Session) ensure(ctx context.Context) (*clientv3.Client, *Forward, error
 		AutoSyncInterval:   0,
 		MaxCallRecvMsgSize: 64 << 20,
 		// One bulk stream (a snapshot) over a relayed, high-latency path: let more bytes be in
-		// flight than gRPC's initial 64 KiB window before an acknowledgement.
+		// flight than gRPC's initial 64 KiB window before an acknowledgement. The read buffer
+		// stays small: the forward delivers at most a few frames per read.
 		DialOptions: []grpc.DialOption{
 			grpc.WithInitialWindowSize(4 << 20),
 			grpc.WithInitialConnWindowSize(8 << 20),
-			grpc.WithReadBufferSize(1 << 20),
+			grpc.WithReadBufferSize(64 << 10),
+			grpc.WithDefaultCallOptions(grpc.ForceCodecV2(newRecvCodec())),
 		},
 	})
 	if err != nil {

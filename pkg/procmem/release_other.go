@@ -1,0 +1,6 @@
+//go:build !linux
+
+package procmem
+
+// ReleaseStartupPages does nothing outside Linux.
+func ReleaseStartupPages() {}
