@@ -1,5 +1,5 @@
-// Package procmem trims the plugin's own memory before a long stream (a snapshot): it unmaps the
-// pages of the executable that start-up touched, and sets a soft limit on the Go heap.
+// Package procmem keeps the plugin's own memory small during a long stream (a snapshot) with a
+// soft limit on the Go heap.
 package procmem
 
 import (

@@ -283,7 +283,6 @@ func (o *SaveOptions) Run(ctx context.Context) error {
 		},
 		// Start-up and the survey are over: keep the stream's memory flat and small.
 		BeforeStream: func() {
-			procmem.ReleaseStartupPages()
 			restoreLimit = procmem.LimitForStream()
 		},
 		Progress: func(n, total int64) {

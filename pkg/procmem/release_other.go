@@ -1,6 +1,0 @@
-//go:build !linux
-
-package procmem
-
-// ReleaseStartupPages does nothing outside Linux.
-func ReleaseStartupPages() {}
