@@ -89,8 +89,38 @@ func wantNoHelpers(t *testing.T) {
 	})
 }
 
+// kubeletFresh waits until node's kubelet renews its lease again: after its etcd member was
+// down (an earlier test stopped it), the kubelet reaches its own API server only some time after
+// etcd is back, and until then member rebuild rightly refuses the node.
+func kubeletFresh(t *testing.T, node string) {
+	t.Helper()
+	eventually(t, "the kubelet of "+node+" renewing its lease", 3*time.Minute, func() error {
+		l, err := clientset(t).CoordinationV1().Leases("kube-node-lease").List(context.Background(), metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		var newest, mine time.Time
+		for _, x := range l.Items {
+			if x.Spec.RenewTime == nil {
+				continue
+			}
+			if x.Spec.RenewTime.After(newest) {
+				newest = x.Spec.RenewTime.Time
+			}
+			if x.Name == node {
+				mine = x.Spec.RenewTime.Time
+			}
+		}
+		if lag := newest.Sub(mine); mine.IsZero() || lag > 15*time.Second {
+			return fmt.Errorf("lease of %s %s behind", node, lag)
+		}
+		return nil
+	})
+}
+
 func TestRebuild(t *testing.T) {
 	plugintest.SkipShort(t)
+	kubeletFresh(t, "cp-3")
 	manifest := nodeFile("cp-3", "kubernetes/manifests/etcd.yaml")
 	before := fileSum(t, manifest)
 	config := kubeadmConfig(t)
@@ -145,6 +175,7 @@ func TestRebuild(t *testing.T) {
 		script(t, "kubelet-restart", "cp-3")
 		restarted = true
 		wantUnchanged(t, oldID, before)
+		kubeletFresh(t, "cp-3")
 	})
 
 	// The WAL of the running member is damaged: etcd reads it only when it starts, so the
