@@ -98,7 +98,15 @@ func wantBackToThree(t *testing.T) {
 		return nil
 	})
 	wantHealthy(t, "exec", r, st)
-	r, st = status(t, pf("cp-1")...)
+	// A mirror pod can be Ready in the API a moment before the kubelet serves port-forwards for
+	// it ("pod does not exist" from the kubelet): the port-forward view gets the same grace.
+	eventually(t, "status over port-forward healthy", time.Minute, func() error {
+		r, st = status(t, pf("cp-1")...)
+		if r.Code != 0 {
+			return fmt.Errorf("status exit %d:\n%s", r.Code, r)
+		}
+		return nil
+	})
 	wantHealthy(t, "port-forward", r, st)
 }
 
