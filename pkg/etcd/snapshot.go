@@ -431,6 +431,10 @@ type RestorePlanOptions struct {
 	BumpRevision int64
 	// Suffix names the new data directory: <data-dir>-<suffix>.
 	Suffix string
+	// Token is the restored cluster's --initial-cluster-token ("" leaves etcdutl's default).
+	// A new token gives the restored cluster a new cluster ID and new member IDs, so that no
+	// member of the old cluster can talk to it.
+	Token string
 	// Layers say how Snapshot is stored; a compressed or encrypted file is first turned into
 	// a plain one (etcdutl reads only those), with Identity (the --identity file) for age.
 	Layers   snapshot.Layers
@@ -528,6 +532,9 @@ func PlanRestore(ml *MemberList, pods []discovery.Member, o RestorePlanOptions) 
 			"--data-dir", restoreDir,
 			"--bump-revision", fmt.Sprint(o.BumpRevision),
 			"--mark-compacted"}
+		if o.Token != "" {
+			cmd = append(cmd, "--initial-cluster-token", o.Token)
+		}
 		p.Nodes = append(p.Nodes, RestoreStep{Node: orUnknown(node), Pod: m.Pod, Name: m.Name, PeerURLs: m.PeerURLs,
 			DataDir: dataDir, RestoreDir: restoreDir, Command: cmd, CommandLine: shellJoin(cmd)})
 	}

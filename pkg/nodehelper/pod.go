@@ -60,9 +60,11 @@ type Spec struct {
 	// Member is the member name the helper works for (a label value; may be empty).
 	Member string
 	// Describe says in words what the helper does (an annotation).
-	Describe   string
-	Containers []corev1.Container
-	Volumes    []corev1.Volume
+	Describe string
+	// InitContainers run one after the other before Containers (each must exit 0).
+	InitContainers []corev1.Container
+	Containers     []corev1.Container
+	Volumes        []corev1.Volume
 	// Deadline is the pod's activeDeadlineSeconds: the kubelet kills it after that long, whatever
 	// happened to the process that created it.
 	Deadline time.Duration
@@ -98,20 +100,29 @@ func (s Spec) Pod() *corev1.Pod {
 			Volumes:                       s.Volumes,
 		},
 	}
+	for _, c := range s.InitContainers {
+		p.Spec.InitContainers = append(p.Spec.InitContainers, helperContainer(c))
+	}
 	for _, c := range s.Containers {
-		c.ImagePullPolicy = corev1.PullIfNotPresent
-		c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
-		c.Env = append(downwardEnv(), c.Env...)
-		c.SecurityContext = &corev1.SecurityContext{
-			// root, to read the etcd client key (mode 0600, owned by root) and nothing more.
-			RunAsUser:                ptr.To(int64(0)),
-			AllowPrivilegeEscalation: ptr.To(false),
-			ReadOnlyRootFilesystem:   ptr.To(true),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-		}
-		p.Spec.Containers = append(p.Spec.Containers, c)
+		p.Spec.Containers = append(p.Spec.Containers, helperContainer(c))
 	}
 	return p
+}
+
+// helperContainer adds to c what every helper container has: images from the node, the
+// downward-API variables, root without any capability on a read-only root filesystem.
+func helperContainer(c corev1.Container) corev1.Container {
+	c.ImagePullPolicy = corev1.PullIfNotPresent
+	c.TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
+	c.Env = append(downwardEnv(), c.Env...)
+	c.SecurityContext = &corev1.SecurityContext{
+		// root, to read the etcd client key (mode 0600, owned by root) and nothing more.
+		RunAsUser:                ptr.To(int64(0)),
+		AllowPrivilegeEscalation: ptr.To(false),
+		ReadOnlyRootFilesystem:   ptr.To(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+	}
+	return c
 }
 
 func downwardEnv() []corev1.EnvVar {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -160,7 +161,7 @@ func stuck(pod *corev1.Pod) string {
 	if pod.Status.Phase == corev1.PodFailed {
 		return fmt.Sprintf("the pod failed: %s %s", pod.Status.Reason, pod.Status.Message)
 	}
-	for _, cs := range pod.Status.ContainerStatuses {
+	for _, cs := range slices.Concat(pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses) {
 		if w := cs.State.Waiting; w != nil {
 			switch w.Reason {
 			case "ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName":
@@ -201,11 +202,14 @@ func (p *Pod) Get(ctx context.Context) (*corev1.Pod, error) {
 	return p.r.Client.CoreV1().Pods(p.Namespace).Get(ctx, p.Name, metav1.GetOptions{})
 }
 
-// ContainerState returns the state of container name in pod (nil when unknown).
+// ContainerState returns the state of container or init container name in pod (nil when
+// unknown).
 func ContainerState(pod *corev1.Pod, name string) *corev1.ContainerState {
-	for i := range pod.Status.ContainerStatuses {
-		if cs := &pod.Status.ContainerStatuses[i]; cs.Name == name {
-			return &cs.State
+	for _, list := range [][]corev1.ContainerStatus{pod.Status.InitContainerStatuses, pod.Status.ContainerStatuses} {
+		for i := range list {
+			if cs := &list[i]; cs.Name == name {
+				return &cs.State
+			}
 		}
 	}
 	return nil

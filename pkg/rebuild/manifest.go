@@ -41,9 +41,9 @@ func ManifestPod(data []byte) (*corev1.Pod, error) {
 	return &pod, nil
 }
 
-// etcdContainer is the container that runs etcd: the one named etcd, else the one whose command
+// EtcdContainer is the container that runs etcd: the one named etcd, else the one whose command
 // starts with etcd.
-func etcdContainer(pod *corev1.Pod) (*corev1.Container, error) {
+func EtcdContainer(pod *corev1.Pod) (*corev1.Container, error) {
 	for i := range pod.Spec.Containers {
 		if pod.Spec.Containers[i].Name == "etcd" {
 			return &pod.Spec.Containers[i], nil
@@ -60,7 +60,7 @@ func etcdContainer(pod *corev1.Pod) (*corev1.Container, error) {
 
 // Flag returns the value of --name in the etcd container's command line ("" and false when absent).
 func Flag(pod *corev1.Pod, name string) (string, bool) {
-	c, err := etcdContainer(pod)
+	c, err := EtcdContainer(pod)
 	if err != nil {
 		return "", false
 	}
@@ -87,7 +87,7 @@ func JoinManifest(original []byte, initialCluster string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := etcdContainer(pod)
+	c, err := EtcdContainer(pod)
 	if err != nil {
 		return nil, err
 	}

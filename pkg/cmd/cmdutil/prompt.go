@@ -27,16 +27,40 @@ func Confirm(ctx context.Context, in io.Reader, out io.Writer, question string) 
 	if !IsTerminal(in) {
 		return fmt.Errorf("%w: confirmation needed and standard input is not a terminal; pass --yes to confirm (or --dry-run to only preview)", etcd.ErrRefused)
 	}
-	return ask(ctx, in, out, question)
+	return askYesNo(ctx, in, out, question)
+}
+
+// askYesNo asks question with a [y/N] prompt; "y" or "yes" agree.
+func askYesNo(ctx context.Context, in io.Reader, out io.Writer, question string) error {
+	return ask(ctx, in, out, question+" [y/N]: ", func(a string) bool {
+		a = strings.ToLower(a)
+		return a == "y" || a == "yes"
+	})
+}
+
+// ConfirmTyped is Confirm for what cannot be undone: the answer must be one of the accepted
+// words (a cluster's name or ID), typed out, not "y".
+func ConfirmTyped(ctx context.Context, in io.Reader, out io.Writer, question string, accepted ...string) error {
+	if !IsTerminal(in) {
+		return fmt.Errorf("%w: confirmation needed and standard input is not a terminal; pass --yes to confirm (or --dry-run to only preview)", etcd.ErrRefused)
+	}
+	return ask(ctx, in, out, fmt.Sprintf("%s Type %s to confirm: ", question, strings.Join(accepted, " or ")), func(a string) bool {
+		for _, w := range accepted {
+			if w != "" && a == w {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // ask prints question and waits for one line from in, or for ctx to end. A read that ctx
 // abandons is left to the process's exit (a read of a terminal cannot be interrupted).
-func ask(ctx context.Context, in io.Reader, out io.Writer, question string) error {
+func ask(ctx context.Context, in io.Reader, out io.Writer, prompt string, agrees func(answer string) bool) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%w: no answer: %w", etcd.ErrRefused, context.Cause(ctx))
 	}
-	fmt.Fprintf(out, "%s [y/N]: ", question)
+	fmt.Fprint(out, prompt)
 	type answer struct {
 		line string
 		err  error
@@ -56,8 +80,7 @@ func ask(ctx context.Context, in io.Reader, out io.Writer, question string) erro
 	if a.err != nil && a.line == "" {
 		return fmt.Errorf("%w: no answer (%v)", etcd.ErrRefused, a.err)
 	}
-	switch strings.ToLower(strings.TrimSpace(a.line)) {
-	case "y", "yes":
+	if agrees(strings.TrimSpace(a.line)) {
 		return nil
 	}
 	return fmt.Errorf("%w: not confirmed; nothing was changed", etcd.ErrRefused)

@@ -17,7 +17,7 @@ import (
 func TestAskAnswers(t *testing.T) {
 	for in, want := range map[string]error{"y\n": nil, "YES\n": nil, "n\n": etcd.ErrRefused, "\n": etcd.ErrRefused, "": etcd.ErrRefused} {
 		var out bytes.Buffer
-		err := ask(context.Background(), strings.NewReader(in), &out, "Remove cp-3?")
+		err := askYesNo(context.Background(), strings.NewReader(in), &out, "Remove cp-3?")
 		if !errors.Is(err, want) || (want == nil && err != nil) {
 			t.Errorf("answer %q: %v, want %v", in, err, want)
 		}
@@ -35,7 +35,7 @@ func TestAskReturnsWhenTheContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	var out bytes.Buffer
 	done := make(chan error, 1)
-	go func() { done <- ask(ctx, in, &out, "Defragment the leader cp-1 in place?") }()
+	go func() { done <- askYesNo(ctx, in, &out, "Defragment the leader cp-1 in place?") }()
 	cancel(&ErrSignal{Signal: syscall.SIGINT})
 	var err error
 	select {
@@ -52,7 +52,7 @@ func TestAskReturnsWhenTheContextEnds(t *testing.T) {
 	}
 	// A context ended before the question: it is not even asked.
 	out.Reset()
-	if err := ask(ctx, strings.NewReader("y\n"), &out, "Remove cp-3?"); !errors.Is(err, etcd.ErrRefused) || out.Len() != 0 {
+	if err := askYesNo(ctx, strings.NewReader("y\n"), &out, "Remove cp-3?"); !errors.Is(err, etcd.ErrRefused) || out.Len() != 0 {
 		t.Errorf("ended context: %v, printed %q", err, out.String())
 	}
 }

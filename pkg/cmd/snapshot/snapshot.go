@@ -32,6 +32,6 @@ func NewCmdSnapshot(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams
 		RunE:    cmdutil.RunE(o),
 	}
 	o.addFlags(save)
-	cmd.AddCommand(save, NewCmdStatus(g, streams), NewCmdRestorePlan(g, streams))
+	cmd.AddCommand(save, NewCmdStatus(g, streams), NewCmdRestorePlan(g, streams), NewCmdRestore(g, streams))
 	return cmd
 }
