@@ -198,11 +198,3 @@ func KubeadmDataDir(text string) (string, error) {
 	}
 	return cfg.Etcd.Local.DataDir, nil
 }
-
-func rebuildManifestPod(data []byte) (string, error) {
-	p, err := rebuild.ManifestPod(data)
-	if err != nil {
-		return "", err
-	}
-	return p.Name, nil
-}

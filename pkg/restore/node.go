@@ -14,6 +14,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/nodehelper"
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/rebuild"
 )
 
 // Node is one node's part of a restore. StageNode does it with a helper pod; tests use a fake.
@@ -21,8 +22,8 @@ type Node interface {
 	// Upload sends the plain snapshot (size bytes) to the helper, which then runs etcdutl
 	// snapshot restore into the new data directory; Upload returns when that ended.
 	Upload(ctx context.Context, r io.Reader, size int64) error
-	// Manifests reads the node's static pod manifests: the etcd one (named by its pod name
-	// without the node suffix) and the control-plane components'.
+	// Manifests reads the node's static pod manifests (before Upload): the etcd one (named by
+	// its pod name without the node suffix) and the control-plane components'.
 	Manifests(ctx context.Context, etcdPod string) (etcdFile string, etcdData []byte, comps []Component, err error)
 	// Prepare keeps a copy of every manifest the cutover removes and writes what the cutover
 	// reads (the restored etcd manifest, the component list), each read back; it also checks
@@ -98,7 +99,7 @@ func StageSpec(ns string, l Layout, member, shellImage, etcdImage string, restor
 		},
 		InitContainers: []corev1.Container{
 			{Name: ctrStage, Image: shellImage, Command: []string{"/bin/sh", "-c", stageWait, "sh", mntStage, l.RestoreDir},
-				VolumeMounts: []corev1.VolumeMount{stage, restored}},
+				VolumeMounts: []corev1.VolumeMount{stage, restored, {Name: "manifests", MountPath: mntManifests, ReadOnly: true}}},
 			{Name: ctrRestore, Image: etcdImage, Command: restoreCmd,
 				VolumeMounts: []corev1.VolumeMount{{Name: "stage", MountPath: mntStage, ReadOnly: true}, restored}},
 		},
@@ -120,6 +121,8 @@ type StageNode struct {
 	Pod    *nodehelper.Pod
 	Exec   nodehelper.Executor
 	Layout Layout
+	// Warn reports a helper that could not be deleted (the error names the command that does).
+	Warn func(error)
 }
 
 // run execs argv in container c.
@@ -188,7 +191,7 @@ func (n *StageNode) waitCutover(ctx context.Context) error {
 
 // Manifests implements Node.
 func (n *StageNode) Manifests(ctx context.Context, etcdPod string) (string, []byte, []Component, error) {
-	out, err := n.script(ctx, ctrCutover, nil, listFiles, mntManifests)
+	out, err := n.script(ctx, ctrStage, nil, listFiles, mntManifests)
 	if err != nil {
 		return "", nil, nil, fmt.Errorf("listing the static pod manifests: %w", err)
 	}
@@ -196,11 +199,11 @@ func (n *StageNode) Manifests(ctx context.Context, etcdPod string) (string, []by
 	var etcdData []byte
 	var comps []Component
 	for _, f := range strings.Fields(out) {
-		data, err := n.run(ctx, ctrCutover, nil, "cat", path.Join(mntManifests, f))
+		data, err := n.run(ctx, ctrStage, nil, "cat", path.Join(mntManifests, f))
 		if err != nil {
 			return "", nil, nil, fmt.Errorf("reading manifest %s: %w", f, err)
 		}
-		if p, err := ManifestName([]byte(data)); err == nil && p == etcdPod {
+		if p, err := rebuild.ManifestPod([]byte(data)); err == nil && p.Name == etcdPod {
 			if etcdFile != "" {
 				return "", nil, nil, fmt.Errorf("on node %s: both %s and %s define pod %s", n.Layout.Node, etcdFile, f, etcdPod)
 			}
@@ -245,6 +248,11 @@ func (n *StageNode) Prepare(ctx context.Context, etcdFile string, etcdData, rest
 	if strings.TrimSpace(ok) != "yes" {
 		return fmt.Errorf("on node %s: %s holds no restored member after etcdutl ended", n.Layout.Node, n.Layout.RestoreDir)
 	}
+	// The restored member holds the data now: no copy of the snapshot stays on the node, not
+	// even until the kubelet cleans up the helper's emptyDir.
+	if _, err := n.run(ctx, ctrCutover, nil, "rm", "-f", "--", snapshotFile); err != nil {
+		return err
+	}
 	keep := func(file string, data []byte) error {
 		return n.write(ctx, path.Join(mntKeep, n.Layout.Prefix+"-"+file), data)
 	}
@@ -285,19 +293,11 @@ func (n *StageNode) Abort(ctx context.Context) error {
 
 // Close implements Node.
 func (n *StageNode) Close(ctx context.Context) {
-	if err := n.Pod.Delete(ctx); err != nil {
-		_ = err // Delete's error names the command that deletes it; the caller reports leftovers.
+	if err := n.Pod.Delete(ctx); err != nil && n.Warn != nil {
+		n.Warn(err)
 	}
 }
 
-// ManifestName is the name of the pod a static manifest defines.
-func ManifestName(data []byte) (string, error) {
-	p, err := rebuildManifestPod(data)
-	if err != nil {
-		return "", err
-	}
-	return p, nil
-}
 
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")

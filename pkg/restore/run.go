@@ -128,8 +128,9 @@ func Cutover(ctx context.Context, p *Plan, nodes []Node, delay time.Duration, no
 }
 
 // Verify checks the restored cluster: every restored member a healthy voter, one cluster ID
-// other than the old one, and at least the plan's minimum revision. It returns what is not
-// so yet ("" when all is).
+// other than the old one, at least the plan's minimum revision, and every etcd pod ready with
+// the restored manifest (so that "status" right after shows a healthy cluster). It returns
+// what is not so yet ("" when all is).
 func Verify(p *Plan, st *etcd.ClusterStatus) string {
 	if st.ClusterID == "" {
 		return "no member answered yet"
@@ -155,6 +156,12 @@ func Verify(p *Plan, st *etcd.ClusterStatus) string {
 			why = append(why, fmt.Sprintf("member %s reports cluster %s", n.Member, m.ClusterID))
 		case m.Revision < p.MinRevision:
 			why = append(why, fmt.Sprintf("member %s is at revision %d, below the restored %d", n.Member, m.Revision, p.MinRevision))
+		case m.DataDir != n.RestoreDir:
+			// The restored API first lists the mirror pod of the snapshot's time; the kubelet
+			// replaces it with the one of the manifest that runs.
+			why = append(why, fmt.Sprintf("pod %s does not show the restored manifest yet (its kubelet replaces the mirror pod)", m.Pod))
+		case !m.PodReady:
+			why = append(why, fmt.Sprintf("pod %s is not ready yet", m.Pod))
 		}
 	}
 	if len(st.Members) != len(p.Nodes) {

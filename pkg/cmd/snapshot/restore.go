@@ -395,7 +395,7 @@ func (o *RestoreOptions) restore(ctx context.Context, p *restore.Plan, start tim
 				errs[i] = fmt.Errorf("node %s: %w", n.Node, err)
 				return
 			}
-			nodes[i] = &restore.StageNode{Pod: pod, Exec: exec, Layout: n.Layout}
+			nodes[i] = &restore.StageNode{Pod: pod, Exec: exec, Layout: n.Layout, Warn: func(err error) { o.warn("%v", err) }}
 		}()
 	}
 	wg.Wait()
