@@ -298,7 +298,6 @@ func (n *StageNode) Close(ctx context.Context) {
 	}
 }
 
-
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	if len(lines) > n {

@@ -27,7 +27,7 @@ type Plan struct {
 	Token          string `json:"token"`
 	InitialCluster string `json:"initialCluster"`
 	// MinRevision is the revision the restored cluster must at least report.
-	MinRevision int64 `json:"minRevision"`
+	MinRevision int64      `json:"minRevision"`
 	Nodes       []NodePlan `json:"nodes"`
 	// KubeadmDataDir is the etcd.local.dataDir kubeadm-config gets afterwards (from, to).
 	KubeadmDataDir [2]string `json:"kubeadmDataDir"`
