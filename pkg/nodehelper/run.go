@@ -232,6 +232,11 @@ func (p *Pod) Terminated(ctx context.Context, name string) (*corev1.ContainerSta
 	if pod.Status.Phase == corev1.PodFailed {
 		return nil, fmt.Errorf("helper pod %s failed: %s %s", p, pod.Status.Reason, pod.Status.Message)
 	}
+	// A container that waits for what does not come by itself (an image that cannot be
+	// pulled) would leave the caller waiting until its deadline.
+	if reason := stuck(pod); reason != "" {
+		return nil, fmt.Errorf("helper pod %s on node %s: %s", p, p.Node, reason)
+	}
 	return nil, nil
 }
 

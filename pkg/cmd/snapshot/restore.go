@@ -435,18 +435,18 @@ func (o *RestoreOptions) restore(ctx context.Context, p *restore.Plan, start tim
 	}
 	cutover = true
 	fmt.Fprintf(o.ErrOut, "every node is staged and triggered: in %s the helpers stop the control plane and etcd and start them from the restored data; the API server is away meanwhile\n", timing.Delay)
-	st, err := o.waitRestored(context.WithoutCancel(ctx), p, timing)
+	res := &printers.RestoreResult{Plan: p, Cleanup: map[string]string{}}
+	st, err := o.waitRestored(context.WithoutCancel(ctx), p, timing, func() { res.StaleHelpers = o.deleteStaleHelpers(ctx, p) })
 	if err != nil {
 		return nil, err
 	}
-	res := &printers.RestoreResult{Plan: p, ClusterID: st.ClusterID, Cleanup: map[string]string{}}
+	res.ClusterID = st.ClusterID
 	for _, m := range st.Members {
 		res.Revision = max(res.Revision, m.Revision)
 	}
 	if err := o.updateKubeadmConfig(ctx, p); err != nil {
 		o.warn("the cluster is restored, but kubeadm-config was not updated: %v; set etcd.local.dataDir to %s in its ClusterConfiguration", err, p.KubeadmDataDir[1])
 	}
-	res.StaleHelpers = o.deleteStaleHelpers(ctx, p)
 	for _, n := range p.Nodes {
 		res.Cleanup[n.Node] = fmt.Sprintf("rm -rf %s %s-* %s", n.DataDir, path.Join(n.KeepDir, n.Prefix), n.Log())
 	}
@@ -455,13 +455,19 @@ func (o *RestoreOptions) restore(ctx context.Context, p *restore.Plan, start tim
 }
 
 // waitRestored polls the cluster until the restore verifies or the timeout passes; then it
-// says, per node, how to finish or roll back.
-func (o *RestoreOptions) waitRestored(ctx context.Context, p *restore.Plan, t restore.Timing) (*etcd.ClusterStatus, error) {
+// says, per node, how to finish or roll back. As soon as the restored cluster answers, before
+// it is complete, restored calls back once: the helper pods the snapshot holds go first, before
+// their kubelets run them again.
+func (o *RestoreOptions) waitRestored(ctx context.Context, p *restore.Plan, t restore.Timing, restored func()) (*etcd.ClusterStatus, error) {
 	deadline := time.Now().Add(t.Delay + o.Timeout)
 	last := ""
 	time.Sleep(t.Delay)
 	for {
 		st, why := o.probe(ctx, p)
+		if restored != nil && st != nil && st.ClusterID != "" && st.ClusterID != p.ClusterID {
+			restored()
+			restored = nil
+		}
 		if why == "" {
 			fmt.Fprintln(o.ErrOut, "the restored cluster answers: every member is a healthy voter")
 			return st, nil

@@ -38,6 +38,7 @@ type memberStatus struct {
 
 type clusterStatus struct {
 	Transport string `json:"transport"`
+	ClusterID string `json:"clusterID"`
 	State     string `json:"state"`
 	Quorum    struct {
 		Voters        int `json:"voters"`
