@@ -30,10 +30,17 @@ func nodeStates(t *testing.T, dataDir string) map[string]nodeState {
 	for _, n := range restoreNodes {
 		out[n] = nodeState{
 			manifest: fileSum(t, nodeFile(n, "kubernetes/manifests/etcd.yaml")),
-			wal:      onNode(t, n, "sh", "-c", "ls "+dataDir+"/member/wal"),
+			wal:      walFiles(t, n, dataDir),
 		}
 	}
 	return out
+}
+
+// walFiles lists the WAL files of the data directory (not etcd's preallocated 0.tmp, which goes
+// when etcd stops).
+func walFiles(t *testing.T, node, dataDir string) string {
+	t.Helper()
+	return onNode(t, node, "sh", "-c", "cd "+dataDir+"/member/wal && ls *.wal && ls ../snap/db")
 }
 
 func wantNodesUnchanged(t *testing.T, before map[string]nodeState, clusterID string) {
@@ -76,7 +83,7 @@ func TestSnapshotRestore(t *testing.T) {
 	for _, n := range restoreNodes {
 		kubeletFresh(t, n)
 	}
-	const ns = "restore-e2e"
+	ns := fmt.Sprintf("restore-e2e-%d", time.Now().Unix())
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +109,7 @@ func TestSnapshotRestore(t *testing.T) {
 		}
 		return nil
 	})
-	later := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "restore-e2e-later"}}
+	later := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: ns + "-later"}}
 	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, later, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +120,7 @@ func TestSnapshotRestore(t *testing.T) {
 	t.Run("dry run", func(t *testing.T) {
 		r := runPlugin(t, "snapshot", "restore", file, "--dry-run")
 		plugintest.WantCode(t, r, 0)
-		for _, want := range []string{"Verdict:  ready to restore", "goes back", "etcd.local.dataDir " + dataDir + " -> " + dataDir + "-restore-"} {
+		for _, want := range []string{"Verdict:  ready to restore", "goes back", "etcd.local.dataDir ", " -> " + dataDir + "-restore-"} {
 			if !strings.Contains(r.Stdout, want) {
 				t.Errorf("plan lacks %q:\n%s", want, r)
 			}
@@ -171,11 +178,19 @@ func TestSnapshotRestore(t *testing.T) {
 	if _, err := cs.CoreV1().ConfigMaps("default").Get(ctx, later.Name, metav1.GetOptions{}); err == nil {
 		t.Errorf("configmap %s, created after the snapshot, survived the restore", later.Name)
 	}
-	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "restore-e2e-after"}}, metav1.CreateOptions{}); err != nil {
+	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: ns + "-after"}}, metav1.CreateOptions{}); err != nil {
 		t.Errorf("write after the restore: %v", err)
 	}
 	r, st = status(t, "--transport", "exec")
-	wantHealthy(t, "exec", r, st)
+	plugintest.WantCode(t, r, 0)
+	for _, m := range st.Members {
+		if !m.Healthy || m.Learner || !m.PodReady || m.DataDir != res.Plan.KubeadmDataDir[1] {
+			t.Errorf("after the restore, member %s: %+v", m.Name, m)
+		}
+	}
+	if len(st.Members) != 3 || st.State != "Healthy" {
+		t.Errorf("after the restore: %s with %d members:\n%s", st.State, len(st.Members), r)
+	}
 	if st.ClusterID != res.ClusterID {
 		t.Errorf("status shows cluster %s, the restore reported %s", st.ClusterID, res.ClusterID)
 	}
@@ -194,7 +209,7 @@ func TestSnapshotRestore(t *testing.T) {
 		if !strings.Contains(string(m), "--data-dir="+newDir) || strings.Count(string(m), newDir) != 3 {
 			t.Errorf("node %s: the etcd manifest does not run from %s in flag, mount and hostPath:\n%s", n, newDir, m)
 		}
-		if wal := onNode(t, n, "sh", "-c", "ls "+dataDir+"/member/wal"); wal != before[n].wal {
+		if wal := walFiles(t, n, dataDir); wal != before[n].wal {
 			t.Errorf("node %s: the old data directory's WAL changed: %q, was %q", n, wal, before[n].wal)
 		}
 		if log := onNode(t, n, "sh", "-c", "cat /etc/kubernetes/tmp/kubectl-etcd-restore-*.log | tail -1"); strings.TrimSpace(log) != "done" {
