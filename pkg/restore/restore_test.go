@@ -115,8 +115,8 @@ func testPlan(t *testing.T, mutate func(*Inputs)) *Plan {
 	in := Inputs{
 		Report:  &snapshot.Report{File: "/backup/etcd.db", Size: 2 << 20, SHA256: "abc", Revision: 3000, TotalKeys: 400},
 		ModTime: time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC), Now: time.Date(2026, 12, 6, 13, 12, 0, 0, time.UTC),
-		Status:  &etcd.ClusterStatus{ClusterID: "c1"},
-		Members: &etcd.MemberList{ClusterID: "c1"},
+		Status:        &etcd.ClusterStatus{ClusterID: "c1"},
+		Members:       &etcd.MemberList{ClusterID: "c1"},
 		ClusterConfig: "etcd:\n  local:\n    dataDir: /var/lib/etcd\n", ClusterName: "kubernetes",
 		ManifestDir: "/etc/kubernetes/manifests", KeepDir: "/etc/kubernetes/tmp", BumpRevision: 1000000000,
 	}
