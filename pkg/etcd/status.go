@@ -26,9 +26,12 @@ type MemberStatus struct {
 	HealthErr string `json:"healthError,omitempty"`
 	// HealthTook is how long the health probe's read took (as etcdctl reports it).
 	HealthTook string `json:"healthTook,omitempty"`
-	Leader     bool   `json:"leader"`
-	Learner    bool   `json:"learner"`
-	Version    string `json:"version,omitempty"`
+	// HealthInferred says that Healthy was read from the member's status in the cluster round
+	// (exec), not from a health probe asked of the member: see README, status over exec.
+	HealthInferred bool   `json:"healthInferred,omitempty"`
+	Leader         bool   `json:"leader"`
+	Learner        bool   `json:"learner"`
+	Version        string `json:"version,omitempty"`
 	// StorageVersion is the storage schema version (etcd 3.6 and later).
 	StorageVersion string `json:"storageVersion,omitempty"`
 	// Downgrade is the cluster's downgrade state as this member reports it (etcd 3.6 and later;
@@ -317,6 +320,7 @@ func fillFromPod(ms *MemberStatus, m *discovery.Member, p *memberProbe) {
 		ms.Reachable = ms.Reachable || h.Error == "" || h.Healthy
 		ms.Healthy = h.Healthy
 		ms.HealthErr = h.Error
+		ms.HealthInferred = p.healthInferred
 		if h.Took > 0 {
 			ms.HealthTook = h.Took.Round(time.Microsecond).String()
 		}

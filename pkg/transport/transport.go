@@ -174,7 +174,7 @@ type EndpointStatus struct {
 	Status   *clientv3.StatusResponse
 }
 
-// EndpointHealth is one member's health as a cluster-wide read returns it.
+// EndpointHealth is the health of one endpoint of several (etcdctl endpoint health).
 type EndpointHealth struct {
 	Endpoint string
 	Health
@@ -182,13 +182,12 @@ type EndpointHealth struct {
 
 // ClusterReader is implemented by sessions for which one call that asks every member from this
 // one (etcdctl's --cluster) costs far less than one call per member: exec, where every call is
-// a process started in the pod through the API server and the kubelet. The member asks the
-// others at the client URLs of the member list. A member that does not answer is left out of the
-// result (status) or reported unhealthy (health); err is set when some member did not answer,
-// with the answers of the others still returned.
+// a process started in the pod through the API server and the kubelet. The member first reads
+// the member list (a linearizable read through it), then asks the others at their client URLs.
+// A member that does not answer is left out of the result; err is set then, with the answers of
+// the others still returned.
 type ClusterReader interface {
 	ClusterStatus(ctx context.Context) ([]EndpointStatus, error)
-	ClusterHealth(ctx context.Context) ([]EndpointHealth, error)
 }
 
 // ClusterReading is implemented by connectors whose sessions are ClusterReaders, so that a

@@ -29,6 +29,11 @@ type Member struct {
 	Down bool
 	// Unhealthy makes the health probe report this error.
 	Unhealthy string
+	// Leaderless makes the member's status report no leader (and etcd's "no leader" error), as
+	// a member cut off from the others does.
+	Leaderless bool
+	// ApplyLag is how far the member's applied index trails its raft index.
+	ApplyLag uint64
 	Version   string
 	// StorageVersion is what the member's status reports as its storage version.
 	StorageVersion string
@@ -178,18 +183,6 @@ func (s *clusterSession) ClusterStatus(context.Context) ([]transport.EndpointSta
 	return out, err
 }
 
-// ClusterHealth probes every member with client URLs, as etcdctl endpoint health --cluster.
-func (s *clusterSession) ClusterHealth(context.Context) ([]transport.EndpointHealth, error) {
-	if _, err := s.self("health --cluster"); err != nil {
-		return nil, err
-	}
-	var out []transport.EndpointHealth
-	for _, mem := range s.c.listed() {
-		out = append(out, transport.EndpointHealth{Endpoint: mem.ClientURLs[0], Health: *healthOf(mem, nil)})
-	}
-	return out, nil
-}
-
 // listed returns the members with client URLs (those etcdctl --cluster asks).
 func (c *Cluster) listed() []*Member {
 	c.mu.Lock()
@@ -261,10 +254,21 @@ func (s *session) statusOf(mem *Member) *clientv3.StatusResponse {
 	defer s.c.mu.Unlock()
 	h := s.header(mem)
 	h.Revision = mem.Revision
-	return &clientv3.StatusResponse{Header: h, Version: mem.Version, DbSize: mem.DBSize,
+	st := &clientv3.StatusResponse{Header: h, Version: mem.Version, DbSize: mem.DBSize,
 		DbSizeInUse: mem.InUse, DbSizeQuota: mem.Quota, Leader: s.c.LeaderID, RaftIndex: mem.RaftIndex, RaftTerm: 2,
-		RaftAppliedIndex: mem.RaftIndex, IsLearner: mem.Learner, StorageVersion: mem.StorageVersion,
+		RaftAppliedIndex: mem.RaftIndex - min(mem.ApplyLag, mem.RaftIndex), IsLearner: mem.Learner, StorageVersion: mem.StorageVersion,
 		DowngradeInfo: s.c.downgradeInfo(mem)}
+	if mem.Leaderless {
+		st.Leader = 0
+	}
+	// Like etcd: "no leader" and every active alarm of the cluster in each member's errors.
+	if st.Leader == 0 {
+		st.Errors = append(st.Errors, "etcdserver: no leader")
+	}
+	for _, a := range s.c.Alarms {
+		st.Errors = append(st.Errors, fmt.Sprintf("memberID:%d alarm:%s ", a.MemberID, a.Alarm))
+	}
+	return st
 }
 
 func (c *Cluster) downgradeInfo(mem *Member) *etcdserverpb.DowngradeInfo {
