@@ -176,6 +176,10 @@ type StatusOptions struct {
 	// Timeout bounds each call to a member; all members are asked in parallel, so the whole
 	// command takes about one Timeout when a member does not answer.
 	Timeout time.Duration
+	// ProbeHealth asks every member for a linearizable read (etcdctl endpoint health) even
+	// where the transport would read its health from its status (exec's cluster round): for
+	// the commands that change the cluster and gate on its health. It costs one more exec.
+	ProbeHealth bool
 }
 
 // Status asks every member, in parallel, for its status and health, reads the member list and
@@ -188,7 +192,7 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	probes := probeMembers(ctx, conn, members, o.Timeout)
+	probes := probeMembers(ctx, conn, members, o)
 	defer closeProbes(probes)
 
 	res := &ClusterStatus{Transport: string(conn.Mode())}

@@ -215,3 +215,42 @@ func TestStatusClusterRoundGivesWhatAskingEveryPodGives(t *testing.T) {
 		})
 	}
 }
+
+// The commands that change the cluster gate on real reads: with ProbeHealth the round adds
+// etcdctl endpoint health --cluster (a linearizable read through every member), and a member
+// whose status looks fine but whose reads fail is seen unhealthy. Without it, that member's
+// health is read from its status: the limit README states.
+func TestStatusProbeHealthReadsThroughEveryMember(t *testing.T) {
+	run := func(probe bool, mutate func(*fake.Cluster)) (*ClusterStatus, []string) {
+		cl := threeMembers()
+		if mutate != nil {
+			mutate(cl)
+		}
+		cl.ClusterReads = true
+		st := Status(context.Background(), cl.Connector(), pods("cp-1", "cp-2", "cp-3"), StatusOptions{ProbeHealth: probe})
+		sort.Strings(cl.Calls)
+		return st, cl.Calls
+	}
+	st, calls := run(true, nil)
+	if want := []string{"etcd-cp-1 health --cluster", "etcd-cp-1 status --cluster", "etcd-cp-2 member list"}; !slices.Equal(calls, want) {
+		t.Errorf("calls %q, want %q", calls, want)
+	}
+	for _, m := range st.Members {
+		if !m.Healthy || m.HealthInferred || m.HealthTook == "" {
+			t.Errorf("%s: healthy %v inferred %v took %q; want a probed read", m.Pod, m.Healthy, m.HealthInferred, m.HealthTook)
+		}
+	}
+
+	readsFail := func(c *fake.Cluster) { c.Members[2].Unhealthy = "etcdserver: request timed out" }
+	st, calls = run(true, readsFail)
+	if m := st.Members[2]; m.Healthy || m.HealthErr != "etcdserver: request timed out" || !slices.Contains(calls, "etcd-cp-3 health") {
+		t.Errorf("probed: cp-3 healthy %v %q, calls %q; want unhealthy, asked itself", m.Healthy, m.HealthErr, calls)
+	}
+	if st.State != StateDegraded {
+		t.Errorf("probed: state %s, want Degraded", st.State)
+	}
+	st, _ = run(false, readsFail)
+	if m := st.Members[2]; !m.Healthy || !m.HealthInferred {
+		t.Errorf("not probed: cp-3 healthy %v inferred %v; want healthy, read from its status", m.Healthy, m.HealthInferred)
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
@@ -42,9 +44,10 @@ type memberProbe struct {
 // member whose status does not show it healthy, everything of a member without a status. On the
 // other transports every member is asked everything: the row of a member in trouble is always
 // its own answer, and one member failing never hides the others.
-func probeMembers(ctx context.Context, conn transport.Connector, members []discovery.Member, timeout time.Duration) []memberProbe {
+func probeMembers(ctx context.Context, conn transport.Connector, members []discovery.Member, o StatusOptions) []memberProbe {
+	timeout := o.Timeout
 	probes := make([]memberProbe, len(members))
-	r := probeCluster(ctx, conn, members, timeout, probes)
+	r := probeCluster(ctx, conn, members, o, probes)
 	var wg sync.WaitGroup
 	for i := range members {
 		if r.need[i] == askNothing {
@@ -114,7 +117,12 @@ const maxApplyGap = 5000
 // one has, the alarm list is read after the round. A member is settled, healthy, when its
 // status shows it serving (statusShowsHealthy); a member with a status that does not is asked
 // only its health; a member without one, or every member when the round failed, is asked itself.
-func probeCluster(ctx context.Context, conn transport.Connector, members []discovery.Member, timeout time.Duration, probes []memberProbe) clusterRound {
+//
+// With o.ProbeHealth the round has a third call, etcdctl endpoint health --cluster (a
+// linearizable read through every member, and the alarm list), and a member is settled by its
+// answer instead (healthy, or unhealthy only because of an alarm).
+func probeCluster(ctx context.Context, conn transport.Connector, members []discovery.Member, o StatusOptions, probes []memberProbe) clusterRound {
+	timeout := o.Timeout
 	r := clusterRound{need: make([]ask, len(members))}
 	first := clusterAsker(members, -1)
 	r.asker = first
@@ -142,12 +150,17 @@ func probeCluster(ctx context.Context, conn transport.Connector, members []disco
 	var (
 		wg       sync.WaitGroup
 		statuses []transport.EndpointStatus
+		healths  []transport.EndpointHealth
 		mlist    *clientv3.MemberListResponse
 		mlErr    error
 	)
 	wg.Add(2)
 	go func() { defer wg.Done(); statuses, _ = cr.ClusterStatus(cctx) }()
 	go func() { defer wg.Done(); mlist, mlErr = ls.MemberList(cctx) }()
+	if o.ProbeHealth {
+		wg.Add(1)
+		go func() { defer wg.Done(); healths, _ = cr.ClusterHealth(cctx) }()
+	}
 	wg.Wait()
 	if ls != s {
 		_ = ls.Close()
@@ -178,6 +191,10 @@ func probeCluster(ctx context.Context, conn transport.Connector, members []disco
 		}
 	}
 	r.mlist, r.alarms = mlist, alarms
+	healthByURL := map[string]*transport.Health{}
+	for i := range healths {
+		healthByURL[strings.TrimRight(healths[i].Endpoint, "/")] = &healths[i].Health
+	}
 	used := map[int]bool{}
 	noStatus := func(int) *clientv3.StatusResponse { return nil }
 	for i := range r.need {
@@ -200,7 +217,13 @@ func probeCluster(ctx context.Context, conn transport.Connector, members []disco
 		}
 		probes[i].status = st
 		r.need[i] = askHealth
-		if i != doubt && statusShowsHealthy(st, leader) {
+		switch h := healthOf(mm, healthByURL); {
+		case i == doubt:
+		case o.ProbeHealth:
+			if h != nil && (h.Healthy || strings.HasPrefix(h.Error, "Active Alarm")) {
+				probes[i].health, r.need[i] = h, askNothing
+			}
+		case statusShowsHealthy(st, leader):
 			probes[i].health, probes[i].healthInferred = &transport.Health{Healthy: true}, true
 			r.need[i] = askNothing
 		}
@@ -257,6 +280,16 @@ func clusterAsker(members []discovery.Member, skip int) int {
 		}
 	}
 	return running
+}
+
+// healthOf finds the health result of member mm by its client URLs.
+func healthOf(mm *etcdserverpb.Member, byURL map[string]*transport.Health) *transport.Health {
+	for _, u := range mm.ClientURLs {
+		if h := byURL[strings.TrimRight(u, "/")]; h != nil {
+			return h
+		}
+	}
+	return nil
 }
 
 // probeMember connects to one member and asks, in parallel, what a says (its health always;

@@ -174,7 +174,7 @@ type EndpointStatus struct {
 	Status   *clientv3.StatusResponse
 }
 
-// EndpointHealth is the health of one endpoint of several (etcdctl endpoint health).
+// EndpointHealth is one member's health as a cluster-wide read returns it.
 type EndpointHealth struct {
 	Endpoint string
 	Health
@@ -184,10 +184,13 @@ type EndpointHealth struct {
 // one (etcdctl's --cluster) costs far less than one call per member: exec, where every call is
 // a process started in the pod through the API server and the kubelet. The member first reads
 // the member list (a linearizable read through it), then asks the others at their client URLs.
-// A member that does not answer is left out of the result; err is set then, with the answers of
-// the others still returned.
+// A member that does not answer is left out of the result (status) or reported unhealthy
+// (health); err is set when some member did not answer, with the answers of the others still
+// returned.
 type ClusterReader interface {
 	ClusterStatus(ctx context.Context) ([]EndpointStatus, error)
+	// ClusterHealth probes every member: a linearizable read through it and the alarm list.
+	ClusterHealth(ctx context.Context) ([]EndpointHealth, error)
 }
 
 // ClusterReading is implemented by connectors whose sessions are ClusterReaders, so that a

@@ -205,6 +205,20 @@ func (s *Session) ClusterStatus(ctx context.Context) ([]transport.EndpointStatus
 	return st, derr
 }
 
+// ClusterHealth implements transport.ClusterReader with "etcdctl endpoint health --cluster",
+// which probes every member concurrently. etcdctl exits non-zero when one is unhealthy, and
+// still prints every result.
+func (s *Session) ClusterHealth(ctx context.Context) ([]transport.EndpointHealth, error) {
+	out, err := s.run(ctx, "endpoint", "health", "--cluster")
+	if h, derr := DecodeEndpointHealths(out); derr == nil {
+		return h, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return DecodeEndpointHealths(out)
+}
+
 // MemberList implements transport.Session with "etcdctl member list".
 func (s *Session) MemberList(ctx context.Context) (*clientv3.MemberListResponse, error) {
 	out, err := s.run(ctx, "member", "list")

@@ -340,12 +340,13 @@ func TestAlarmDisarmOnlyWhenNothingElseIsActive(t *testing.T) {
 	}
 }
 
-// etcdctl's --cluster form, captured: every member's status from one process; with a member
-// down, the others' statuses still come back with the failure (exit code 1).
+// etcdctl's --cluster forms, captured: every member's status and health from one process; with
+// a member down, the others' statuses still come back with the failure (exit code 1), and the
+// member down is reported unhealthy.
 func TestClusterReadsDecodeCapturedOutput(t *testing.T) {
 	for _, v := range versions {
 		t.Run(v, func(t *testing.T) {
-			s, rec := sessionAnswering(t, v, map[string]string{"status --cluster": "endpoint-status-cluster"})
+			s, rec := sessionAnswering(t, v, map[string]string{"status --cluster": "endpoint-status-cluster", "health --cluster": "endpoint-health-cluster"})
 			st, err := s.ClusterStatus(context.Background())
 			if err != nil || len(st) != 3 {
 				t.Fatalf("status: %d answers, %v", len(st), err)
@@ -355,16 +356,38 @@ func TestClusterReadsDecodeCapturedOutput(t *testing.T) {
 					t.Errorf("status fields missing: %+v", e)
 				}
 			}
+			h, err := s.ClusterHealth(context.Background())
+			if err != nil || len(h) != 3 {
+				t.Fatalf("health: %d answers, %v", len(h), err)
+			}
+			for _, e := range h {
+				if !e.Healthy || e.Took <= 0 || e.Endpoint == "" {
+					t.Errorf("health %+v", e)
+				}
+			}
 			for _, argv := range rec.calls {
 				if !slices.Contains(argv, "--cluster") || !slices.Contains(argv, "--endpoints=https://127.0.0.1:2379") {
 					t.Errorf("argv %v: want --cluster asked of the pod's own endpoint", argv)
 				}
 			}
 
-			s, _ = sessionAnswering(t, v, map[string]string{"status --cluster": "endpoint-status-cluster-down"})
+			s, _ = sessionAnswering(t, v, map[string]string{"status --cluster": "endpoint-status-cluster-down", "health --cluster": "endpoint-health-cluster-down"})
 			st, err = s.ClusterStatus(context.Background())
 			if err == nil || len(st) != 2 {
 				t.Errorf("one member down: %d statuses, err %v; want the other 2 and an error", len(st), err)
+			}
+			h, err = s.ClusterHealth(context.Background())
+			if err != nil || len(h) != 3 {
+				t.Fatalf("health with one member down: %d answers, %v", len(h), err)
+			}
+			unhealthy := 0
+			for _, e := range h {
+				if !e.Healthy && e.Error != "" {
+					unhealthy++
+				}
+			}
+			if unhealthy != 1 {
+				t.Errorf("health with one member down: %+v", h)
 			}
 		})
 	}

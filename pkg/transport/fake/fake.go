@@ -34,7 +34,7 @@ type Member struct {
 	Leaderless bool
 	// ApplyLag is how far the member's applied index trails its raft index.
 	ApplyLag uint64
-	Version   string
+	Version  string
 	// StorageVersion is what the member's status reports as its storage version.
 	StorageVersion string
 	DBSize         int64
@@ -181,6 +181,18 @@ func (s *clusterSession) ClusterStatus(context.Context) ([]transport.EndpointSta
 		out = append(out, transport.EndpointStatus{Endpoint: mem.ClientURLs[0], Status: s.statusOf(mem)})
 	}
 	return out, err
+}
+
+// ClusterHealth probes every member with client URLs, as etcdctl endpoint health --cluster.
+func (s *clusterSession) ClusterHealth(context.Context) ([]transport.EndpointHealth, error) {
+	if _, err := s.self("health --cluster"); err != nil {
+		return nil, err
+	}
+	var out []transport.EndpointHealth
+	for _, mem := range s.c.listed() {
+		out = append(out, transport.EndpointHealth{Endpoint: mem.ClientURLs[0], Health: *healthOf(mem, nil)})
+	}
+	return out, nil
 }
 
 // listed returns the members with client URLs (those etcdctl --cluster asks).
