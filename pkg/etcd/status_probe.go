@@ -110,9 +110,10 @@ const clusterRoundShare = 3
 const maxApplyGap = 5000
 
 // probeCluster reads the cluster in one round when the transport has cluster-wide reads
-// (transport.ClusterReader), two calls at once: every member's status from one pod (etcdctl
-// endpoint status --cluster, which reads the member list linearizably first) and the member list
-// from a second pod (a linearizable read through that member). etcd adds every active alarm, and
+// (transport.ClusterReader), two calls at once in one pod: every member's status (etcdctl
+// endpoint status --cluster, which reads the member list linearizably first) and the member
+// list. Both go through the pod chosen (one kubelet): a second pod would be a second node whose
+// kubelet may hang while etcd serves. etcd adds every active alarm, and
 // "no leader", to each member's status errors: when no status has one, no alarm is active; when
 // one has, the alarm list is read after the round. A member is settled, healthy, when its
 // status shows it serving (statusShowsHealthy); a member with a status that does not is asked
@@ -124,7 +125,7 @@ const maxApplyGap = 5000
 func probeCluster(ctx context.Context, conn transport.Connector, members []discovery.Member, o StatusOptions, probes []memberProbe) clusterRound {
 	timeout := o.Timeout
 	r := clusterRound{need: make([]ask, len(members))}
-	first := clusterAsker(members, -1)
+	first := clusterAsker(members)
 	r.asker = first
 	if first < 0 || !transport.ReadsCluster(conn) {
 		return r
@@ -140,13 +141,6 @@ func probeCluster(ctx context.Context, conn transport.Connector, members []disco
 		_ = s.Close()
 		return r
 	}
-	second := clusterAsker(members, first)
-	ls := s
-	if second < 0 {
-		second = first
-	} else if ls, err = conn.Connect(cctx, &members[second]); err != nil {
-		ls, second = s, first
-	}
 	var (
 		wg       sync.WaitGroup
 		statuses []transport.EndpointStatus
@@ -156,20 +150,12 @@ func probeCluster(ctx context.Context, conn transport.Connector, members []disco
 	)
 	wg.Add(2)
 	go func() { defer wg.Done(); statuses, _ = cr.ClusterStatus(cctx) }()
-	go func() { defer wg.Done(); mlist, mlErr = ls.MemberList(cctx) }()
+	go func() { defer wg.Done(); mlist, mlErr = s.MemberList(cctx) }()
 	if o.ProbeHealth {
 		wg.Add(1)
 		go func() { defer wg.Done(); healths, _ = cr.ClusterHealth(cctx) }()
 	}
 	wg.Wait()
-	if ls != s {
-		_ = ls.Close()
-	}
-	doubt := -1 // a pod whose own read failed in the round
-	if mlErr != nil && second != first {
-		doubt = second
-		mlist, mlErr = s.MemberList(cctx)
-	}
 	byID := map[uint64]*clientv3.StatusResponse{}
 	withErrors := false
 	for _, st := range statuses {
@@ -218,7 +204,6 @@ func probeCluster(ctx context.Context, conn transport.Connector, members []disco
 		probes[i].status = st
 		r.need[i] = askHealth
 		switch h := healthOf(mm, healthByURL); {
-		case i == doubt:
 		case o.ProbeHealth:
 			if h != nil && (h.Healthy || strings.HasPrefix(h.Error, "Active Alarm")) {
 				probes[i].health, r.need[i] = h, askNothing
@@ -264,12 +249,12 @@ func statusShowsHealthy(st, leader *clientv3.StatusResponse) bool {
 	return st.RaftAppliedIndex+maxApplyGap >= leader.RaftIndex && st.RaftAppliedIndex+maxApplyGap >= st.RaftIndex
 }
 
-// clusterAsker picks a pod to read the cluster through: the first running and ready one, else
-// the first running one, other than skip; -1 when none runs.
-func clusterAsker(members []discovery.Member, skip int) int {
+// clusterAsker picks the pod to read the cluster through: the first running and ready one,
+// else the first running one; -1 when none runs.
+func clusterAsker(members []discovery.Member) int {
 	running := -1
 	for i := range members {
-		if i == skip || !members[i].Running() {
+		if !members[i].Running() {
 			continue
 		}
 		if members[i].Ready {
