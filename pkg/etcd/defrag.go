@@ -113,7 +113,7 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 			o.Event(DefragEvent{Member: member, Step: step, Message: fmt.Sprintf(format, args...)})
 		}
 	}
-	st := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
+	st := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout, ProbeHealth: true})
 	serving := 0
 	for _, m := range st.Members {
 		if !m.Learner && m.ID != "" && healthyForDefrag(m) {
@@ -162,7 +162,7 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 		}
 		event("", "compact", "compacted the keyspace at revision %d", rev)
 		// Plan again: the compaction freed pages, which is what the rules look at.
-		st = Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
+		st = Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout, ProbeHealth: true})
 		if why := unreadable(st); why != "" {
 			return r, fmt.Errorf("%w after the compaction at revision %d: %s; no member was defragmented", ErrUnreadable, rev, why)
 		}
@@ -183,7 +183,7 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 		}
 		// Is it (still) the leader? Leadership may have moved during the run. What cannot be
 		// read stops the run: a member not seen could be the leader.
-		cur := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
+		cur := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout, ProbeHealth: true})
 		if why := unreadable(cur); why != "" {
 			return r, stopErr(r, t, fmt.Errorf("%w before defragmenting %s: %s", ErrUnreadable, t.Name, why))
 		}
@@ -312,7 +312,7 @@ func waitCaughtUp(ctx context.Context, conn transport.Connector, pods []discover
 	leaderSeen := false
 	for {
 		var last error
-		st := Status(ctx, conn, pods, StatusOptions{Timeout: call})
+		st := Status(ctx, conn, pods, StatusOptions{Timeout: call, ProbeHealth: true})
 		if !leaderSeen {
 			for _, m := range st.Members {
 				if m.Leader {
@@ -349,7 +349,7 @@ func waitCaughtUp(ctx context.Context, conn transport.Connector, pods []discover
 // MoveLeaderTo transfers leadership to the member an argument names, or to the healthiest
 // follower when arg is empty.
 func MoveLeaderTo(ctx context.Context, conn transport.Connector, pods []discovery.Member, arg string, timeout time.Duration) (from, to *MemberStatus, err error) {
-	st := Status(ctx, conn, pods, StatusOptions{Timeout: timeout})
+	st := Status(ctx, conn, pods, StatusOptions{Timeout: timeout, ProbeHealth: true})
 	if st.Quorum.Voters < 2 {
 		return nil, nil, fmt.Errorf("%w: a cluster of %d voting member(s) has nobody to hand leadership to", ErrRefused, st.Quorum.Voters)
 	}
@@ -415,7 +415,7 @@ func moveLeader(ctx context.Context, conn transport.Connector, pods []discovery.
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		cur := Status(ctx, conn, pods, StatusOptions{Timeout: timeout})
+		cur := Status(ctx, conn, pods, StatusOptions{Timeout: timeout, ProbeHealth: true})
 		if cur.Leader == toHex {
 			return nil
 		}

@@ -3,6 +3,7 @@ package etcd
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -186,5 +187,21 @@ func TestDefragRefusesAMemberBeingSnapshotted(t *testing.T) {
 	}
 	if len(c.Locks) != 1 {
 		t.Errorf("locks left: %v", c.Locks)
+	}
+}
+
+// Over exec, a command that changes the cluster does not take a member's health from its
+// status: the round adds etcdctl endpoint health --cluster, so a member whose status looks
+// fine but whose reads fail is seen, and the defrag is refused.
+func TestDefragGatesOnReadsNotStatusesOverExec(t *testing.T) {
+	c := fragmented()
+	c.ClusterReads = true
+	c.Members[2].Unhealthy = "etcdserver: request timed out"
+	_, err := Defrag(context.Background(), c.Connector(), pods("cp-1", "cp-2", "cp-3"), defragOpts())
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "request timed out") || len(c.Defragged) != 0 {
+		t.Errorf("reads fail on cp-3: %v, defragged %x; want refused", err, c.Defragged)
+	}
+	if !slices.Contains(c.Calls, "etcd-cp-1 health --cluster") {
+		t.Errorf("calls %q: want etcdctl endpoint health --cluster in the round", c.Calls)
 	}
 }

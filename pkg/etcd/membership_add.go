@@ -91,7 +91,7 @@ func PlanAdd(ctx context.Context, conn transport.Connector, pods []discovery.Mem
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 10 * time.Second
 	}
-	st := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
+	st := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout, ProbeHealth: true})
 	if st.Quorum.Voters == 0 {
 		return nil, fmt.Errorf("%w: no member answered with the member list; cannot add a member to a cluster it cannot see", ErrRefused)
 	}

@@ -40,7 +40,7 @@ func WaitHealthy(ctx context.Context, conn transport.Connector, pods []discovery
 	}
 	deadline := time.Now().Add(o.Timeout)
 	for poll := 1; ; poll++ {
-		st := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout})
+		st := Status(ctx, conn, pods, StatusOptions{Timeout: o.CallTimeout, ProbeHealth: true})
 		if o.Progress != nil {
 			o.Progress(poll, st)
 		}

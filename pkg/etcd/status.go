@@ -26,9 +26,12 @@ type MemberStatus struct {
 	HealthErr string `json:"healthError,omitempty"`
 	// HealthTook is how long the health probe's read took (as etcdctl reports it).
 	HealthTook string `json:"healthTook,omitempty"`
-	Leader     bool   `json:"leader"`
-	Learner    bool   `json:"learner"`
-	Version    string `json:"version,omitempty"`
+	// HealthInferred says that Healthy was read from the member's status in the cluster round
+	// (exec), not from a health probe asked of the member: see README, status over exec.
+	HealthInferred bool   `json:"healthInferred,omitempty"`
+	Leader         bool   `json:"leader"`
+	Learner        bool   `json:"learner"`
+	Version        string `json:"version,omitempty"`
 	// StorageVersion is the storage schema version (etcd 3.6 and later).
 	StorageVersion string `json:"storageVersion,omitempty"`
 	// Downgrade is the cluster's downgrade state as this member reports it (etcd 3.6 and later;
@@ -173,6 +176,10 @@ type StatusOptions struct {
 	// Timeout bounds each call to a member; all members are asked in parallel, so the whole
 	// command takes about one Timeout when a member does not answer.
 	Timeout time.Duration
+	// ProbeHealth asks every member for a linearizable read (etcdctl endpoint health) even
+	// where the transport would read its health from its status (exec's cluster round): for
+	// the commands that change the cluster and gate on its health. It costs one more exec.
+	ProbeHealth bool
 }
 
 // Status asks every member, in parallel, for its status and health, reads the member list and
@@ -185,7 +192,7 @@ func Status(ctx context.Context, conn transport.Connector, members []discovery.M
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	probes := probeMembers(ctx, conn, members, o.Timeout)
+	probes := probeMembers(ctx, conn, members, o)
 	defer closeProbes(probes)
 
 	res := &ClusterStatus{Transport: string(conn.Mode())}
@@ -317,6 +324,7 @@ func fillFromPod(ms *MemberStatus, m *discovery.Member, p *memberProbe) {
 		ms.Reachable = ms.Reachable || h.Error == "" || h.Healthy
 		ms.Healthy = h.Healthy
 		ms.HealthErr = h.Error
+		ms.HealthInferred = p.healthInferred
 		if h.Took > 0 {
 			ms.HealthTook = h.Took.Round(time.Microsecond).String()
 		}

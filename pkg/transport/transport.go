@@ -182,12 +182,14 @@ type EndpointHealth struct {
 
 // ClusterReader is implemented by sessions for which one call that asks every member from this
 // one (etcdctl's --cluster) costs far less than one call per member: exec, where every call is
-// a process started in the pod through the API server and the kubelet. The member asks the
-// others at the client URLs of the member list. A member that does not answer is left out of the
-// result (status) or reported unhealthy (health); err is set when some member did not answer,
-// with the answers of the others still returned.
+// a process started in the pod through the API server and the kubelet. The member first reads
+// the member list (a linearizable read through it), then asks the others at their client URLs.
+// A member that does not answer is left out of the result (status) or reported unhealthy
+// (health); err is set when some member did not answer, with the answers of the others still
+// returned.
 type ClusterReader interface {
 	ClusterStatus(ctx context.Context) ([]EndpointStatus, error)
+	// ClusterHealth probes every member: a linearizable read through it and the alarm list.
 	ClusterHealth(ctx context.Context) ([]EndpointHealth, error)
 }
 

@@ -182,7 +182,7 @@ func (o *Options) Run(ctx context.Context) error {
 		return err
 	}
 	// Read the state back, so that the output shows what etcd now reports.
-	st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout()})
+	st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout(), ProbeHealth: true})
 	plan.Downgrade = nil
 	if t, ok := st.DowngradeEnabled(); ok {
 		plan.Downgrade = &etcd.DowngradeState{Enabled: true, TargetVersion: t}
@@ -200,7 +200,7 @@ func (o *Options) Run(ctx context.Context) error {
 }
 
 func (o *Options) plan(ctx context.Context, conn transport.Connector, pods []discovery.Member) (*etcd.DowngradePlan, error) {
-	st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout()})
+	st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout(), ProbeHealth: true})
 	if err := st.AccessError(); err != nil {
 		return nil, err
 	}

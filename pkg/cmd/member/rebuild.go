@@ -160,7 +160,7 @@ func (o *RebuildOptions) Run(ctx context.Context) error {
 		return rebuild.NewLayout(path.Clean(o.ManifestDir), keepDir, path.Clean(data), o.Discard, now()), nil
 	}
 	plan := func() (*rebuild.Plan, *discovery.Member, error) {
-		st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout()})
+		st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout(), ProbeHealth: true})
 		return rebuild.PlanRebuild(st, pods, o.Target, layout)
 	}
 	p, pod, err := plan()

@@ -158,7 +158,7 @@ func (o *RemoveOptions) Run(ctx context.Context) error {
 
 // plan reads the cluster and plans the removal of the member arg names.
 func (o *RemoveOptions) plan(ctx context.Context, conn transport.Connector, pods []discovery.Member, arg string) (*etcd.RemovePlan, error) {
-	st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout()})
+	st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout(), ProbeHealth: true})
 	if st.Quorum.Voters == 0 || len(st.Members) == 0 {
 		return nil, fmt.Errorf("%w: cannot read the member list from any member", etcd.ErrNoMemberReachable)
 	}

@@ -167,7 +167,7 @@ func (o *Options) finish(ctx context.Context, conn transport.Connector, pods []d
 	var st *etcd.ClusterStatus
 	if len(outcomes) == 0 {
 		// Nothing was promoted: report the cluster as it is, without waiting.
-		st = etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout()})
+		st = etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout(), ProbeHealth: true})
 	} else {
 		var err error
 		st, err = etcd.WaitHealthy(ctx, conn, pods, etcd.WaitHealthyOptions{

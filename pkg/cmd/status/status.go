@@ -20,8 +20,10 @@ var (
 	statusLong = templates.LongDesc(`
 		Show the health and state of every etcd member.
 
-		Every etcd pod is asked in parallel for its status and health; the cluster's member list
-		is joined to the pods, so a member without a pod (a dead or reset node) shows too. The
+		Every member is asked for its status and health; the cluster's member list is joined to
+		the pods, so a member without a pod (a dead or reset node) shows too. Over exec a healthy
+		cluster is read in two etcdctl calls in one pod, the health taken from the members'
+		statuses, and only the members in doubt are asked themselves (see the README). The
 		table ends with a summary: how many voting members are healthy, the quorum, and how many
 		more failures the cluster can take.
 

@@ -29,7 +29,12 @@ type Member struct {
 	Down bool
 	// Unhealthy makes the health probe report this error.
 	Unhealthy string
-	Version   string
+	// Leaderless makes the member's status report no leader (and etcd's "no leader" error), as
+	// a member cut off from the others does.
+	Leaderless bool
+	// ApplyLag is how far the member's applied index trails its raft index.
+	ApplyLag uint64
+	Version  string
 	// StorageVersion is what the member's status reports as its storage version.
 	StorageVersion string
 	DBSize         int64
@@ -261,10 +266,21 @@ func (s *session) statusOf(mem *Member) *clientv3.StatusResponse {
 	defer s.c.mu.Unlock()
 	h := s.header(mem)
 	h.Revision = mem.Revision
-	return &clientv3.StatusResponse{Header: h, Version: mem.Version, DbSize: mem.DBSize,
+	st := &clientv3.StatusResponse{Header: h, Version: mem.Version, DbSize: mem.DBSize,
 		DbSizeInUse: mem.InUse, DbSizeQuota: mem.Quota, Leader: s.c.LeaderID, RaftIndex: mem.RaftIndex, RaftTerm: 2,
-		RaftAppliedIndex: mem.RaftIndex, IsLearner: mem.Learner, StorageVersion: mem.StorageVersion,
+		RaftAppliedIndex: mem.RaftIndex - min(mem.ApplyLag, mem.RaftIndex), IsLearner: mem.Learner, StorageVersion: mem.StorageVersion,
 		DowngradeInfo: s.c.downgradeInfo(mem)}
+	if mem.Leaderless {
+		st.Leader = 0
+	}
+	// Like etcd: "no leader" and every active alarm of the cluster in each member's errors.
+	if st.Leader == 0 {
+		st.Errors = append(st.Errors, "etcdserver: no leader")
+	}
+	for _, a := range s.c.Alarms {
+		st.Errors = append(st.Errors, fmt.Sprintf("memberID:%d alarm:%s ", a.MemberID, a.Alarm))
+	}
+	return st
 }
 
 func (c *Cluster) downgradeInfo(mem *Member) *etcdserverpb.DowngradeInfo {

@@ -3,7 +3,10 @@
 // "etcdctl snapshot save" on the member's own node, all to the same member, alternating, in one
 // run:
 //
-//	cd test && go run ./bench/kubeadm -dir /tmp/kubectl-etcd-kubeadm [-mib 500] [-rounds 3] [-member cp-2] [-status-rounds 5]
+//	cd test && go run ./bench/kubeadm -dir /tmp/kubectl-etcd-kubeadm [-mib 500] [-rounds 3] [-member cp-2] [-status-rounds 5] [-status-also OLD]
+//
+// With -rounds 0 only the status comparison runs, and it needs nothing but DIR/kubeconfig: it
+// runs on an e2e harness cluster too (-dir the harness's run dir, -member cp-1).
 //
 // It first times "kubectl etcd status --transport exec" against the one kubectl exec of
 // "etcdctl endpoint status --cluster -w json" it replaces (ratio and peak RSS), then the
@@ -56,6 +59,7 @@ func (s sample) mbps() float64 { return float64(s.bytes) / s.wall.Seconds() / 1e
 var (
 	dir, member, plugin, script, cache, shellImage string
 	statusRounds                                   int
+	statusAlso                                     string
 )
 
 func main() {
@@ -65,6 +69,7 @@ func main() {
 	mib := flag.Int("mib", 500, "MiB of data to fill the cluster with")
 	rounds := flag.Int("rounds", 3, "rounds of the snapshot comparison; each runs every route once, in an order that rotates; 0 skips it")
 	flag.IntVar(&statusRounds, "status-rounds", 5, "rounds of the status comparison (plugin over exec vs one kubectl exec of etcdctl --cluster); 0 skips it")
+	flag.StringVar(&statusAlso, "status-also", "", "comma-separated other plugin binaries (an older build) timed in the same status rounds")
 	flag.Parse()
 	plugin = os.Getenv("KUBECTL_ETCD")
 	root, _ := filepath.Abs("..")
@@ -237,15 +242,21 @@ func statusBench(rounds int) error {
 	}
 	kubeconfig := filepath.Join(dir, "kubeconfig")
 	kubectl := filepath.Join(cache, "k8s-v1.37.2", "kubectl")
-	cmds := []struct {
+	type command struct {
 		name string
 		argv []string
-	}{
+	}
+	cmds := []command{
 		{"plugin status", []string{plugin, "--kubeconfig", kubeconfig, "status", "--transport", "exec"}},
 		{"one-liner", []string{kubectl, "--kubeconfig", kubeconfig, "-n", "kube-system", "exec", "etcd-" + member, "--",
 			"etcdctl", "--endpoints=https://127.0.0.1:2379", "--cacert=/etc/kubernetes/pki/etcd/ca.crt",
 			"--cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt", "--key=/etc/kubernetes/pki/etcd/healthcheck-client.key",
 			"endpoint", "status", "--cluster", "-w", "json"}},
+	}
+	for _, p := range strings.Split(statusAlso, ",") {
+		if p != "" {
+			cmds = append(cmds, command{p, []string{p, "--kubeconfig", kubeconfig, "status", "--transport", "exec"}})
+		}
 	}
 	walls := map[string][]time.Duration{}
 	peak := map[string]int64{}
@@ -271,7 +282,8 @@ func statusBench(rounds int) error {
 	}
 	fmt.Printf("status over exec, %d rounds, alternating (medians):\n", rounds)
 	for _, c := range cmds {
-		fmt.Printf("  %-13s wall %6.2fs  peak RSS %6.1f MiB\n", c.name, median(walls[c.name]).Seconds(), float64(peak[c.name])/1024)
+		fmt.Printf("  %-13s wall %6.3fs  peak RSS %6.1f MiB  ÷ one-liner %.2fx\n", c.name, median(walls[c.name]).Seconds(),
+			float64(peak[c.name])/1024, median(walls[c.name]).Seconds()/median(walls["one-liner"]).Seconds())
 	}
 	fmt.Printf("  plugin status ÷ one-liner %.2fx (target <= 1.2x)\n\n",
 		median(walls["plugin status"]).Seconds()/median(walls["one-liner"]).Seconds())

@@ -63,6 +63,7 @@ type memberStatus struct {
 	Healthy              bool       `json:"healthy"`
 	HealthError          string     `json:"healthError,omitempty"`
 	HealthTook           string     `json:"healthTook,omitempty"`
+	HealthInferred       bool       `json:"healthInferred,omitempty"`
 	Leader               bool       `json:"leader"`
 	Learner              bool       `json:"learner"`
 	Version              string     `json:"version,omitempty"`
@@ -128,13 +129,14 @@ func (st *clusterStatus) member(t *testing.T, name string) memberStatus {
 }
 
 // stable drops what legitimately differs between two runs or two transports: raft term and
-// indexes, revision, DB sizes, the health probe's latency and the fsync latency, the transport
-// and the serving certificate (only port-forward sees it).
+// indexes, revision, DB sizes, the health probe's latency (or that the health was read from
+// the status, over exec) and the fsync latency, the transport and the serving certificate (only
+// port-forward sees it).
 func (st clusterStatus) stable() clusterStatus {
 	st.Transport = ""
 	ms := make([]memberStatus, len(st.Members))
 	for i, m := range st.Members {
-		m.HealthTook = ""
+		m.HealthTook, m.HealthInferred = "", false
 		m.RaftTerm, m.RaftIndex, m.RaftAppliedIndex, m.Revision = 0, 0, 0, 0
 		m.DBSize, m.DBSizeInUse, m.FragmentationPercent = 0, 0, 0
 		m.ServerCertNotAfter, m.ServerCertDaysLeft = "", nil
