@@ -28,8 +28,13 @@ type externalRun struct {
 	conn    *externalConnector
 }
 
-// ErrExternalNodeSide says a command that works on the etcd nodes met an external etcd.
-var ErrExternalNodeSide = fmt.Errorf("%w: node-side command on an external etcd", etcd.ErrRefused)
+// nodeSideInstead says, per node-side command, what to do instead on an external etcd.
+var nodeSideInstead = map[string]string{
+	"member rebuild": "replace the member on its host by hand: kubectl etcd member remove ID, wipe its data directory, " +
+		"then kubectl etcd member add NAME --peer-urls URL prints the flags it must start with; " +
+		"to restore the whole cluster, kubectl etcd snapshot restore-plan FILE prints the per-host commands",
+	"snapshot save --on-node": "save the snapshot here instead (kubectl etcd snapshot save FILE): the helper pod streams it back",
+}
 
 // KubeadmEtcdImage is the etcd image kubeadm uses for a Kubernetes version, under repo
 // (kubeadm-config's imageRepository; default registry.k8s.io). The tags are those of kubeadm
@@ -75,8 +80,12 @@ func (g *GlobalOptions) discoverExternal(ctx context.Context, notFound error) ([
 		fmt.Fprintf(g.LogOut, "warning: %s\n", w)
 	}
 	if g.NodeSide != "" {
-		return nil, fmt.Errorf("%w: %s works on the etcd nodes, and this etcd runs on hosts outside the cluster (%s); run the per-host commands that kubectl etcd snapshot restore-plan prints on each etcd host instead",
-			ErrExternalNodeSide, g.NodeSide, strings.Join(ext.Endpoints, ","))
+		instead := nodeSideInstead[g.NodeSide]
+		if instead == "" {
+			instead = "kubectl etcd snapshot restore-plan FILE prints the commands to run on each etcd host"
+		}
+		return nil, fmt.Errorf("%w: %s works on the etcd members' nodes, and this etcd is external (%s: hosts the plugin cannot reach); %s",
+			etcd.ErrRefused, g.NodeSide, strings.Join(ext.Endpoints, ","), instead)
 	}
 	switch g.Mode {
 	case transport.ModePortForward, transport.ModeMetricsOnly:
