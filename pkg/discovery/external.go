@@ -3,6 +3,7 @@ package discovery
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -46,6 +47,7 @@ type kubeadmClusterConfig struct {
 	KubernetesVersion string `json:"kubernetesVersion"`
 	ImageRepository   string `json:"imageRepository"`
 	Etcd              struct {
+		Local    *struct{} `json:"local"`
 		External *struct {
 			Endpoints []string `json:"endpoints"`
 			CAFile    string   `json:"caFile"`
@@ -65,7 +67,13 @@ func DiscoverExternal(ctx context.Context, client kubernetes.Interface, ns strin
 		ns = DefaultNamespace
 	}
 	flags, ferr := externalFromAPIServers(ctx, client, ns)
-	cfg, cerr := externalFromKubeadmConfig(ctx, client, ns)
+	cfg, local, cerr := externalFromKubeadmConfig(ctx, client, ns)
+	if local {
+		return nil, nil // kubeadm made a stacked etcd: its pods are the members
+	}
+	if flags != nil && allLoopback(flags.Endpoints) {
+		flags = nil // the API server's own node: a stacked member, not an external etcd
+	}
 	if flags == nil && cfg == nil {
 		// Report why nothing was found only when a source could not be read at all.
 		for _, err := range []error{ferr, cerr} {
@@ -133,33 +141,44 @@ func apiServerContainer(p *corev1.Pod) *corev1.Container {
 }
 
 // externalFromKubeadmConfig reads etcd.external of kubeadm's ClusterConfiguration (nil when the
-// ConfigMap is absent or has no external etcd).
-func externalFromKubeadmConfig(ctx context.Context, client kubernetes.Interface, ns string) (*External, error) {
+// ConfigMap is absent or has no external etcd); local is set when it says etcd.local.
+func externalFromKubeadmConfig(ctx context.Context, client kubernetes.Interface, ns string) (ext *External, local bool, err error) {
 	cm, err := client.CoreV1().ConfigMaps(ns).Get(ctx, KubeadmConfigMap, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
 		if apierrors.IsForbidden(err) {
-			return nil, fmt.Errorf("RBAC denied get configmaps %q in namespace %q (external etcd is read from it and from the kube-apiserver pods): %w", KubeadmConfigMap, ns, err)
+			return nil, false, fmt.Errorf("RBAC denied get configmaps %q in namespace %q (external etcd is read from it and from the kube-apiserver pods): %w", KubeadmConfigMap, ns, err)
 		}
-		return nil, fmt.Errorf("cannot read ConfigMap %s/%s: %w", ns, KubeadmConfigMap, err)
+		return nil, false, fmt.Errorf("cannot read ConfigMap %s/%s: %w", ns, KubeadmConfigMap, err)
 	}
 	raw := cm.Data["ClusterConfiguration"]
 	if raw == "" {
-		return nil, nil
+		return nil, false, nil
 	}
 	var cc kubeadmClusterConfig
 	if err := yaml.Unmarshal([]byte(raw), &cc); err != nil {
-		return nil, fmt.Errorf("ConfigMap %s/%s: cannot read its ClusterConfiguration: %w", ns, KubeadmConfigMap, err)
+		return nil, false, fmt.Errorf("ConfigMap %s/%s: cannot read its ClusterConfiguration: %w", ns, KubeadmConfigMap, err)
 	}
 	x := cc.Etcd.External
 	if x == nil || len(x.Endpoints) == 0 {
-		return nil, nil
+		return nil, cc.Etcd.Local != nil, nil
 	}
 	return &External{Endpoints: x.Endpoints, CAFile: x.CAFile, CertFile: x.CertFile, KeyFile: x.KeyFile,
 		ImageRepository: cc.ImageRepository, KubernetesVersion: cc.KubernetesVersion,
-		Source: fmt.Sprintf("ConfigMap %s/%s (etcd.external)", ns, KubeadmConfigMap)}, nil
+		Source: fmt.Sprintf("ConfigMap %s/%s (etcd.external)", ns, KubeadmConfigMap)}, false, nil
+}
+
+// allLoopback says whether every endpoint is a loopback address.
+func allLoopback(endpoints []string) bool {
+	for _, ep := range endpoints {
+		u, err := url.Parse(ep)
+		if err != nil || !isLoopback(u.Hostname()) {
+			return false
+		}
+	}
+	return len(endpoints) > 0
 }
 
 // disagreements lists, as warnings, the settings in which b differs from a (a wins).
