@@ -105,6 +105,15 @@ func (m *Member) String() string {
 	return "pod " + m.Pod
 }
 
+// Is says whether m is the member that a result row names by pod and member name: by its pod,
+// or, for an external member (it has none), by its member name.
+func (m *Member) Is(pod, name string) bool {
+	if m.External {
+		return pod == "" && name == m.Name
+	}
+	return pod != "" && m.Pod == pod
+}
+
 // Running reports whether the pod is in phase Running.
 func (m *Member) Running() bool { return m.Phase == string(corev1.PodRunning) }
 

@@ -140,3 +140,27 @@ func TestDiscoverExternalUnreadableConfig(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// Result rows name a member by pod; an external member has none, so it is found by its
+// member name, and never matches a row of a pod or another external member.
+func TestMemberIs(t *testing.T) {
+	pod := Member{Pod: "etcd-cp-1", Name: "cp-1"}
+	ext1 := Member{External: true, Name: "etcd-1"}
+	ext2 := Member{External: true, Name: "etcd-2"}
+	for _, c := range []struct {
+		m         Member
+		pod, name string
+		want      bool
+	}{
+		{pod, "etcd-cp-1", "cp-1", true},
+		{pod, "etcd-cp-1", "", true},
+		{pod, "", "cp-1", false},
+		{ext1, "", "etcd-1", true},
+		{ext2, "", "etcd-1", false},
+		{ext1, "etcd-cp-1", "etcd-1", false},
+	} {
+		if got := c.m.Is(c.pod, c.name); got != c.want {
+			t.Errorf("%+v.Is(%q, %q) = %v, want %v", c.m, c.pod, c.name, got, c.want)
+		}
+	}
+}
