@@ -656,7 +656,14 @@ sweep() {
 cmd_down() {
   [ -n "${DIR:-}" ] || DIR=$(cat "$CURRENT" 2>/dev/null || true)
   [ -n "$DIR" ] || { log "no kubeadm cluster recorded in $CURRENT"; DIR=/nonexistent; }
-  [ -f "$DIR/topology" ] && load_topology
+  if [ -f "$DIR/topology" ]; then
+    load_topology
+  elif [ "$DIR" != /nonexistent ] && [ "$DIR" != "$(cat "$CLAIM_DIR/kubeadm.dir" 2>/dev/null)" ]; then
+    # A DIR whose up stopped before it made anything (a refused claim): there is nothing of it
+    # to tear down, and the names a sweep would guess may be another running cluster's.
+    log "no cluster was brought up in $DIR (no $DIR/topology); nothing to tear down"
+    return 0
+  fi
   local n up
   # An up still running (interrupted by the caller) must not go on creating things.
   up=$(cat "$DIR/up.pid" 2>/dev/null || true)
