@@ -339,3 +339,11 @@ func (s *externalSession) SnapshotRoute() (route, via string) {
 
 // IsExternal reports whether this run found an external etcd (no etcd pods).
 func (g *GlobalOptions) IsExternal() bool { return g.external != nil }
+
+// OwnHelper is the name of this run's helper pod for an external etcd ("" when there is none).
+func (g *GlobalOptions) OwnHelper() string {
+	if g.external == nil {
+		return ""
+	}
+	return g.external.helper.Pod.Name
+}

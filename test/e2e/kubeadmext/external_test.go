@@ -173,3 +173,13 @@ func TestHelperImageNotPullable(t *testing.T) {
 	}
 	noHelperLeft(t)
 }
+
+// doctor on an external etcd: no finding, and this run's own helper pod is not one.
+func TestDoctor(t *testing.T) {
+	r := runPlugin(t, "doctor")
+	plugintest.WantCode(t, r, 0)
+	if strings.Contains(r.Stdout, "helper-pod") || !strings.Contains(r.Stdout, "No findings") {
+		t.Errorf("doctor:\n%s", r)
+	}
+	noHelperLeft(t)
+}
