@@ -611,6 +611,9 @@ cmd_up() {
   for n in "${NODES[@]}"; do
     case $n in cp-1 | etcd-*) ;; *) node_join "$n" ;; esac
   done
+  # Pods are refused until the controller manager made the namespace's default ServiceAccount.
+  timed "kube-system/default ServiceAccount" wait_for "the default ServiceAccount of kube-system" 120 \
+    kubectl --kubeconfig "$DIR/kubeconfig" -n kube-system get serviceaccount default
   rm -f "$DIR/up.pid"
   log "cluster up in $((SECONDS - t0)) s; KUBECONFIG=$DIR/kubeconfig"
 }

@@ -178,7 +178,7 @@ func TestHelperImageNotPullable(t *testing.T) {
 func TestDoctor(t *testing.T) {
 	r := runPlugin(t, "doctor")
 	plugintest.WantCode(t, r, 0)
-	if strings.Contains(r.Stdout, "helper-pod") || !strings.Contains(r.Stdout, "No findings") {
+	if strings.Contains(r.Stdout, "helper-pod") || !strings.Contains(r.Stdout, "no findings") {
 		t.Errorf("doctor:\n%s", r)
 	}
 	noHelperLeft(t)
