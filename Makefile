@@ -12,13 +12,16 @@ E2E_ETCD_VERSIONS ?= v3.6.16 v3.7.3
 E2E_TIMEOUT ?= 40m
 KUBEADM_E2E_TIMEOUT ?= 30m
 KUBEADM_DIR ?= /tmp/kubectl-etcd-kubeadm
+# make test-kubeadm runs the external-etcd suite after the stacked one; KUBEADM_EXTERNAL=0 skips it.
+KUBEADM_EXTERNAL ?= 1
+KUBEADM_EXTERNAL_E2E_TIMEOUT ?= 15m
 # What the kubeadm cluster needs from the distribution, installed when missing.
 KUBEADM_PACKAGES := containerd runc iptables conntrack socat
 # golangci-lint, pinned; built once from the Go module proxy into bin/tools (make lint).
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(BIN)/tools/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 
-.PHONY: help build install test test-e2e e2e-tools e2e-up test-kubeadm kubeadm-tools kubeadm-up kubeadm-down bench bench-kubeadm dist verify-krew verify-krew-manifest verify fmt vet lint tidy-check clean testdata
+.PHONY: help build install test test-e2e e2e-tools e2e-up test-kubeadm test-kubeadm-external kubeadm-tools kubeadm-up kubeadm-down bench bench-kubeadm dist verify-krew verify-krew-manifest verify fmt vet lint tidy-check clean testdata
 
 help: ## Show this help
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z0-9_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -40,7 +43,7 @@ test-e2e: build e2e-tools ## Run the end-to-end tests on a real etcd + kube-apis
 	@set -e; for v in $(E2E_ETCD_VERSIONS); do \
 	  echo "=== e2e with etcd $$v"; \
 	  (cd test && E2E_ETCD_VERSION=$$v KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd \
-	    $(GO) test -count=1 -p 1 -timeout $(E2E_TIMEOUT) $$($(GO) list ./e2e/... | grep -v '/e2e/kubeadm$$')); \
+	    $(GO) test -count=1 -p 1 -timeout $(E2E_TIMEOUT) $$($(GO) list ./e2e/... | grep -v '/e2e/kubeadm\(ext\)\?$$')); \
 	done
 
 e2e-up: build e2e-tools ## Start a harness cluster by hand (Ctrl-C stops it); E2E_ETCD_VERSION picks etcd
@@ -52,9 +55,16 @@ kubeadm-tools: ## Build (once, cached) what the kubeadm cluster runs; apt-get in
 	    apt-get update -qq && apt-get install -y -qq $(KUBEADM_PACKAGES) >/dev/null; fi
 	ETCD_VERSIONS=v3.6.16 hack/e2e-tools.sh etcd k8s kubeadm
 
-test-kubeadm: build kubeadm-tools ## Run the e2e suite on a kubeadm-made 3-node control plane (real kubelet, containerd, distroless etcd)
+test-kubeadm: build kubeadm-tools ## Run the e2e suite on a kubeadm-made 3-node control plane (real kubelet, containerd, distroless etcd), then test-kubeadm-external (KUBEADM_EXTERNAL=0: not)
 	cd test && KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd \
 	  $(GO) test -count=1 -p 1 -timeout $(KUBEADM_E2E_TIMEOUT) -v ./e2e/kubeadm/
+	@if [ "$(KUBEADM_EXTERNAL)" = 1 ]; then $(MAKE) --no-print-directory test-kubeadm-external-run; fi
+
+test-kubeadm-external: build kubeadm-tools test-kubeadm-external-run ## Run the e2e suite on kubeadm's external-etcd topology (3 etcd hosts with standalone kubelets, 1 control-plane node)
+
+test-kubeadm-external-run:
+	cd test && KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd \
+	  $(GO) test -count=1 -p 1 -timeout $(KUBEADM_EXTERNAL_E2E_TIMEOUT) -v ./e2e/kubeadmext/
 
 kubeadm-up: kubeadm-tools ## Start the kubeadm cluster by hand in KUBEADM_DIR (stop it with make kubeadm-down)
 	hack/kubeadm-cluster.sh up $(KUBEADM_DIR)

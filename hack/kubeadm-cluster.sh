@@ -7,6 +7,16 @@
 #
 # Usage (as root):
 #   hack/kubeadm-cluster.sh up DIR            bring the cluster up; state and logs under DIR
+#   hack/kubeadm-cluster.sh up DIR --external-etcd
+#                                             kubeadm's "HA etcd cluster" topology instead: three
+#                                             etcd hosts (etcd-1..3) with a standalone kubelet each,
+#                                             certificates from kubeadm init phase certs, manifests
+#                                             from kubeadm init phase etcd local, and one control-
+#                                             plane node cp-1 made by kubeadm init with etcd.external.
+#                                             It has names of its own (prefix ka1, bridge ka1br,
+#                                             172.30.251.0/24, claim kubeadm-external.dir), so it runs
+#                                             beside the stacked cluster; every subcommand given its
+#                                             DIR acts on that cluster only.
 #   hack/kubeadm-cluster.sh down [DIR]        stop everything, delete namespaces, bridge, cgroups,
 #                                             restore the kernel settings (DIR: the running one)
 #   hack/kubeadm-cluster.sh exec DIR NODE CMD...   run CMD inside NODE's namespaces
@@ -23,7 +33,9 @@
 # Layout: bridge ka0br 172.30.250.1/24; node cp-<i> in netns ka0-cp-<i> at 172.30.250.1<i>, veth
 # ka0v<i>; cgroup parent /ka0-cp-<i> in every cgroup v1 hierarchy. One such cluster at a time: the
 # running one is recorded in /run/kubectl-etcd-e2e/kubeadm.dir, and up first tears down a
-# previous one whose owner is gone.
+# previous one whose owner is gone. The external-etcd cluster: etcd-<i> at 172.30.251.2<i> (veth
+# ka1ve<i>), cp-1 at 172.30.251.11 (veth ka1v1), cgroup parents /ka1-<node>, recorded in
+# /run/kubectl-etcd-e2e/kubeadm-external.dir; DIR/topology says which kind a DIR holds.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kubectl-etcd/e2e}
@@ -33,11 +45,23 @@ KA_BIN=$CACHE/kubeadm-$K8S_VERSION
 K8S_BIN=$CACHE/k8s-$K8S_VERSION
 ETCD_BIN=$CACHE/etcd-$ETCD_VERSION
 CLAIM_DIR=/run/kubectl-etcd-e2e
-CURRENT=$CLAIM_DIR/kubeadm.dir
-BRIDGE=ka0br
-SUBNET=172.30.250
-ENDPOINT=cp.ka0.test # the control-plane endpoint name, in every node's /etc/hosts
-NODES=(cp-1 cp-2 cp-3)
+# set_topology stacked|external: the names of one kind of cluster. stacked is the default.
+set_topology() {
+  TOPOLOGY=$1
+  case $1 in
+    stacked)
+      PREFIX=ka0; CURRENT=$CLAIM_DIR/kubeadm.dir; SUBNET=172.30.250
+      NODES=(cp-1 cp-2 cp-3); ETCD_HOSTS=(); OTHER_BRIDGE=ka1br ;;
+    external)
+      PREFIX=ka1; CURRENT=$CLAIM_DIR/kubeadm-external.dir; SUBNET=172.30.251
+      NODES=(etcd-1 etcd-2 etcd-3 cp-1); ETCD_HOSTS=(etcd-1 etcd-2 etcd-3); OTHER_BRIDGE=ka0br ;;
+    *) die "unknown topology $1" ;;
+  esac
+  BRIDGE=${PREFIX}br
+  ENDPOINT=cp.$PREFIX.test # the control-plane endpoint name, in every node's /etc/hosts
+}
+# load_topology: the topology DIR was brought up with (stacked when DIR says nothing).
+load_topology() { set_topology "$(cat "$DIR/topology" 2>/dev/null || echo stacked)"; }
 # A small image with a shell, for the tests of the node helper (--helper-image): built from this
 # machine's files (Debian's dash, coreutils and grep), imported on every node, never pulled. It
 # has exactly what kubeadm's kube-proxy image (distroless-iptables) has for a shell user, so that
@@ -63,10 +87,14 @@ export PATH=$KA_BIN:$K8S_BIN:$PATH:/usr/local/sbin:/usr/sbin:/sbin
 log() { printf '[kubeadm-cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 timed() { local what=$1 start=$SECONDS; shift; "$@"; log "$what: $((SECONDS - start)) s"; }
+set_topology stacked
 
-node_index() { echo "${1#cp-}"; }
-node_ip() { echo "$SUBNET.1$(node_index "$1")"; }
-netns() { echo "ka0-$1"; }
+# node_index NODE: cp-<i> is <i>, etcd-<i> (an external etcd host) is e<i>.
+node_index() { case $1 in cp-*) echo "${1#cp-}" ;; etcd-*) echo "e${1#etcd-}" ;; *) die "bad node name $1" ;; esac; }
+node_ip() { case $1 in cp-*) echo "$SUBNET.1${1#cp-}" ;; etcd-*) echo "$SUBNET.2${1#etcd-}" ;; esac; }
+netns() { echo "$PREFIX-$1"; }
+veth() { echo "${PREFIX}v$(node_index "$1")"; }
+is_etcd_host() { case $1 in etcd-*) return 0 ;; esac; return 1; }
 holder_pid() { cat "$DIR/nodes/$1/holder.pid"; }
 # alive PID: the process exists and is not a zombie.
 alive() {
@@ -104,8 +132,7 @@ build_images() {
     local name=${ref#registry.k8s.io/}; name=${name%%:*}
     case $name in
       pause) "$img/oci-image" -o "$img/$name.tar" -ref "$ref" -entrypoint /pause -file "/pause=$KA_BIN/pause" ;;
-      etcd) "$img/oci-image" -o "$img/$name.tar" -ref "$ref" -file "/usr/local/bin/etcd=$ETCD_BIN/etcd" \
-              -file "/usr/local/bin/etcdctl=$ETCD_BIN/etcdctl" -file "/usr/local/bin/etcdutl=$ETCD_BIN/etcdutl" ;;
+      etcd) etcd_image "$img/oci-image" "$img/$name.tar" "$ref" ;;
       kube-apiserver) "$img/oci-image" -o "$img/$name.tar" -ref "$ref" -file "/usr/local/bin/$name=$K8S_BIN/$name" ;;
       kube-controller-manager | kube-scheduler) "$img/oci-image" -o "$img/$name.tar" -ref "$ref" -file "/usr/local/bin/$name=$KA_BIN/$name" ;;
       kube-proxy) kube_proxy_image "$img/oci-image" "$img/$name.tar" "$ref" ;;
@@ -115,7 +142,20 @@ build_images() {
   done < <(kubeadm config images list --config "$DIR/kubeadm-init-cp-1.yaml")
   [ -n "$pv" ] || die "kubeadm lists no pause image"
   shell_image "$img/oci-image" "$img/shell.tar" "$SHELL_IMAGE"
+  if [ "$TOPOLOGY" = external ]; then
+    # With etcd.external kubeadm lists no etcd image. The etcd hosts run ETCD_VERSION (their
+    # kubeadmcfg.yaml names the tag); cp-1 gets the etcd image kubeadm would pick for this
+    # Kubernetes version, as if pre-pulled: what the plugin's helper pod runs there by default.
+    etcd_image "$img/oci-image" "$img/etcd.tar" "registry.k8s.io/etcd:${ETCD_VERSION#v}-0"
+    etcd_image "$img/oci-image" "$img/etcd-default.tar" "$(kubeadm config images list --kubernetes-version "$K8S_VERSION" 2>/dev/null | grep '/etcd:')"
+  fi
   echo "$pv" >"$DIR/pause-version"
+}
+
+# etcd_image OCI-IMAGE OUT REF: a distroless etcd image (etcd, etcdctl, etcdutl) of ETCD_VERSION.
+etcd_image() {
+  "$1" -o "$2" -ref "$3" -file "/usr/local/bin/etcd=$ETCD_BIN/etcd" \
+    -file "/usr/local/bin/etcdctl=$ETCD_BIN/etcdctl" -file "/usr/local/bin/etcdutl=$ETCD_BIN/etcdutl"
 }
 
 # shell_image OCI-IMAGE OUT REF [ARGS...]: an image with this machine's SHELL_IMAGE_TOOLS under
@@ -154,10 +194,13 @@ kube_proxy_image() {
   shell_image "$tool" "$out" "$ref" "${args[@]}"
 }
 
-# node_up NODE: namespaces, mounts, cgroup parent, containerd with the images imported.
+# node_up NODE [IMAGE...]: namespaces, mounts, cgroup parent, containerd with the images
+# imported (the IMAGE tars of DIR/images, default all of them).
 node_up() {
-  local n=$1 d=$DIR/nodes/$1 ns ip i veth c
-  ns=$(netns "$n"); ip=$(node_ip "$n"); i=$(node_index "$n"); veth=ka0v$i
+  local n=$1 d=$DIR/nodes/$1 ns ip veth c; shift
+  local tars=("$@")
+  [ ${#tars[@]} -gt 0 ] || tars=("$DIR"/images/*.tar)
+  ns=$(netns "$n"); ip=$(node_ip "$n"); veth=$(veth "$n")
   mkdir -p "$d"/{etc-upper,etc-work,usr-upper,usr-work,var-upper,var-work,containerd,kubelet,etcd,log,run}
   chmod 700 "$d/etcd"
   ip netns add "$ns"
@@ -190,10 +233,10 @@ node_up() {
     for x in "${NODES[@]}"; do echo "$(node_ip "$x") $x"; done
   } | in_node "$n" tee /etc/hosts >/dev/null
   for c in "${CGROUP_CONTROLLERS[@]}"; do
-    mkdir -p "/sys/fs/cgroup/$c/ka0-$n"
+    mkdir -p "/sys/fs/cgroup/$c/$PREFIX-$n"
   done
-  cp /sys/fs/cgroup/cpuset/cpuset.cpus "/sys/fs/cgroup/cpuset/ka0-$n/cpuset.cpus"
-  cp /sys/fs/cgroup/cpuset/cpuset.mems "/sys/fs/cgroup/cpuset/ka0-$n/cpuset.mems"
+  cp /sys/fs/cgroup/cpuset/cpuset.cpus "/sys/fs/cgroup/cpuset/$PREFIX-$n/cpuset.cpus"
+  cp /sys/fs/cgroup/cpuset/cpuset.mems "/sys/fs/cgroup/cpuset/$PREFIX-$n/cpuset.mems"
   cat <<EOF | in_node "$n" tee /etc/containerd/config.toml >/dev/null
 version = 2
 root = "/var/lib/containerd"
@@ -219,7 +262,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
 EOF
   spawn containerd "$n" containerd --config /etc/containerd/config.toml
   wait_for "containerd of $n" 30 in_node "$n" ctr -a /run/containerd/containerd.sock version
-  for c in "$DIR"/images/*.tar; do
+  for c in "${tars[@]}"; do
     in_node "$n" ctr -a /run/containerd/containerd.sock -n k8s.io images import "$c" >/dev/null
   done
 }
@@ -230,6 +273,7 @@ kubeadm_configs() {
   key=$(openssl rand -hex 32)
   echo "$token" >"$DIR/token"; echo "$key" >"$DIR/certificate-key"
   for n in "${NODES[@]}"; do
+    is_etcd_host "$n" && continue
     ip=$(node_ip "$n")
     local reg
     reg="  name: $n
@@ -238,7 +282,7 @@ kubeadm_configs() {
   ignorePreflightErrors: [$(IFS=,; echo "${PREFLIGHT_IGNORES[*]}")]
   kubeletExtraArgs:
   - {name: node-ip, value: \"$ip\"}
-  - {name: cgroup-root, value: /ka0-$n}"
+  - {name: cgroup-root, value: /$PREFIX-$n}"
     if [ "$n" = cp-1 ]; then
       cat >"$DIR/kubeadm-init-$n.yaml" <<EOF
 apiVersion: kubeadm.k8s.io/v1beta4
@@ -259,13 +303,11 @@ timeouts:
 apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
 kubernetesVersion: $K8S_VERSION
-clusterName: ka0
+clusterName: $PREFIX
 controlPlaneEndpoint: "$ENDPOINT:6443"
 networking:
   serviceSubnet: 10.96.0.0/16
-etcd:
-  local:
-    imageTag: "${ETCD_VERSION#v}-0"
+$(etcd_config)
 ---
 # kube-proxy as kubeadm deploys it; a node's network namespace may not change the conntrack
 # table's size or timeouts (0: leave them as they are), as in kind.
@@ -308,6 +350,123 @@ $reg
 EOF
     fi
   done
+}
+
+# etcd_config: the etcd section of the ClusterConfiguration: a stacked member per control-plane
+# node, or (external) the etcd hosts with the API server's client certificate, as the guide says.
+etcd_config() {
+  if [ "$TOPOLOGY" = stacked ]; then
+    printf 'etcd:\n  local:\n    imageTag: "%s-0"\n' "${ETCD_VERSION#v}"
+    return
+  fi
+  local h
+  printf 'etcd:\n  external:\n    endpoints:\n'
+  for h in "${ETCD_HOSTS[@]}"; do printf '    - https://%s:2379\n' "$(node_ip "$h")"; done
+  printf '    caFile: /etc/kubernetes/pki/etcd/ca.crt\n'
+  printf '    certFile: /etc/kubernetes/pki/apiserver-etcd-client.crt\n'
+  printf '    keyFile: /etc/kubernetes/pki/apiserver-etcd-client.key\n'
+}
+
+# etcd_host_config HOST: the guide's kubeadmcfg.yaml of one etcd host.
+etcd_host_config() {
+  local n=$1 ip h initial=""
+  ip=$(node_ip "$n")
+  for h in "${ETCD_HOSTS[@]}"; do initial+="${initial:+,}$h=https://$(node_ip "$h"):2380"; done
+  cat <<EOF
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+nodeRegistration:
+  name: $n
+  criSocket: unix:///run/containerd/containerd.sock
+localAPIEndpoint:
+  advertiseAddress: $ip
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: $K8S_VERSION
+etcd:
+  local:
+    imageTag: "${ETCD_VERSION#v}-0"
+    serverCertSANs: ["$ip"]
+    peerCertSANs: ["$ip"]
+    extraArgs:
+    - {name: initial-cluster, value: "$initial"}
+    - {name: initial-cluster-state, value: new}
+    - {name: name, value: $n}
+    - {name: listen-peer-urls, value: "https://$ip:2380"}
+    - {name: listen-client-urls, value: "https://$ip:2379"}
+    - {name: advertise-client-urls, value: "https://$ip:2379"}
+    - {name: initial-advertise-peer-urls, value: "https://$ip:2380"}
+EOF
+}
+
+# etcd_hosts_up: the guide's steps. The kubelet of each host runs standalone (static pods only,
+# no API server); the CA is made once on etcd-1, then etcd-1 makes every host's certificates
+# from that host's kubeadmcfg.yaml, keeping a copy per host and deleting all but the CA before
+# the next (etcd-1 last, whose files stay); each host gets its copy (no CA key on the others);
+# kubeadm init phase etcd local writes each host's manifest.
+etcd_hosts_up() {
+  local h stage=$DIR/etcd-stage
+  mkdir -p "$stage"
+  for h in "${ETCD_HOSTS[@]}"; do
+    mkdir -p "$stage/$h"
+    etcd_host_config "$h" >"$stage/$h/kubeadmcfg.yaml"
+    cat <<EOF | in_node "$h" tee /etc/kubernetes/kubelet-standalone.yaml >/dev/null
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: false}
+authorization: {mode: AlwaysAllow}
+cgroupDriver: cgroupfs
+cgroupRoot: /$PREFIX-$h
+failCgroupV1: false
+failSwapOn: false
+address: 127.0.0.1
+containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
+staticPodPath: /etc/kubernetes/manifests
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard:
+  memory.available: "100Mi"
+  nodefs.available: "1%"
+  imagefs.available: "1%"
+EOF
+    spawn kubelet "$h" kubelet --config=/etc/kubernetes/kubelet-standalone.yaml
+  done
+  in_node etcd-1 kubeadm init phase certs etcd-ca --config="$stage/etcd-1/kubeadmcfg.yaml" >>"$DIR/logs/etcd-1-kubeadm.log" 2>&1 || die "kubeadm init phase certs etcd-ca failed"
+  local order=("${ETCD_HOSTS[@]:1}" "${ETCD_HOSTS[0]}") phase
+  for h in "${order[@]}"; do
+    for phase in etcd-server etcd-peer etcd-healthcheck-client apiserver-etcd-client; do
+      in_node etcd-1 kubeadm init phase certs "$phase" --config="$stage/$h/kubeadmcfg.yaml" >>"$DIR/logs/etcd-1-kubeadm.log" 2>&1 ||
+        die "kubeadm init phase certs $phase for $h failed (log $DIR/logs/etcd-1-kubeadm.log)"
+    done
+    in_node etcd-1 cp -R /etc/kubernetes/pki "$stage/$h/"
+    [ "$h" = etcd-1 ] || in_node etcd-1 find /etc/kubernetes/pki -not -name ca.crt -not -name ca.key -type f -delete
+  done
+  for h in "${ETCD_HOSTS[@]:1}"; do
+    find "$stage/$h" -name ca.key -type f -delete
+    in_node "$h" cp -R "$stage/$h/pki" /etc/kubernetes/
+  done
+  for h in "${ETCD_HOSTS[@]}"; do
+    in_node "$h" kubeadm init phase etcd local --config="$stage/$h/kubeadmcfg.yaml" >>"$DIR/logs/$h-kubeadm.log" 2>&1 ||
+      die "kubeadm init phase etcd local on $h failed (log $DIR/logs/$h-kubeadm.log)"
+  done
+  # The control-plane node needs the CA and the API server's client pair (guide: copied from host 1).
+  local pki=$DIR/nodes/etcd-1/etc-upper/kubernetes/pki
+  in_node cp-1 mkdir -p /etc/kubernetes/pki/etcd
+  in_node cp-1 cp "$pki/etcd/ca.crt" /etc/kubernetes/pki/etcd/ca.crt
+  in_node cp-1 cp "$pki/apiserver-etcd-client.crt" "$pki/apiserver-etcd-client.key" /etc/kubernetes/pki/
+  rm -rf "$stage"/*/pki
+  timed "external etcd healthy (3 members)" wait_for "the external etcd cluster" 180 etcd_healthy
+}
+
+# etcd_healthy: every etcd host answers a linearizable read (etcdctl endpoint health).
+etcd_healthy() {
+  local pki=$DIR/nodes/etcd-1/etc-upper/kubernetes/pki eps="" h
+  for h in "${ETCD_HOSTS[@]}"; do eps+="${eps:+,}https://$(node_ip "$h"):2379"; done
+  "$ETCD_BIN/etcdctl" --endpoints="$eps" --cacert="$pki/etcd/ca.crt" --cert="$pki/apiserver-etcd-client.crt" \
+    --key="$pki/apiserver-etcd-client.key" --dial-timeout=2s --command-timeout=3s endpoint health
 }
 
 # start_kubelet NODE: the command line kubeadm's systemd drop-in gives the kubelet.
@@ -366,7 +525,9 @@ pods_ready() {
   local out
   out=$(kubectl --kubeconfig "$DIR/kubeconfig" -n kube-system get pods --field-selector "spec.nodeName=$1" \
     -o jsonpath='{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}') || return 1
-  for c in etcd kube-apiserver kube-controller-manager kube-scheduler; do
+  local c comps=(kube-apiserver kube-controller-manager kube-scheduler)
+  [ "$TOPOLOGY" = external ] || comps+=(etcd)
+  for c in "${comps[@]}"; do
     grep -qx "$c-$1=True" <<<"$out" || return 1
   done
 }
@@ -387,6 +548,13 @@ node_join() {
 
 sysctl_set() {
   local kv k
+  # The other cluster (stacked or external) may run: its up set them and its down restores
+  # them; this one leaves them to it.
+  if ip link show "$OTHER_BRIDGE" >/dev/null 2>&1; then
+    for kv in "${SYSCTLS[@]}"; do sysctl -qw "$kv"; done
+    log "kernel settings set; the cluster of $OTHER_BRIDGE runs and restores them when it goes down"
+    return
+  fi
   : >"$DIR/sysctl.orig"
   for kv in "${SYSCTLS[@]}"; do
     k=${kv%%=*}
@@ -416,6 +584,7 @@ cmd_up() {
   ip link show "$BRIDGE" >/dev/null 2>&1 && { log "deleting leftover $BRIDGE"; DIR=/nonexistent sweep; }
   local t0=$SECONDS
   mkdir -p "$DIR/logs" "$DIR/nodes"
+  echo "$TOPOLOGY" >"$DIR/topology"
   echo "$DIR" >"$CURRENT"
   echo $$ >"$DIR/up.pid"
   echo "${OWNER_PID:-$PPID}" >"$DIR/owner.pid"
@@ -426,13 +595,25 @@ cmd_up() {
   kubeadm_configs
   timed "images" build_images
   local n
-  for n in "${NODES[@]}"; do timed "node $n (namespaces, containerd, images)" node_up "$n"; done
+  for n in "${NODES[@]}"; do
+    if is_etcd_host "$n"; then
+      timed "node $n (namespaces, containerd, images)" node_up "$n" "$DIR/images/pause.tar" "$DIR/images/etcd.tar"
+    else
+      timed "node $n (namespaces, containerd, images)" node_up "$n"
+    fi
+  done
+  [ "$TOPOLOGY" = stacked ] || etcd_hosts_up
   in_node cp-1 tee /etc/kubeadm/kubeadm.yaml <"$DIR/kubeadm-init-cp-1.yaml" >/dev/null
   node_init
   cp "$DIR/nodes/cp-1/etc-upper/kubernetes/pki/ca.crt" "$DIR/nodes/cp-1/pki-ca.crt"
   write_kubeconfig
   timed "static pods of cp-1 in the API and Ready" wait_for "the static pods of cp-1" 120 pods_ready cp-1
-  for n in cp-2 cp-3; do node_join "$n"; done
+  for n in "${NODES[@]}"; do
+    case $n in cp-1 | etcd-*) ;; *) node_join "$n" ;; esac
+  done
+  # Pods are refused until the controller manager made the namespace's default ServiceAccount.
+  timed "kube-system/default ServiceAccount" wait_for "the default ServiceAccount of kube-system" 120 \
+    kubectl --kubeconfig "$DIR/kubeconfig" -n kube-system get serviceaccount default
   rm -f "$DIR/up.pid"
   log "cluster up in $((SECONDS - t0)) s; KUBECONFIG=$DIR/kubeconfig"
 }
@@ -454,8 +635,8 @@ sweep() {
     ns=$(netns "$n")
     for _ in 1 2 3 4 5 6 7 8 9 10; do
       pids=$( { ip netns pids "$ns" 2>/dev/null || true
-                cat /sys/fs/cgroup/pids/ka0-"$n"/cgroup.procs 2>/dev/null || true
-                find /sys/fs/cgroup/pids/ka0-"$n" -name cgroup.procs -exec cat {} + 2>/dev/null || true
+                cat /sys/fs/cgroup/pids/"$PREFIX-$n"/cgroup.procs 2>/dev/null || true
+                find /sys/fs/cgroup/pids/"$PREFIX-$n" -name cgroup.procs -exec cat {} + 2>/dev/null || true
                 [ -f "$DIR/nodes/$n/holder.pid" ] && cat "$DIR/nodes/$n/holder.pid" || true; } | sort -u)
       pids=$(for p in $pids; do if alive "$p"; then echo "$p"; fi; done)
       [ -z "$pids" ] && break
@@ -464,12 +645,12 @@ sweep() {
       sleep 0.3
     done
     ip netns del "$ns" 2>/dev/null || true
-    ip link del "ka0v$(node_index "$n")" 2>/dev/null || true
-    # unified: the kubelet also creates ka0-<node> in the cgroup2 hierarchy (hugetlb only here)
+    ip link del "$(veth "$n")" 2>/dev/null || true
+    # unified: the kubelet also creates <prefix>-<node> in the cgroup2 hierarchy (hugetlb only here)
     for c in "${CGROUP_CONTROLLERS[@]}" unified; do
-      [ -d "/sys/fs/cgroup/$c/ka0-$n" ] || continue
-      find "/sys/fs/cgroup/$c/ka0-$n" -depth -type d -exec rmdir {} + 2>/dev/null || true
-      [ -d "/sys/fs/cgroup/$c/ka0-$n" ] && log "warning: could not remove /sys/fs/cgroup/$c/ka0-$n"
+      [ -d "/sys/fs/cgroup/$c/$PREFIX-$n" ] || continue
+      find "/sys/fs/cgroup/$c/$PREFIX-$n" -depth -type d -exec rmdir {} + 2>/dev/null || true
+      [ -d "/sys/fs/cgroup/$c/$PREFIX-$n" ] && log "warning: could not remove /sys/fs/cgroup/$c/$PREFIX-$n"
     done
   done
   ip link del "$BRIDGE" 2>/dev/null || true
@@ -478,6 +659,14 @@ sweep() {
 cmd_down() {
   [ -n "${DIR:-}" ] || DIR=$(cat "$CURRENT" 2>/dev/null || true)
   [ -n "$DIR" ] || { log "no kubeadm cluster recorded in $CURRENT"; DIR=/nonexistent; }
+  if [ -f "$DIR/topology" ]; then
+    load_topology
+  elif [ "$DIR" != /nonexistent ] && [ "$DIR" != "$(cat "$CLAIM_DIR/kubeadm.dir" 2>/dev/null)" ]; then
+    # A DIR whose up stopped before it made anything (a refused claim): there is nothing of it
+    # to tear down, and the names a sweep would guess may be another running cluster's.
+    log "no cluster was brought up in $DIR (no $DIR/topology); nothing to tear down"
+    return 0
+  fi
   local n up
   # An up still running (interrupted by the caller) must not go on creating things.
   up=$(cat "$DIR/up.pid" 2>/dev/null || true)
@@ -501,16 +690,22 @@ cmd_down() {
 
 cmd=${1:-}; shift || true
 case $cmd in
-  up) [ $# = 1 ] || die "usage: $0 up DIR"; DIR=$(realpath -m "$1"); cmd_up ;;
+  up)
+    case "$#:${2:-}" in
+      1:) ;;
+      2:--external-etcd) set_topology external ;;
+      *) die "usage: $0 up DIR [--external-etcd]" ;;
+    esac
+    DIR=$(realpath -m "$1"); cmd_up ;;
   down) DIR=${1:+$(realpath -m "$1")}; cmd_down ;;
-  exec) [ $# -ge 3 ] || die "usage: $0 exec DIR NODE CMD..."; DIR=$(realpath -m "$1"); n=$2; shift 2; in_node "$n" "$@" ;;
-  kubelet-stop) [ $# = 2 ] || die "usage: $0 kubelet-stop DIR NODE"; DIR=$(realpath -m "$1"); kubelet_stop "$2" ;;
-  kubelet-restart) [ $# = 2 ] || die "usage: $0 kubelet-restart DIR NODE"; DIR=$(realpath -m "$1"); kubelet_stop "$2"; start_kubelet "$2" ;;
+  exec) [ $# -ge 3 ] || die "usage: $0 exec DIR NODE CMD..."; DIR=$(realpath -m "$1"); load_topology; n=$2; shift 2; in_node "$n" "$@" ;;
+  kubelet-stop) [ $# = 2 ] || die "usage: $0 kubelet-stop DIR NODE"; DIR=$(realpath -m "$1"); load_topology; kubelet_stop "$2" ;;
+  kubelet-restart) [ $# = 2 ] || die "usage: $0 kubelet-restart DIR NODE"; DIR=$(realpath -m "$1"); load_topology; kubelet_stop "$2"; start_kubelet "$2" ;;
   join)
-    [ $# -ge 2 ] || die "usage: $0 join DIR NODE [--interrupt-after-learner]"; DIR=$(realpath -m "$1")
+    [ $# -ge 2 ] || die "usage: $0 join DIR NODE [--interrupt-after-learner]"; DIR=$(realpath -m "$1"); load_topology
     node_join "$2" "$([ "${3:-}" = --interrupt-after-learner ] && echo 1 || echo 0)" ;;
   reset)
-    [ $# = 2 ] || die "usage: $0 reset DIR NODE"; DIR=$(realpath -m "$1")
+    [ $# = 2 ] || die "usage: $0 reset DIR NODE"; DIR=$(realpath -m "$1"); load_topology
     kubelet_stop "$2"
     in_node "$2" kubeadm reset -f --cri-socket unix:///run/containerd/containerd.sock -v=1 >>"$DIR/logs/$2-kubeadm-reset.log" 2>&1 ||
       { tail -20 "$DIR/logs/$2-kubeadm-reset.log" >&2; die "kubeadm reset on $2 failed"; } ;;

@@ -29,6 +29,8 @@ func main() {
 	streams := genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	err := cmd.NewCmdRoot(streams).ExecuteContext(ctx)
 	stop()
+	// Commands delete their helper pods themselves; this catches one a failure path left.
+	nodehelper.DeleteLive(10 * time.Second)
 	if err != nil {
 		if msg := cmdutil.Message(err); msg != "" {
 			fmt.Fprintln(os.Stderr, msg)

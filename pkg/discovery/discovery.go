@@ -87,14 +87,31 @@ type Member struct {
 	HostPaths map[string]string `json:"hostPaths,omitempty"`
 	// Warnings are problems found in the pod spec that do not stop discovery.
 	Warnings []string `json:"warnings,omitempty"`
+	// External marks a member with no pod in the API (an external etcd): Pod is empty, Node is
+	// set only when its host is also a Kubernetes node, and it is reached at LocalClientURL
+	// through a helper pod (Namespace, Container are the helper's).
+	External bool `json:"external,omitempty"`
 }
 
-// String names the member for messages: "pod etcd-cp-1 (node cp-1)".
+// String names the member for messages: "pod etcd-cp-1 (node cp-1)", or for an external
+// member "member etcd-1 (https://10.0.0.21:2379)".
 func (m *Member) String() string {
+	if m.External {
+		return fmt.Sprintf("member %s (%s)", m.Name, m.LocalClientURL)
+	}
 	if m.Node != "" {
 		return fmt.Sprintf("pod %s (node %s)", m.Pod, m.Node)
 	}
 	return "pod " + m.Pod
+}
+
+// Is says whether m is the member that a result row names by pod and member name: by its pod,
+// or, for an external member (it has none), by its member name.
+func (m *Member) Is(pod, name string) bool {
+	if m.External {
+		return pod == "" && name == m.Name
+	}
+	return pod != "" && m.Pod == pod
 }
 
 // Running reports whether the pod is in phase Running.

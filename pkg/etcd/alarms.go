@@ -180,7 +180,7 @@ func DisarmAlarms(ctx context.Context, conn transport.Connector, pods []discover
 				continue
 			}
 			for i := range pods {
-				if pods[i].Pod == m.Pod {
+				if pods[i].Is(m.Pod, m.Name) {
 					via = &pods[i]
 				}
 			}

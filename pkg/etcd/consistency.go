@@ -89,7 +89,7 @@ func hashRound(ctx context.Context, conn transport.Connector, pods []discovery.M
 	var wg sync.WaitGroup
 	for i, m := range asked {
 		r.Members[i] = HashResult{Name: m.Name, ID: m.ID, Pod: m.Pod}
-		pod := podNamed(pods, m.Pod)
+		pod := memberOf(pods, m.Pod, m.Name)
 		if !m.Reachable || pod == nil {
 			r.Members[i].Error = "not reachable: " + orUnknown(strings.Join(m.Problems, "; "))
 			continue
@@ -180,10 +180,10 @@ func (r *ConsistencyReport) compare() {
 	}
 }
 
-// podNamed returns the discovered pod of that name (nil: none).
-func podNamed(pods []discovery.Member, name string) *discovery.Member {
+// memberOf returns the discovered member a row names by pod and member name (nil: none).
+func memberOf(pods []discovery.Member, pod, name string) *discovery.Member {
 	for i := range pods {
-		if pods[i].Pod == name {
+		if pods[i].Is(pod, name) {
 			return &pods[i]
 		}
 	}

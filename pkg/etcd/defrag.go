@@ -140,9 +140,9 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 		}
 		confirmed = true
 	}
-	podOfMember := func(name string) *discovery.Member {
+	podOfMember := func(pod, name string) *discovery.Member {
 		for i := range pods {
-			if pods[i].Pod == name {
+			if pods[i].Is(pod, name) {
 				return &pods[i]
 			}
 		}
@@ -155,7 +155,7 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 				rev = m.Revision
 			}
 		}
-		if err := withSession(ctx, conn, podOfMember(r.Order[0].Pod), o.CallTimeout, func(ctx context.Context, s transport.Session) error {
+		if err := withSession(ctx, conn, podOfMember(r.Order[0].Pod, r.Order[0].Name), o.CallTimeout, func(ctx context.Context, s transport.Session) error {
 			return s.Compact(ctx, rev)
 		}); err != nil && !strings.Contains(err.Error(), "compacted") {
 			return r, fmt.Errorf("compaction at revision %d: %w", rev, err)
@@ -177,7 +177,7 @@ func Defrag(ctx context.Context, conn transport.Connector, pods []discovery.Memb
 			event(t.Name, "skip", "%s: skipped: %s", t.Name, t.Reason)
 			continue
 		}
-		pod := podOfMember(t.Pod)
+		pod := podOfMember(t.Pod, t.Name)
 		if pod == nil {
 			return r, stopErr(r, t, fmt.Errorf("pod %s vanished", t.Pod))
 		}
@@ -399,7 +399,7 @@ func moveLeader(ctx context.Context, conn transport.Connector, pods []discovery.
 	for _, m := range st.Members {
 		if m.Leader {
 			for i := range pods {
-				if pods[i].Pod == m.Pod {
+				if pods[i].Is(m.Pod, m.Name) {
 					leaderPod = &pods[i]
 				}
 			}

@@ -128,7 +128,7 @@ func SaveSnapshotOnNode(ctx context.Context, conn transport.Connector, pods []di
 	}
 	var pod *discovery.Member
 	for i := range pods {
-		if pods[i].Pod == m.Pod {
+		if pods[i].Is(m.Pod, m.Name) {
 			pod = &pods[i]
 		}
 	}

@@ -200,7 +200,7 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 	}
 	var pod *discovery.Member
 	for i := range pods {
-		if pods[i].Pod == m.Pod {
+		if pods[i].Is(m.Pod, m.Name) {
 			pod = &pods[i]
 		}
 	}

@@ -328,7 +328,7 @@ func (h *SnapshotHelper) Open(ctx context.Context, m *discovery.Member, dbSize i
 	case RouteLogs:
 		rc, err = h.openLogs(ctx, pod, pl.logs, dbSize)
 	default:
-		rc, err = h.openExec(ctx, pod, dbSize)
+		rc, err = h.openExec(ctx, pod, dbSize, containerSaveState(pod), false)
 	}
 	if err != nil {
 		pod.deleteOrWarn(ctx)
@@ -508,10 +508,11 @@ func (f *followReader) Close() error {
 // reader then waits for etcdctl to finish and streams the file with cat exec'd in the shell
 // container; a stream cut short is resumed once by a new cat whose first bytes, already
 // received, are skipped.
-func (h *SnapshotHelper) openExec(ctx context.Context, pod *Pod, dbSize int64) (io.ReadCloser, error) {
-	r := &execReader{ctx: ctx, h: h, pod: pod, file: path.Join(outMount, snapshotFile), size: -1, dbSize: dbSize}
+func (h *SnapshotHelper) openExec(ctx context.Context, pod *Pod, dbSize int64, state saveState, keepPod bool) (io.ReadCloser, error) {
+	r := &execReader{ctx: ctx, h: h, pod: pod, file: path.Join(outMount, snapshotFile), size: -1, dbSize: dbSize,
+		state: state, keepPod: keepPod}
 	for {
-		t, err := pod.Terminated(ctx, SnapshotContainer)
+		t, err := state(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -535,7 +536,7 @@ func (h *SnapshotHelper) openExec(ctx context.Context, pod *Pod, dbSize int64) (
 func (r *execReader) waitSaved() error {
 	var last int64
 	for {
-		t, err := r.pod.Terminated(r.ctx, SnapshotContainer)
+		t, err := r.state(r.ctx)
 		if err != nil {
 			return err
 		}
@@ -576,10 +577,22 @@ func (h *SnapshotHelper) fileSize(ctx context.Context, pod *Pod, file string) (i
 	return strconv.ParseInt(f[0], 10, 64)
 }
 
+// saveState says how etcdctl snapshot save ended (nil while it runs).
+type saveState func(ctx context.Context) (*corev1.ContainerStateTerminated, error)
+
+// containerSaveState is the state of etcdctl run as the snapshot helper's container.
+func containerSaveState(pod *Pod) saveState {
+	return func(ctx context.Context) (*corev1.ContainerStateTerminated, error) {
+		return pod.Terminated(ctx, SnapshotContainer)
+	}
+}
+
 type execReader struct {
 	ctx        context.Context
 	h          *SnapshotHelper
 	pod        *Pod
+	state      saveState
+	keepPod    bool // the pod outlives the stream (the external-etcd helper of the whole run)
 	file       string
 	size, off  int64 // size -1: etcdctl is still writing
 	dbSize     int64
@@ -674,6 +687,8 @@ func (r *execReader) closeBody() {
 
 func (r *execReader) Close() error {
 	r.closeBody()
-	r.pod.deleteOrWarn(r.ctx)
+	if !r.keepPod {
+		r.pod.deleteOrWarn(r.ctx)
+	}
 	return nil
 }

@@ -15,8 +15,12 @@ func PrintSnapshotSaved(w io.Writer, f Format, md *etcd.SnapshotMetadata) error 
 	if f.Structured() {
 		return PrintStructured(w, f, md)
 	}
-	if _, err := fmt.Fprintf(w, "Snapshot saved to %s (%s, revision %d, etcd %s) from member %s (%s, pod %s) in %s\nsha256 %s (database sha256 %s verified)\n",
-		md.File, Bytes(md.Size), md.Revision, md.EtcdVersion, md.MemberName, md.MemberID, md.Pod, md.Took,
+	from := md.MemberID
+	if md.Pod != "" {
+		from += ", pod " + md.Pod // an external member has none
+	}
+	if _, err := fmt.Fprintf(w, "Snapshot saved to %s (%s, revision %d, etcd %s) from member %s (%s) in %s\nsha256 %s (database sha256 %s verified)\n",
+		md.File, Bytes(md.Size), md.Revision, md.EtcdVersion, md.MemberName, from, md.Took,
 		md.SHA256, md.DBSHA256); err != nil {
 		return err
 	}

@@ -172,7 +172,7 @@ func Live(ctx context.Context, conn transport.Connector, pods []discovery.Member
 	}
 	var pod *discovery.Member
 	for i := range pods {
-		if pods[i].Pod == m.Pod {
+		if pods[i].Is(m.Pod, m.Name) {
 			pod = &pods[i]
 		}
 	}

@@ -2,6 +2,7 @@ package cmdutil
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -44,6 +45,16 @@ type GlobalOptions struct {
 	TLSServerName     string
 	// KubeadmPKIDir is where kubeadm keeps the etcd PKI on a control-plane node.
 	KubeadmPKIDir string
+	// HelperEtcdImage is the image with etcdctl of the helper pod that reaches an external etcd
+	// (default: kubeadm's etcd image for the cluster's version).
+	HelperEtcdImage string
+
+	// Set by commands before discovery, for an external etcd: NodeSide names a command that
+	// works on the etcd nodes (it is refused there); ExternalSnapshots adds the shell container
+	// (ExternalShellImage, default the node's kube-proxy image) that hands snapshots over.
+	NodeSide           string
+	ExternalSnapshots  bool
+	ExternalShellImage string
 
 	// LogOut receives -v messages (stderr).
 	LogOut io.Writer
@@ -60,6 +71,8 @@ type GlobalOptions struct {
 
 	// chosen by Connector, for -v and messages
 	certs *certs.Bundle
+	// external is the external etcd of this run, when discovery found no etcd pods.
+	external *externalRun
 }
 
 // NewGlobalOptions returns the defaults.
@@ -94,6 +107,7 @@ func (g *GlobalOptions) AddFlags(cmd *cobra.Command) {
 	f.StringVar(&g.CertSecret, "cert-secret", "", "NAMESPACE/NAME of a Secret with ca.crt, tls.crt and tls.key for etcd (port-forward transport)")
 	f.StringVar(&g.TLSServerName, "tls-server-name", "", "Name to verify the etcd server certificate against (default: the forwarded address, 127.0.0.1)")
 	f.StringVar(&g.KubeadmPKIDir, "kubeadm-pki-dir", g.KubeadmPKIDir, "Where to look for kubeadm's etcd certificates on this machine")
+	f.StringVar(&g.HelperEtcdImage, "helper-etcd-image", "", "External etcd: image with etcdctl for the helper pod on a control-plane node (default: kubeadm's etcd image for the cluster's version)")
 	_ = f.MarkHidden("kubeadm-pki-dir")
 	f.IntVarP(&g.Verbosity, "v", "v", 0, "Verbosity: 1 says which transport and certificates are used")
 }
@@ -175,7 +189,15 @@ func (g *GlobalOptions) Discover(ctx context.Context) ([]discovery.Member, error
 }
 
 func (g *GlobalOptions) discover(ctx context.Context, wholeCluster bool) ([]discovery.Member, error) {
-	return discovery.Discover(ctx, g.Client, discovery.Options{Namespace: g.Namespace, Selector: g.Selector, Pods: g.Pods, WholeCluster: wholeCluster})
+	if g.external != nil {
+		return g.external.members, nil
+	}
+	members, err := discovery.Discover(ctx, g.Client, discovery.Options{Namespace: g.Namespace, Selector: g.Selector, Pods: g.Pods, WholeCluster: wholeCluster})
+	var np *discovery.NoPodsError
+	if err != nil && errors.As(err, &np) {
+		return g.discoverExternal(ctx, err)
+	}
+	return members, err
 }
 
 // Selected reports whether --pod selects this pod (every pod when --pod is not given).
@@ -203,6 +225,11 @@ func (g *GlobalOptions) Logf(level int, format string, args ...any) {
 func (g *GlobalOptions) Connector(ctx context.Context) (transport.Connector, error) {
 	if g.NewConnector != nil {
 		return g.NewConnector(g.Mode)
+	}
+	if g.external != nil {
+		g.Mode = transport.ModeExec
+		g.Logf(1, "transport: exec in helper pod %s (etcdctl with the API server's etcd client certificate, on node %s)", g.external.helper.Pod, g.external.helper.Pod.Node)
+		return g.external.conn, nil
 	}
 	mode := g.Mode
 	var bundle *certs.Bundle

@@ -172,6 +172,9 @@ func helperFindings(ctx context.Context, g *cmdutil.GlobalOptions, errOut io.Wri
 	}
 	var out []etcd.Finding
 	for _, p := range pods {
+		if p.Name == g.OwnHelper() || p.DeletionTimestamp != nil {
+			continue // this run's own (external etcd), or one already being deleted
+		}
 		age := time.Since(p.CreationTimestamp.Time).Round(time.Second)
 		state := "still running: a kubectl etcd run may be using it"
 		if nodehelper.Expired(&p, time.Now()) {

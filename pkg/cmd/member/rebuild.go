@@ -140,6 +140,7 @@ func (o *RebuildOptions) Validate() error {
 
 // Run previews, checks, confirms and rebuilds.
 func (o *RebuildOptions) Run(ctx context.Context) error {
+	o.NodeSide = "member rebuild" // refused on an external etcd, before any helper starts
 	pods, conn, err := o.OpenCluster(ctx)
 	if err != nil {
 		return err

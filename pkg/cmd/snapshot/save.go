@@ -251,6 +251,13 @@ func (o *SaveOptions) Validate() error {
 
 // Run saves the snapshot.
 func (o *SaveOptions) Run(ctx context.Context) error {
+	// On an external etcd the one helper pod of the run takes the snapshot (a shell container
+	// beside etcdctl hands it over); --on-node writes on an etcd node, which it cannot reach.
+	if o.OnNode != "" {
+		o.NodeSide = "snapshot save --on-node"
+	} else {
+		o.ExternalSnapshots, o.ExternalShellImage = true, o.HelperImage
+	}
 	pods, err := o.Discover(ctx)
 	if err != nil {
 		return err

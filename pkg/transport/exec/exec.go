@@ -31,6 +31,15 @@ type Connector struct {
 	Executor Executor
 	// Etcdctl is the etcdctl binary to run in the container (default "etcdctl").
 	Etcdctl string
+	// Via, when set, is the container etcdctl runs in for every member instead of the member's
+	// own pod: a helper pod that reaches members with no pod in the API (external etcd), with
+	// the member's endpoint and certificate paths as they are inside that container.
+	Via *Target
+}
+
+// Target is a container that etcdctl is exec'd in.
+type Target struct {
+	Namespace, Pod, Container string
 }
 
 // Mode implements transport.Connector.
@@ -45,7 +54,11 @@ func (c *Connector) Connect(_ context.Context, m *discovery.Member) (transport.S
 	if bin == "" {
 		bin = DefaultEtcdctl
 	}
-	return &Session{member: m, exec: c.Executor, etcdctl: bin}, nil
+	s := &Session{member: m, exec: c.Executor, etcdctl: bin}
+	if c.Via != nil {
+		s.via = *c.Via
+	}
+	return s, nil
 }
 
 // Close implements transport.Connector.
@@ -59,6 +72,15 @@ type Session struct {
 	member  *discovery.Member
 	exec    Executor
 	etcdctl string
+	via     Target // the container to exec in, when not the member's own (Connector.Via)
+}
+
+// target is the container etcdctl runs in: Via's, else the member's own.
+func (s *Session) target() Target {
+	if s.via.Pod != "" {
+		return s.via
+	}
+	return Target{Namespace: s.member.Namespace, Pod: s.member.Pod, Container: s.member.Container}
 }
 
 var _ transport.Session = (*Session)(nil)
@@ -113,7 +135,8 @@ func (s *Session) runInput(ctx context.Context, stdin io.Reader, args ...string)
 	o := newOutputs()
 	stdout, stderr := o.stdout, o.stderr
 	argv := s.Argv(ctx, args...)
-	err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, stdin, stdout, stderr)
+	t := s.target()
+	err := s.exec.Exec(ctx, t.Namespace, t.Pod, t.Container, argv, stdin, stdout, stderr)
 	if oerr := o.overflow(); oerr != nil {
 		return nil, fmt.Errorf("etcdctl %s: %w", strings.Join(args, " "), oerr)
 	}

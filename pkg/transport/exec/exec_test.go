@@ -392,3 +392,30 @@ func TestClusterReadsDecodeCapturedOutput(t *testing.T) {
 		})
 	}
 }
+
+// With Via, every etcdctl call runs in the helper's container, against the member's endpoint
+// with the certificate paths as they are in that container (an external member has no pod).
+func TestViaRunsInTheHelper(t *testing.T) {
+	rec := &recorder{answer: func([]string) capture { return load(t, "v3.6.16", "endpoint-status") }}
+	conn := &Connector{Executor: rec, Via: &Target{Namespace: "kube-system", Pod: "kubectl-etcd-etcdctl-x1", Container: "etcdctl"}}
+	m := &discovery.Member{Namespace: "kube-system", Container: "etcdctl", External: true, Name: "etcd-2",
+		LocalClientURL: "https://10.0.0.22:2379", TrustedCAFile: "/etc/kubernetes/pki/etcd/ca.crt",
+		CertFile: "/etc/kubernetes/pki/apiserver-etcd-client.crt", KeyFile: "/etc/kubernetes/pki/apiserver-etcd-client.key"}
+	s, err := conn.Connect(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Status(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rec.target, "/"); got != "kube-system/kubectl-etcd-etcdctl-x1/etcdctl" {
+		t.Errorf("exec target %s", got)
+	}
+	joined := strings.Join(rec.calls[0], " ")
+	for _, want := range []string{"--endpoints=https://10.0.0.22:2379", "--cacert=/etc/kubernetes/pki/etcd/ca.crt",
+		"--cert=/etc/kubernetes/pki/apiserver-etcd-client.crt", "--key=/etc/kubernetes/pki/apiserver-etcd-client.key"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("argv %q lacks %s", joined, want)
+		}
+	}
+}

@@ -36,6 +36,9 @@ type ExitError struct {
 func (e *ExitError) Error() string { return fmt.Sprintf("exit code %d", e.Code) }
 func (e *ExitError) Unwrap() error { return e.Err }
 
+// ExitStatus is the command's exit code.
+func (e *ExitError) ExitStatus() int { return e.Code }
+
 // APIExecutor runs commands through the API server's pods/exec subresource, over WebSocket with a
 // fallback to SPDY when the upgrade fails, the same way kubectl exec does. Setting
 // KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false forces SPDY, as it does for kubectl.

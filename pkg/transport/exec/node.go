@@ -22,7 +22,8 @@ const cleanupTimeout = time.Minute
 func (s *Session) etcdutlRun(ctx context.Context, args ...string) ([]byte, error) {
 	o := newOutputs()
 	argv := append([]string{s.etcdutl()}, args...)
-	err := s.exec.Exec(ctx, s.member.Namespace, s.member.Pod, s.member.Container, argv, nil, o.stdout, o.stderr)
+	t := s.target()
+	err := s.exec.Exec(ctx, t.Namespace, t.Pod, t.Container, argv, nil, o.stdout, o.stderr)
 	if oerr := o.overflow(); oerr != nil {
 		return nil, fmt.Errorf("etcdutl %s: %w", strings.Join(args, " "), oerr)
 	}
