@@ -34,6 +34,8 @@ var nodeSideInstead = map[string]string{
 		"then kubectl etcd member add NAME --peer-urls URL prints the flags it must start with; " +
 		"to restore the whole cluster, kubectl etcd snapshot restore-plan FILE prints the per-host commands",
 	"snapshot save --on-node": "save the snapshot here instead (kubectl etcd snapshot save FILE): the helper pod streams it back",
+	"snapshot restore": "restore on the etcd hosts themselves: kubectl etcd snapshot restore-plan FILE prints the per-host commands " +
+		"(etcdutl snapshot restore into a new data directory, then the manifests' data directory)",
 }
 
 // KubeadmEtcdImage is the etcd image kubeadm uses for a Kubernetes version, under repo

@@ -50,6 +50,7 @@ func TestExternalRefusals(t *testing.T) {
 	}{
 		{"member rebuild", "member rebuild", transport.ModeAuto, "member rebuild works on the etcd members' nodes", ExitRefused},
 		{"on-node", "snapshot save --on-node", transport.ModeAuto, "kubectl etcd snapshot save FILE", ExitRefused},
+		{"snapshot restore", "snapshot restore", transport.ModeAuto, "kubectl etcd snapshot restore-plan FILE prints the per-host commands", ExitRefused},
 		{"port-forward", "", transport.ModePortForward, "--transport=port-forward cannot reach an external etcd", ExitError},
 	} {
 		t.Run(c.name, func(t *testing.T) {

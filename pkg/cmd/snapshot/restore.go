@@ -172,6 +172,7 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	}
 	fi, _ := os.Stat(o.File)
 
+	o.NodeSide = "snapshot restore" // refused on an external etcd, before any helper starts
 	pods, conn, err := o.OpenCluster(ctx)
 	if err != nil {
 		var np *discovery.NoPodsError
