@@ -163,15 +163,6 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 		now = o.now
 	}
 	start := now()
-	report, err := snap.Inspect(ctx, o.File, snap.InspectOptions{CheckDB: CheckDBInChild, Identities: o.identities})
-	if err != nil {
-		return err
-	}
-	if report.Verdict != snap.VerdictOK {
-		return fmt.Errorf("%w: %s: %s; nothing was changed", snap.ErrIntegrity, o.File, strings.Join(report.Problems, "; "))
-	}
-	fi, _ := os.Stat(o.File)
-
 	o.NodeSide = "snapshot restore" // refused on an external etcd, before any helper starts
 	pods, conn, err := o.OpenCluster(ctx)
 	if err != nil {
@@ -181,6 +172,16 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 		}
 		return err
 	}
+	report, err := snap.Inspect(ctx, o.File, snap.InspectOptions{CheckDB: CheckDBInChild, Identities: o.identities})
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	if report.Verdict != snap.VerdictOK {
+		conn.Close()
+		return fmt.Errorf("%w: %s: %s; nothing was changed", snap.ErrIntegrity, o.File, strings.Join(report.Problems, "; "))
+	}
+	fi, _ := os.Stat(o.File)
 	st := etcd.Status(ctx, conn, pods, etcd.StatusOptions{Timeout: o.GlobalOptions.Timeout()})
 	ml, mlErr := etcd.ListMembers(ctx, conn, pods, o.GlobalOptions.Timeout())
 	conn.Close()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -155,6 +156,24 @@ func TestMemberRebuildRefused(t *testing.T) {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("stderr lacks %q\n%s", want, r)
 		}
+	}
+	if strings.Contains(r.Stderr, "helper pod") {
+		t.Errorf("a helper pod was started for a refused command\n%s", r)
+	}
+	noHelperLeft(t)
+}
+
+// snapshot restore works on the control-plane nodes' static pods: refused on an external etcd
+// (exit 5) with the per-host plan to follow instead, before any helper pod.
+func TestSnapshotRestoreRefused(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "etcd.db")
+	if err := os.WriteFile(file, []byte("not read: refused first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runPlugin(t, "snapshot", "restore", file, "--yes")
+	plugintest.WantCode(t, r, 5)
+	if !strings.Contains(r.Stderr, "external") || !strings.Contains(r.Stderr, "restore-plan FILE prints the per-host commands") {
+		t.Errorf("stderr:\n%s", r)
 	}
 	if strings.Contains(r.Stderr, "helper pod") {
 		t.Errorf("a helper pod was started for a refused command\n%s", r)
