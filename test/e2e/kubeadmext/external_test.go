@@ -3,8 +3,8 @@ package kubeadmext_test
 import (
 	"context"
 	"fmt"
-	"os/exec"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
