@@ -5,6 +5,7 @@ package cmdutil
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/etcd"
@@ -123,4 +124,22 @@ func Message(err error) string {
 		msg += fmt.Sprintf("\nSee '%s -h' for help and examples", ue.Cmd)
 	}
 	return msg
+}
+
+// Refusal is the error of a plan that cannot go ahead: its blocks always, its refusals unless
+// force. what names the change ("rebuilding cp-3"); forceHint says what --force would do and is
+// shown only when nothing but refusals stands in the way. nil when the plan may go ahead.
+func Refusal(what string, blocked, refusals []string, force bool, forceHint string) error {
+	why := append([]string(nil), blocked...)
+	if !force {
+		why = append(why, refusals...)
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	hint := ""
+	if len(blocked) == 0 {
+		hint = "; " + forceHint
+	}
+	return fmt.Errorf("%w: %s: %s%s", etcd.ErrRefused, what, strings.Join(why, "; "), hint)
 }

@@ -275,19 +275,7 @@ func (o *RebuildOptions) worstCase() time.Duration { return 3*o.Timeout + 8*time
 
 // refuse turns the plan's blocks, and its refusals without --force, into the error of the run.
 func (o *RebuildOptions) refuse(p *rebuild.Plan) error {
-	var why []string
-	why = append(why, p.Blocked...)
-	if !o.Force {
-		why = append(why, p.Refusals...)
-	}
-	if len(why) == 0 {
-		return nil
-	}
-	hint := ""
-	if len(p.Blocked) == 0 {
-		hint = "; pass --force to rebuild it anyway"
-	}
-	return fmt.Errorf("%w: rebuilding %s: %s%s", etcd.ErrRefused, printers.DescribeMember(p.Member), strings.Join(why, "; "), hint)
+	return cmdutil.Refusal("rebuilding "+printers.DescribeMember(p.Member), p.Blocked, p.Refusals, o.Force, "pass --force to rebuild it anyway")
 }
 
 // worseRebuild lists how the plan made again after the confirmation differs, for the worse,

@@ -257,18 +257,11 @@ func (o *RestoreOptions) warnings(p *restore.Plan) {
 
 // refuse turns the plan's blocks, and its refusals without --force, into the error of the run.
 func (o *RestoreOptions) refuse(p *restore.Plan) error {
-	why := append([]string(nil), p.Blocked...)
-	if !o.Force {
-		why = append(why, p.Refusals...)
+	err := cmdutil.Refusal("restoring "+o.File, p.Blocked, p.Refusals, o.Force, "--force restores onto the members that have a node")
+	if err != nil {
+		return fmt.Errorf("%w; nothing was changed", err)
 	}
-	if len(why) == 0 {
-		return nil
-	}
-	hint := ""
-	if len(p.Blocked) == 0 {
-		hint = "; --force restores onto the members that have a node"
-	}
-	return fmt.Errorf("%w: restoring %s: %s%s; nothing was changed", etcd.ErrRefused, o.File, strings.Join(why, "; "), hint)
+	return nil
 }
 
 func modTime(fi os.FileInfo) time.Time {
