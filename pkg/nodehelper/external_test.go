@@ -3,6 +3,7 @@ package nodehelper
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -100,7 +101,7 @@ type snapshotExec struct {
 	fail  string // etcdctl's stderr when it fails
 }
 
-func (e *snapshotExec) Exec(_ context.Context, ns, pod, container string, argv []string, _ io.Reader, stdout, stderr io.Writer) error {
+func (e *snapshotExec) Exec(_ context.Context, _, _, container string, argv []string, _ io.Reader, stdout, stderr io.Writer) error {
 	e.mu.Lock()
 	e.calls = append(e.calls, container+": "+strings.Join(argv, " "))
 	e.mu.Unlock()
@@ -172,7 +173,7 @@ func TestExternalSnapshotReportsEtcdctlFailure(t *testing.T) {
 
 func TestExternalSnapshotNeedsTheShell(t *testing.T) {
 	x := &External{Pod: &Pod{r: &Runner{}, Name: "h"}, spec: externalSpec("")}
-	if _, err := x.OpenSnapshot(context.Background(), &SnapshotHelper{}, "https://10.0.0.22:2379", 0); err != ErrNoShell {
+	if _, err := x.OpenSnapshot(context.Background(), &SnapshotHelper{}, "https://10.0.0.22:2379", 0); !errors.Is(err, ErrNoShell) {
 		t.Errorf("err = %v, want ErrNoShell", err)
 	}
 }

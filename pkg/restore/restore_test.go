@@ -203,7 +203,7 @@ func (f *fakeNode) step(ctx context.Context, s string) error {
 	return nil
 }
 
-func (f *fakeNode) Upload(ctx context.Context, r io.Reader, size int64) error {
+func (f *fakeNode) Upload(ctx context.Context, r io.Reader, _ int64) error {
 	n, _ := io.Copy(io.Discard, r)
 	f.uploaded = n
 	if f.fail != "upload" {
@@ -212,7 +212,7 @@ func (f *fakeNode) Upload(ctx context.Context, r io.Reader, size int64) error {
 	return f.step(ctx, "upload")
 }
 
-func (f *fakeNode) Manifests(ctx context.Context, pod string) (string, []byte, []Component, error) {
+func (f *fakeNode) Manifests(ctx context.Context, _ string) (string, []byte, []Component, error) {
 	if err := f.step(ctx, "manifests"); err != nil {
 		return "", nil, nil, err
 	}
@@ -220,7 +220,7 @@ func (f *fakeNode) Manifests(ctx context.Context, pod string) (string, []byte, [
 	return "etcd.yaml", []byte(m), []Component{{Name: "kube-apiserver", File: "kube-apiserver.yaml", Port: 6443}}, nil
 }
 
-func (f *fakeNode) Prepare(ctx context.Context, file string, data, restored []byte, comps []Component, ports [2]int) error {
+func (f *fakeNode) Prepare(ctx context.Context, _ string, _, _ []byte, _ []Component, _ [2]int) error {
 	return f.step(ctx, "prepare")
 }
 func (f *fakeNode) Trigger(ctx context.Context) error { return f.step(ctx, "trigger") }
