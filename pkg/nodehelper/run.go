@@ -272,6 +272,16 @@ func (p *Pod) Delete(ctx context.Context) error {
 	return nil
 }
 
+// Release gives the pod up: this process no longer deletes it, not even when it quits at once
+// (DeleteLive). For a helper that must finish its work on the node by itself; its deadline
+// still bounds it.
+func (p *Pod) Release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.deleted = true
+	live.Delete(p)
+}
+
 // deleteOrWarn deletes the pod and, when that fails, says so with the command that deletes it:
 // a helper left behind holds files (a snapshot) on its node.
 func (p *Pod) deleteOrWarn(ctx context.Context) {

@@ -32,6 +32,11 @@ type Node interface {
 	// Trigger starts the cutover (after the helper's delay); Abort cancels it within the delay.
 	Trigger(ctx context.Context) error
 	Abort(ctx context.Context) error
+	// Discard removes what staging wrote (the restored member, the kept copies) after a
+	// failure before the cutover; it says what it could not remove.
+	Discard(ctx context.Context) error
+	// Release leaves the helper to finish the cutover by itself (its deadline still bounds it).
+	Release()
 	// Close deletes the helper (while the API still answers).
 	Close(ctx context.Context)
 }
@@ -106,8 +111,9 @@ func StageSpec(ns string, l Layout, member, shellImage, etcdImage string, restor
 		Containers: []corev1.Container{
 			{Name: ctrCutover, Image: shellImage,
 				Command: []string{"/bin/sh", "-c", cutover, "sh", mntStage, mntManifests, mntKeep, l.Prefix, secs(t.Delay), secs(t.Limit), secs(t.Settle)},
-				VolumeMounts: []corev1.VolumeMount{stage, {Name: "manifests", MountPath: mntManifests}, {Name: "keep", MountPath: mntKeep},
-					{Name: "restored", MountPath: l.RestoreDir, ReadOnly: true}}},
+				// The restored directory read-write: after a failure before the cutover the
+				// plugin removes what etcdutl wrote there.
+				VolumeMounts: []corev1.VolumeMount{stage, {Name: "manifests", MountPath: mntManifests}, {Name: "keep", MountPath: mntKeep}, restored}},
 		},
 	}
 }
@@ -270,7 +276,8 @@ func (n *StageNode) Prepare(ctx context.Context, etcdFile string, etcdData, rest
 		}
 		fmt.Fprintf(&list, "%s %d\n", c.File, c.Port)
 	}
-	if err := n.write(ctx, path.Join(mntStage, "etcd.yaml"), restored); err != nil {
+	// On the node's disk, not in the pod: whoever finishes the cutover by hand needs it.
+	if err := keep("restored-"+etcdFile, restored); err != nil {
 		return err
 	}
 	if err := n.write(ctx, path.Join(mntStage, "components"), []byte(list.String())); err != nil {
@@ -290,6 +297,20 @@ func (n *StageNode) Abort(ctx context.Context) error {
 	_, err := n.script(ctx, ctrCutover, nil, touch, path.Join(mntStage, "abort"))
 	return err
 }
+
+// Discard implements Node: from the cutover container when it runs, else from the stage
+// container (staging stopped before etcdutl ran).
+func (n *StageNode) Discard(ctx context.Context) error {
+	for _, c := range []string{ctrCutover, ctrStage} {
+		if _, err := n.script(ctx, c, nil, discard, n.Layout.RestoreDir, mntKeep, n.Layout.Prefix); err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("on node %s: could not remove %s/member and %s-* (remove them by hand)", n.Layout.Node, n.Layout.RestoreDir, path.Join(n.Layout.KeepDir, n.Layout.Prefix))
+}
+
+// Release implements Node.
+func (n *StageNode) Release() { n.Pod.Release() }
 
 // Close implements Node.
 func (n *StageNode) Close(ctx context.Context) {

@@ -62,6 +62,18 @@ type NodePlan struct {
 	Image     string `json:"image"`
 	// Command is the etcdutl command the helper runs.
 	Command []string `json:"command"`
+	// EtcdFile and Components are the manifests staging found on the node.
+	EtcdFile   string      `json:"etcdFile,omitempty"`
+	Components []Component `json:"components,omitempty"`
+}
+
+// ComponentFiles are the names of the control-plane manifests staging found.
+func (n NodePlan) ComponentFiles() []string {
+	var out []string
+	for _, c := range n.Components {
+		out = append(out, c.File)
+	}
+	return out
 }
 
 // Changes says in words what the restore changes on the node.

@@ -226,6 +226,8 @@ func (f *fakeNode) Prepare(ctx context.Context, _ string, _, _ []byte, _ []Compo
 func (f *fakeNode) Trigger(ctx context.Context) error { return f.step(ctx, "trigger") }
 func (f *fakeNode) Abort(ctx context.Context) error   { return f.step(ctx, "abort") }
 func (f *fakeNode) Close(context.Context)             {}
+func (f *fakeNode) Discard(ctx context.Context) error { return f.step(ctx, "discard") }
+func (f *fakeNode) Release()                          {}
 
 func fakeNodes(t *testing.T, p *Plan, fail map[string]string) ([]Node, []*fakeNode) {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -31,7 +32,7 @@ func Stage(ctx context.Context, p *Plan, nodes []Node, open func() (io.ReadClose
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := stageNode(ctx, p.Nodes[i], n, p.Snapshot.Size, open, log); err != nil {
+			if err := stageNode(ctx, &p.Nodes[i], n, p.Snapshot.Size, open, log); err != nil {
 				errs[i] = fmt.Errorf("node %s: %w", p.Nodes[i].Node, err)
 				cancel(errs[i])
 			}
@@ -47,12 +48,13 @@ func Stage(ctx context.Context, p *Plan, nodes []Node, open func() (io.ReadClose
 	return errors.Join(errs...)
 }
 
-func stageNode(ctx context.Context, np NodePlan, n Node, size int64, open func() (io.ReadCloser, error), log func(string)) error {
+func stageNode(ctx context.Context, np *NodePlan, n Node, size int64, open func() (io.ReadCloser, error), log func(string)) error {
 	etcdFile, original, comps, err := n.Manifests(ctx, strings.TrimSuffix(np.Pod, "-"+np.Node))
 	if err != nil {
 		return err
 	}
-	if err := CheckManifest(original, np); err != nil {
+	np.EtcdFile, np.Components = etcdFile, comps
+	if err := CheckManifest(original, *np); err != nil {
 		return fmt.Errorf("manifest %s: %w", etcdFile, err)
 	}
 	restored, err := RestoredManifest(original, np.RestoreDir)
@@ -103,28 +105,51 @@ func CheckManifest(data []byte, np NodePlan) error {
 	return nil
 }
 
-// Cutover triggers every node. If a trigger fails, the nodes already triggered are told to
-// abort within their delay, and the error says whether that worked (nothing changed) or not.
+// TriggerTimeout bounds each trigger and abort: together they must fit in the helpers' delay.
+var TriggerTimeout = 5 * time.Second
+
+// Cutover triggers every node at once. If a trigger fails, every node is told to abort within
+// the helpers' delay, and the error says whether that worked (nothing changed) or not
+// (ErrPartial: some helper may be cutting its node over; it must be left to finish).
 func Cutover(ctx context.Context, p *Plan, nodes []Node, delay time.Duration, now func() time.Time) error {
 	start := now()
-	for i, n := range nodes {
-		if err := n.Trigger(ctx); err != nil {
-			failed := fmt.Errorf("triggering the cutover on node %s: %w", p.Nodes[i].Node, err)
-			var late []string
-			actx := context.WithoutCancel(ctx)
-			for j := 0; j <= i; j++ {
-				if aerr := nodes[j].Abort(actx); aerr != nil || now().Sub(start) >= delay {
-					late = append(late, p.Nodes[j].Node)
-				}
-			}
-			if len(late) == 0 {
-				return fmt.Errorf("%w; every node was told to abort in time: nothing was changed", failed)
-			}
-			return fmt.Errorf("%w: %w; the abort may have come too late on %s: check %s there", ErrPartial, failed,
-				strings.Join(late, ", "), p.Nodes[0].Log())
+	each := func(f func(context.Context, Node) error) []error {
+		errs := make([]error, len(nodes))
+		var wg sync.WaitGroup
+		for i, n := range nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				tctx, cancel := context.WithTimeout(ctx, TriggerTimeout)
+				defer cancel()
+				errs[i] = f(tctx, n)
+			}()
+		}
+		wg.Wait()
+		return errs
+	}
+	var failed []error
+	for i, err := range each(func(c context.Context, n Node) error { return n.Trigger(c) }) {
+		if err != nil {
+			failed = append(failed, fmt.Errorf("node %s: %w", p.Nodes[i].Node, err))
 		}
 	}
-	return nil
+	if len(failed) == 0 {
+		return nil
+	}
+	cause := fmt.Errorf("triggering the cutover: %w", errors.Join(failed...))
+	ctx = context.WithoutCancel(ctx)
+	var late []string
+	for i, err := range each(func(c context.Context, n Node) error { return n.Abort(c) }) {
+		if err != nil || now().Sub(start) >= delay {
+			late = append(late, p.Nodes[i].Node)
+		}
+	}
+	if len(late) == 0 {
+		return fmt.Errorf("%w; every node was told to abort in time: nothing was changed", cause)
+	}
+	return fmt.Errorf("%w: %w; the abort may have come too late on %s, whose helper then cuts it over by itself: wait until %s there ends in \"done\" or \"failed\"",
+		ErrPartial, cause, strings.Join(late, ", "), p.Nodes[0].Log())
 }
 
 // Verify checks the restored cluster: every restored member a healthy voter, one cluster ID
@@ -170,12 +195,24 @@ func Verify(p *Plan, st *etcd.ClusterStatus) string {
 	return strings.Join(why, "; ")
 }
 
-// FinishCommands are what the user runs on node n when the API did not come back: what the
-// progress file says, how to finish, and how to roll back.
-func FinishCommands(n NodePlan, etcdFile string) []string {
+// FinishCommands are what the user runs on node n when the restored cluster did not verify in
+// time: what the progress file says, how to finish, and how to roll back. comps are the
+// control-plane manifests the helper stops and starts (kubeadm's when unknown).
+func FinishCommands(n NodePlan, etcdFile string, comps []string) []string {
+	if etcdFile == "" {
+		etcdFile = "etcd.yaml"
+	}
+	if len(comps) == 0 {
+		comps = []string{"kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml"}
+	}
+	var back []string
+	for _, f := range comps {
+		back = append(back, fmt.Sprintf("cp %s %s", n.Kept(f), path.Join(n.ManifestDir, f)))
+	}
 	return []string{
-		fmt.Sprintf("cat %s    # what the helper did", n.Log()),
-		fmt.Sprintf("# finish: once etcd runs from %s on every node, put the control plane back: for f in kube-apiserver kube-controller-manager kube-scheduler; do cp %s/%s-$f.yaml %s/$f.yaml; done", n.RestoreDir, n.KeepDir, n.Prefix, n.ManifestDir),
-		fmt.Sprintf("# roll back: cp %s %s/%s, then put the control plane back as above (%s is untouched)", n.Kept(etcdFile), n.ManifestDir, etcdFile, n.DataDir),
+		fmt.Sprintf("cat %s    # what the helper did; wait until it ends in \"done\" or \"failed\" before changing anything", n.Log()),
+		fmt.Sprintf("# finish: cp %s %s; once etcd listens, put the control plane back: %s",
+			n.Kept("restored-"+etcdFile), path.Join(n.ManifestDir, etcdFile), strings.Join(back, "; ")),
+		fmt.Sprintf("# roll back: cp %s %s, then put the control plane back as above (%s is untouched)", n.Kept(etcdFile), path.Join(n.ManifestDir, etcdFile), n.DataDir),
 	}
 }

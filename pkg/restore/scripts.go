@@ -24,6 +24,10 @@ while [ ! -f "$1/.uploaded" ]; do sleep 1; done`
 	// listFiles DIR: the names of the regular, not hidden, files in DIR (what the kubelet reads).
 	listFiles = `for f in "$1"/*; do [ -f "$f" ] && printf '%s\n' "${f##*/}"; done; true`
 
+	// discard RESTORED KEEP PREFIX: removes what staging wrote: RESTORED/member and the kept
+	// copies KEEP/PREFIX-* (the stage container has no KEEP mounted: then only the first).
+	discard = `rm -rf -- "$1/member" && { [ ! -d "$2" ] || rm -f -- "$2/$3"-*; }`
+
 	// restoredOK DIR: prints yes when DIR/member holds a WAL file and the database.
 	restoredOK = `for f in "$1"/member/wal/*.wal; do [ -f "$f" ] && [ -f "$1/member/snap/db" ] && { echo yes; exit 0; }; done; echo no`
 
@@ -34,8 +38,8 @@ while [ ! -f "$1/.uploaded" ]; do sleep 1; done`
 	//     and waits until their ports are closed;
 	//  2. removes the etcd manifest (STAGE/etcd: "FILE CLIENT-PORT PEER-PORT") and waits until
 	//     etcd's ports are closed, then SETTLE seconds;
-	//  3. installs STAGE/etcd.yaml (pointed at the restored data directory) in its place and
-	//     waits until etcd listens;
+	//  3. installs KEEP/PREFIX-restored-FILE (pointed at the restored data directory) in its
+	//     place and waits until etcd listens;
 	//  4. puts the control-plane manifests back from the copies in KEEP (PREFIX-FILE).
 	// Each wait gives up after LIMIT seconds. If etcd does not stop, the restored manifest is
 	// not installed and the control plane goes back as it was. Manifests are installed
@@ -55,12 +59,12 @@ until_down() { n=0; while listening "$@"; do n=$((n+1)); [ "$n" -ge "$limit" ] &
 until_up() { n=0; until listening "$@"; do n=$((n+1)); [ "$n" -ge "$limit" ] && return 1; sleep 1; done; return 0; }
 put() {
   t=$man/.$2.kubectl-etcd
-  rm -f -- "$t" && cat -- "$1" > "$t" && rm -f -- "$man/$2" && ln -- "$t" "$man/$2" && rm -f -- "$t"
+  rm -f -- "$t" && cat -- "$1" > "$t" && chmod 600 "$t" && rm -f -- "$man/$2" && ln -- "$t" "$man/$2" && rm -f -- "$t"
 }
 back() {
-  rc=0
-  while read -r f p; do put "$keep/$prefix-$f" "$f" || { say "error: could not put $f back from $keep/$prefix-$f"; rc=1; }; done < "$stage/components"
-  return $rc
+  brc=0
+  while read -r f p; do put "$keep/$prefix-$f" "$f" || { say "error: could not put $f back from $keep/$prefix-$f"; brc=1; }; done < "$stage/components"
+  return $brc
 }
 while [ ! -f "$stage/go" ]; do sleep 1; done
 sleep "$delay"
@@ -83,7 +87,7 @@ if ! until_down "$cport" "$pport"; then
 fi
 sleep "$settle"
 say "step 3/4: starting etcd from the restored data directory"
-if ! put "$stage/etcd.yaml" "$etcdf"; then
+if ! put "$keep/$prefix-restored-$etcdf" "$etcdf"; then
   say "error: could not install the restored etcd manifest; putting the original back"
   put "$keep/$prefix-$etcdf" "$etcdf" || say "error: could not put $etcdf back from $keep/$prefix-$etcdf"
   rc=1
@@ -93,6 +97,6 @@ elif ! until_up "$cport"; then
 fi
 say "step 4/4: starting the control plane"
 back || rc=1
-if [ "$rc" = 0 ]; then say "done"; else say "done, with the errors above"; fi
+if [ "$rc" = 0 ]; then say "done"; else say "failed: see the errors above"; fi
 exit $rc`
 )

@@ -19,7 +19,9 @@ type fakeKubelet struct {
 	dir   string
 	ports map[string][]int
 	stuck bool
-	mu    sync.Mutex
+	// dead: the restored etcd never listens.
+	dead bool
+	mu   sync.Mutex
 	open  map[string][]net.Listener
 	// seen records each start of a manifest with its content.
 	seen []string
@@ -65,7 +67,7 @@ func (k *fakeKubelet) loop(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(k.dir, file))
 			running := k.open[file] != nil
 			switch {
-			case err == nil && !running:
+			case err == nil && !running && !(k.dead && string(data) == "restored etcd"):
 				for _, p := range ports {
 					l, lerr := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 					if lerr != nil {
@@ -110,7 +112,7 @@ func cutoverNode(t *testing.T, cport, pport, aport int) (stage, man, keep string
 	w(filepath.Join(man, "kube-apiserver.yaml"), "apiserver")
 	w(filepath.Join(keep, "P-etcd.yaml"), "old etcd")
 	w(filepath.Join(keep, "P-kube-apiserver.yaml"), "apiserver")
-	w(filepath.Join(stage, "etcd.yaml"), "restored etcd")
+	w(filepath.Join(keep, "P-restored-etcd.yaml"), "restored etcd")
 	w(filepath.Join(stage, "components"), fmt.Sprintf("kube-apiserver.yaml %d\n", aport))
 	w(filepath.Join(stage, "etcd"), fmt.Sprintf("etcd.yaml %d %d\n", cport, pport))
 	return stage, man, keep
@@ -152,6 +154,11 @@ func TestCutoverScript(t *testing.T) {
 	if got := dirFiles(t, man); len(got) != 2 || got["etcd.yaml"] != "restored etcd" || got["kube-apiserver.yaml"] != "apiserver" {
 		t.Errorf("manifests after the cutover (no hidden leftovers either): %v", got)
 	}
+	for _, f := range []string{"etcd.yaml", "kube-apiserver.yaml"} {
+		if st, err := os.Stat(filepath.Join(man, f)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v %v, want 0600 as kubeadm writes it", f, st.Mode().Perm(), err)
+		}
+	}
 	log, _ := os.ReadFile(filepath.Join(keep, "P.log"))
 	want := "step 1/4: stopping the control plane\nstep 2/4: stopping etcd\nstep 3/4: starting etcd from the restored data directory\nstep 4/4: starting the control plane\ndone\n"
 	if string(log) != want {
@@ -162,6 +169,30 @@ func TestCutoverScript(t *testing.T) {
 	if starts != "etcd.yaml=old etcd|kube-apiserver.yaml=apiserver|etcd.yaml=restored etcd|kube-apiserver.yaml=apiserver" &&
 		starts != "kube-apiserver.yaml=apiserver|etcd.yaml=old etcd|etcd.yaml=restored etcd|kube-apiserver.yaml=apiserver" {
 		t.Errorf("what the kubelet ran, in order: %s", starts)
+	}
+}
+
+func TestCutoverScriptRestoredEtcdDoesNotStart(t *testing.T) {
+	cport, pport, aport := freePort(t), freePort(t), freePort(t)
+	stage, man, keep := cutoverNode(t, cport, pport, aport)
+	k := newFakeKubelet(t, man, map[string][]int{"etcd.yaml": {cport, pport}, "kube-apiserver.yaml": {aport}}, false)
+	k.mu.Lock()
+	k.dead = true
+	k.mu.Unlock()
+	time.Sleep(200 * time.Millisecond)
+	if err := os.WriteFile(filepath.Join(stage, "go"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/sh", "-c", cutover, "sh", stage, man, keep, "P", "0", "2", "0")
+	out, err := cmd.CombinedOutput()
+	// The control plane still goes back, and the run says it failed (an error before step 4
+	// is not forgotten by it).
+	log, _ := os.ReadFile(filepath.Join(keep, "P.log"))
+	if err == nil || !strings.Contains(string(log), "does not listen") || !strings.HasSuffix(string(log), "failed: see the errors above\n") {
+		t.Fatalf("restored etcd that never listens: %v\n%s\nlog:\n%s", err, out, log)
+	}
+	if got := dirFiles(t, man); got["etcd.yaml"] != "restored etcd" || got["kube-apiserver.yaml"] != "apiserver" {
+		t.Errorf("manifests: %v", got)
 	}
 }
 

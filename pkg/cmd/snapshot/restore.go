@@ -38,8 +38,8 @@ var (
 		runbook of "Back up and restore" in one command, with nothing but a kubeconfig.
 
 		It checks the file (sha256 trailer, bbolt check), shows how far back it goes against
-		the live cluster and the plan per node, saves the current state first (--no-pre-snapshot
-		to skip), and asks you to type the cluster's name or ID (--yes for scripts). Then, while
+		the live cluster and the plan per node, asks you to type the cluster's ID or name (--yes
+		for scripts), and saves the current state first (--no-pre-snapshot to skip). Then, while
 		the cluster still runs, a helper pod on every control-plane node receives the file and
 		runs etcdutl snapshot restore into a new data directory beside the old one, with the
 		member's name and peer URLs, every member in --initial-cluster, a new cluster token and
@@ -98,7 +98,7 @@ const restoreKeepDir = "/etc/kubernetes/tmp"
 // NewCmdRestore builds "kubectl etcd snapshot restore".
 func NewCmdRestore(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &RestoreOptions{GlobalOptions: g, IOStreams: streams, BumpRevision: 1000000000,
-		ManifestDir: "/etc/kubernetes/manifests", Timeout: 10 * time.Minute}
+		ManifestDir: "/etc/kubernetes/manifests", Timeout: 20 * time.Minute}
 	cmd := &cobra.Command{
 		Use:     "restore FILE",
 		Short:   "Restore the whole control plane from a snapshot file, through helper pods (no SSH)",
@@ -115,7 +115,7 @@ func NewCmdRestore(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams)
 	cmd.Flags().Int64Var(&o.BumpRevision, "bump-revision", o.BumpRevision, "Revision bump for the restored data (etcdutl --bump-revision, with --mark-compacted)")
 	cmd.Flags().StringVar(&o.HelperImage, "helper-image", "", "Shell image of the helper pods (default: the image of each node's kube-proxy pod); needs /bin/sh, cat, chmod, grep, ln, rm, sleep and wc")
 	cmd.Flags().StringVar(&o.ManifestDir, "manifest-dir", o.ManifestDir, "The kubelet's static pod directory on the nodes")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the API server and the restored cluster after the cutover")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the API server and the restored cluster after the cutover (the helpers' own waits add up to about 16m at worst)")
 	AddIdentityFlag(cmd, &o.Identity)
 	return cmd
 }
@@ -227,8 +227,10 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 	}
 	o.warnings(p)
 	if !o.Yes {
+		// kubeadm names every cluster "kubernetes" unless told otherwise: that name proves
+		// nothing about the kubeconfig's context, the ID does.
 		accepted := []string{p.ClusterID}
-		if p.ClusterName != "" {
+		if p.ClusterName != "" && p.ClusterName != "kubernetes" {
 			accepted = []string{p.ClusterName, p.ClusterID}
 		}
 		q := fmt.Sprintf("This replaces everything in cluster %s with the snapshot (%d revisions back).", p.ClusterID, p.GoesBack)
@@ -374,6 +376,8 @@ func (o *RestoreOptions) restore(ctx context.Context, p *restore.Plan, start tim
 	nodes := make([]restore.Node, len(p.Nodes))
 	errs := make([]error, len(p.Nodes))
 	var wg sync.WaitGroup
+	// The helpers' deadlines count from their start, which is after this.
+	helpersStarted := now()
 	fmt.Fprintf(o.ErrOut, "starting a helper pod on each of %d nodes\n", len(p.Nodes))
 	for i, n := range p.Nodes {
 		wg.Add(1)
@@ -394,7 +398,6 @@ func (o *RestoreOptions) restore(ctx context.Context, p *restore.Plan, start tim
 		}()
 	}
 	wg.Wait()
-	helpersStarted := now()
 	cutover := false
 	defer func() {
 		if cutover {
@@ -406,19 +409,32 @@ func (o *RestoreOptions) restore(ctx context.Context, p *restore.Plan, start tim
 			}
 		}
 	}()
+	// leftovers removes what staging wrote on the nodes and names what stays: the (empty)
+	// new data directories, which the kubelet made, and whatever could not be removed.
 	leftovers := func() string {
-		var dirs []string
-		for _, n := range p.Nodes {
+		dctx := context.WithoutCancel(ctx)
+		var dirs, failed []string
+		for i, n := range p.Nodes {
 			dirs = append(dirs, n.Node+":"+n.RestoreDir)
+			if nodes[i] == nil {
+				continue
+			}
+			if err := nodes[i].Discard(dctx); err != nil {
+				failed = append(failed, err.Error())
+			}
 		}
-		return "the new data directories (" + strings.Join(dirs, ", ") + ") may be removed"
+		msg := "nothing was changed in the cluster; the empty new data directories (" + strings.Join(dirs, ", ") + ") may be removed"
+		if len(failed) > 0 {
+			msg += "; staged data left: " + strings.Join(failed, "; ")
+		}
+		return msg
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("%w; nothing was changed, %s", err, leftovers())
+		return nil, fmt.Errorf("%w; %s", err, leftovers())
 	}
 	open := func() (io.ReadCloser, error) { return os.Open(plain) }
 	if err := restore.Stage(ctx, p, nodes, open, func(s string) { fmt.Fprintln(o.ErrOut, s) }); err != nil {
-		return nil, fmt.Errorf("staging: %w; nothing was changed, %s", err, leftovers())
+		return nil, fmt.Errorf("staging: %w; %s", err, leftovers())
 	}
 	if left := life - now().Sub(helpersStarted); left < 20*time.Minute {
 		return nil, fmt.Errorf("%w: the helper pods have %s of their life left, not enough for the cutover; nothing was changed, run the command again", etcd.ErrRefused, left.Round(time.Second))
@@ -426,9 +442,20 @@ func (o *RestoreOptions) restore(ctx context.Context, p *restore.Plan, start tim
 	endCritical := cmdutil.Critical("snapshot restore is cutting the nodes over")
 	defer endCritical()
 	if err := restore.Cutover(ctx, p, nodes, timing.Delay, now); err != nil {
-		return nil, err
+		if errors.Is(err, restore.ErrPartial) {
+			// A helper may be cutting its node over: deleting it now would stop it half-way.
+			cutover = true
+			for _, n := range nodes {
+				n.Release()
+			}
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w; %s", err, leftovers())
 	}
 	cutover = true
+	for _, n := range nodes {
+		n.Release()
+	}
 	fmt.Fprintf(o.ErrOut, "every node is staged and triggered: in %s the helpers stop the control plane and etcd and start them from the restored data; the API server is away meanwhile\n", timing.Delay)
 	res := &printers.RestoreResult{Plan: p, Cleanup: map[string]string{}}
 	st, err := o.waitRestored(context.WithoutCancel(ctx), p, timing, func() { res.StaleHelpers = o.deleteStaleHelpers(ctx, p) })
@@ -476,7 +503,7 @@ func (o *RestoreOptions) waitRestored(ctx context.Context, p *restore.Plan, t re
 			fmt.Fprintf(&b, "the restored cluster did not verify within %s (%s). On each node:", o.Timeout, why)
 			for _, n := range p.Nodes {
 				fmt.Fprintf(&b, "\n  %s:", n.Node)
-				for _, c := range restore.FinishCommands(n, "etcd.yaml") {
+				for _, c := range restore.FinishCommands(n, n.EtcdFile, n.ComponentFiles()) {
 					fmt.Fprintf(&b, "\n    %s", c)
 				}
 			}
