@@ -22,7 +22,7 @@ type fakeKubelet struct {
 	// dead: the restored etcd never listens.
 	dead bool
 	mu   sync.Mutex
-	open  map[string][]net.Listener
+	open map[string][]net.Listener
 	// seen records each start of a manifest with its content.
 	seen []string
 	stop chan struct{}
