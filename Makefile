@@ -10,6 +10,8 @@ DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X $(PKG)/pkg/version.Version=$(VERSION) -X $(PKG)/pkg/version.Commit=$(COMMIT) -X $(PKG)/pkg/version.Date=$(DATE)
 E2E_ETCD_VERSIONS ?= v3.6.16 v3.7.3
 E2E_TIMEOUT ?= 40m
+# make test-e2e runs the etcd versions at once, each on its own harness cluster (0: one after the other).
+E2E_PARALLEL ?= 1
 KUBEADM_E2E_TIMEOUT ?= 30m
 KUBEADM_DIR ?= /tmp/kubectl-etcd-kubeadm
 # make test-kubeadm runs the external-etcd suite after the stacked one; KUBEADM_EXTERNAL=0 skips it.
@@ -39,12 +41,19 @@ test: ## Run the unit tests
 e2e-tools: ## Build (once, cached by version) etcd, kube-apiserver, kubectl and kwok for the e2e harness
 	hack/e2e-tools.sh
 
-test-e2e: build e2e-tools ## Run the end-to-end tests on a real etcd + kube-apiserver + kwok cluster, for every etcd version (e2e/kubeadm is make test-kubeadm)
-	@set -e; for v in $(E2E_ETCD_VERSIONS); do \
-	  echo "=== e2e with etcd $$v"; \
-	  (cd test && E2E_ETCD_VERSION=$$v KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd \
-	    $(GO) test -count=1 -p 1 -timeout $(E2E_TIMEOUT) $$($(GO) list ./e2e/... | grep -v '/e2e/kubeadm\(ext\)\?$$')); \
-	done
+test-e2e: build e2e-tools ## Run the end-to-end tests on a real etcd + kube-apiserver + kwok cluster, for every etcd version at once (E2E_PARALLEL=0: one after the other; e2e/kubeadm is make test-kubeadm)
+	@set -e; cd test; $(GO) test -count=1 -run '^$$' ./e2e/... >/dev/null; \
+	  pkgs=$$($(GO) list ./e2e/... | grep -v '/e2e/kubeadm\(ext\)\?$$'); logs=$$(mktemp -d); pids=(); \
+	  for v in $(E2E_ETCD_VERSIONS); do \
+	    run="E2E_ETCD_VERSION=$$v KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd $(GO) test -count=1 -p 1 -timeout $(E2E_TIMEOUT) $$pkgs"; \
+	    if [ "$(E2E_PARALLEL)" = 0 ]; then echo "=== e2e with etcd $$v"; eval "$$run"; \
+	    else echo "=== e2e with etcd $$v (in parallel; output below when it ends)"; (eval "$$run" >"$$logs/$$v.log" 2>&1; echo $$? >"$$logs/$$v.rc") & pids+=($$!); fi; \
+	  done; \
+	  [ $${#pids[@]} -eq 0 ] || wait "$${pids[@]}"; rc=0; \
+	  for v in $(E2E_ETCD_VERSIONS); do \
+	    [ -f "$$logs/$$v.rc" ] || continue; echo "=== e2e with etcd $$v"; cat "$$logs/$$v.log"; \
+	    [ "$$(cat "$$logs/$$v.rc")" = 0 ] || { echo "=== e2e with etcd $$v FAILED"; rc=1; }; \
+	  done; rm -rf "$$logs"; exit $$rc
 
 e2e-up: build e2e-tools ## Start a harness cluster by hand (Ctrl-C stops it); E2E_ETCD_VERSION picks etcd
 	cd test && $(GO) run ./e2e/harness/cmd/e2e-up --etcd-version=$${E2E_ETCD_VERSION:-v3.6.16}
