@@ -129,6 +129,9 @@ func (p *Pod) waitStarted(ctx context.Context, wait string, mustRun bool) error 
 	for {
 		pod, err := p.Get(ctx)
 		if err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: interrupted (%v) while waiting for %s on node %s to start", ErrNotStarted, context.Cause(ctx), p, p.Node)
+			}
 			return fmt.Errorf("%w: %s: %w", ErrNotStarted, p, err)
 		}
 		if st := ContainerState(pod, wait); st != nil {
