@@ -47,7 +47,7 @@ test-e2e: build e2e-tools ## Run the end-to-end tests on a real etcd + kube-apis
 	  for v in $(E2E_ETCD_VERSIONS); do \
 	    run="E2E_ETCD_VERSION=$$v KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd $(GO) test -count=1 -p 1 -timeout $(E2E_TIMEOUT) $$pkgs"; \
 	    if [ "$(E2E_PARALLEL)" = 0 ]; then echo "=== e2e with etcd $$v"; eval "$$run"; \
-	    else echo "=== e2e with etcd $$v (in parallel; output below when it ends)"; (eval "$$run" >"$$logs/$$v.log" 2>&1; echo $$? >"$$logs/$$v.rc") & pids+=($$!); fi; \
+	    else echo "=== e2e with etcd $$v (in parallel; output below when it ends)"; (set +e; eval "$$run" >"$$logs/$$v.log" 2>&1; echo $$? >"$$logs/$$v.rc") & pids+=($$!); fi; \
 	  done; \
 	  [ $${#pids[@]} -eq 0 ] || wait "$${pids[@]}"; rc=0; \
 	  for v in $(E2E_ETCD_VERSIONS); do \
