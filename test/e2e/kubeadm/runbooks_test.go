@@ -105,6 +105,11 @@ func wantBackToThree(t *testing.T) {
 		if r.Code != 0 {
 			return fmt.Errorf("status exit %d:\n%s", r.Code, r)
 		}
+		for _, m := range st.Members {
+			if !m.PodReady {
+				return fmt.Errorf("pod %s not Ready (again) yet", m.Pod)
+			}
+		}
 		return nil
 	})
 	wantHealthy(t, "port-forward", r, st)
