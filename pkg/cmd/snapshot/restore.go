@@ -458,7 +458,10 @@ func (o *RestoreOptions) restore(ctx context.Context, p *restore.Plan, start tim
 	}
 	fmt.Fprintf(o.ErrOut, "every node is staged and triggered: in %s the helpers stop the control plane and etcd and start them from the restored data; the API server is away meanwhile\n", timing.Delay)
 	res := &printers.RestoreResult{Plan: p, Cleanup: map[string]string{}}
-	st, err := o.waitRestored(context.WithoutCancel(ctx), p, timing, func() { res.StaleHelpers = o.deleteStaleHelpers(ctx, p) })
+	// Every helper has its trigger and goes on by itself: Ctrl-C from here on only stops the
+	// wait (with the commands that finish by hand), so the critical section ends.
+	endCritical()
+	st, err := o.waitRestored(ctx, p, timing, func() { res.StaleHelpers = o.deleteStaleHelpers(ctx, p) })
 	if err != nil {
 		return nil, err
 	}
@@ -483,8 +486,16 @@ func (o *RestoreOptions) restore(ctx context.Context, p *restore.Plan, start tim
 func (o *RestoreOptions) waitRestored(ctx context.Context, p *restore.Plan, t restore.Timing, restored func()) (*etcd.ClusterStatus, error) {
 	deadline := time.Now().Add(t.Delay + o.Timeout)
 	last := ""
-	time.Sleep(t.Delay)
-	for {
+	pause := func(d time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	interrupted := !pause(t.Delay)
+	for !interrupted {
 		st, why := o.probe(ctx, p)
 		if restored != nil && st != nil && st.ClusterID != "" && st.ClusterID != p.ClusterID {
 			restored()
@@ -499,18 +510,25 @@ func (o *RestoreOptions) waitRestored(ctx context.Context, p *restore.Plan, t re
 			last = why
 		}
 		if time.Now().After(deadline) {
-			var b strings.Builder
-			fmt.Fprintf(&b, "the restored cluster did not verify within %s (%s). On each node:", o.Timeout, why)
-			for _, n := range p.Nodes {
-				fmt.Fprintf(&b, "\n  %s:", n.Node)
-				for _, c := range restore.FinishCommands(n, n.EtcdFile, n.ComponentFiles()) {
-					fmt.Fprintf(&b, "\n    %s", c)
-				}
-			}
-			return nil, fmt.Errorf("%w: %s", restore.ErrPartial, b.String())
+			return nil, o.unfinished(p, fmt.Sprintf("the restored cluster did not verify within %s (%s)", o.Timeout, why))
 		}
-		time.Sleep(5 * time.Second)
+		interrupted = !pause(5 * time.Second)
 	}
+	return nil, o.unfinished(p, fmt.Sprintf("the wait was interrupted (%v); the helpers go on by themselves", context.Cause(ctx)))
+}
+
+// unfinished is the error of a restore whose cutover was triggered but not verified: per node,
+// the progress file and the commands to finish or roll back.
+func (o *RestoreOptions) unfinished(p *restore.Plan, why string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s. On each node:", why)
+	for _, n := range p.Nodes {
+		fmt.Fprintf(&b, "\n  %s:", n.Node)
+		for _, c := range restore.FinishCommands(n, n.EtcdFile, n.ComponentFiles()) {
+			fmt.Fprintf(&b, "\n    %s", c)
+		}
+	}
+	return fmt.Errorf("%w: %s", restore.ErrPartial, b.String())
 }
 
 // probe reads the cluster afresh (pods, connections) and verifies it against the plan.
