@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/kubeadmtest"
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
@@ -41,7 +42,7 @@ const (
 	// real kube-proxy and iptables.
 	kubeProxyImage = "registry.k8s.io/kube-proxy:v1.37.2"
 	// helperSelector selects every pod the plugin creates.
-	helperSelector = "app.kubernetes.io/managed-by=kubectl-etcd"
+	helperSelector = kubeadmtest.HelperSelector
 	// usersNamespace holds the ServiceAccounts of the restricted users.
 	usersNamespace = "kubectl-etcd-e2e-users"
 )
@@ -227,7 +228,7 @@ func kubectlErr(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, cluster.kubectl, args...)
+	cmd := exec.CommandContext(ctx, cluster.Kubectl, args...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		return stdout.String(), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, stderr.String())
@@ -330,19 +331,6 @@ func podNames(pods []*corev1.Pod) string {
 		s = append(s, p.Name+"("+string(p.UID)+")")
 	}
 	return "[" + strings.Join(s, " ") + "]"
-}
-
-// helperPodsLeft lists the pods labelled as the plugin's in every namespace.
-func helperPodsLeft(ctx context.Context, cs kubernetes.Interface) ([]string, error) {
-	l, err := cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{LabelSelector: helperSelector})
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, p := range l.Items {
-		names = append(names, p.Namespace+"/"+p.Name)
-	}
-	return names, nil
 }
 
 // wantPodGone waits (bounded) until the API server no longer has the pod: the plugin deleted it
@@ -690,7 +678,7 @@ func fillEtcd(t *testing.T, mib int) {
 // the node, as the host sees the node's /var/log and /var/lib/kubelet: the kubectl-etcd
 // subdirectory of its log directory (logs route) or any emptyDir of the pod (exec route).
 func snapshotBytesOnNode(p *corev1.Pod) int64 {
-	node := filepath.Join(cluster.dir, "nodes", p.Spec.NodeName)
+	node := filepath.Join(cluster.Dir, "nodes", p.Spec.NodeName)
 	var biggest int64
 	for _, g := range []string{
 		filepath.Join(node, "log", "pods", fmt.Sprintf("%s_%s_%s", p.Namespace, p.Name, p.UID), "kubectl-etcd", "*"),
@@ -827,7 +815,7 @@ func TestHelperInterrupt(t *testing.T) {
 	t0 = time.Now()
 	eventually(t, "the helper pods' directories removed from the nodes", 2*time.Minute, func() error {
 		for _, pod := range interrupted {
-			out, err := exec.Command(cluster.script, "exec", cluster.dir, pod.Spec.NodeName,
+			out, err := exec.Command(cluster.Script, "exec", cluster.Dir, pod.Spec.NodeName,
 				"find", "/var/log/pods", "/var/lib/kubelet/pods", "-maxdepth", "1", "-name", "*"+string(pod.UID)+"*").CombinedOutput()
 			if err != nil {
 				return fmt.Errorf("find on %s: %w: %s", pod.Spec.NodeName, err, out)
@@ -864,31 +852,4 @@ func waitDeleted(pw *podWatch, uid types.UID) <-chan struct{} {
 		}
 	}()
 	return ch
-}
-
-// helperPodsLeftAtEnd is the package's last check (TestMain): no pod of the plugin is left once
-// every test has run; pods still terminating get a bounded moment.
-func helperPodsLeftAtEnd() error {
-	cfg, err := clientcmd.BuildConfigFromFlags("", os.Getenv("KUBECONFIG"))
-	if err != nil {
-		return err
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	var left []string
-	for deadline := time.Now().Add(90 * time.Second); ; {
-		if left, err = helperPodsLeft(context.Background(), cs); err == nil && len(left) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Second)
-	}
-	if err != nil {
-		return err
-	}
-	return fmt.Errorf("pods labelled %s left after the tests: %s", helperSelector, strings.Join(left, ", "))
 }

@@ -201,7 +201,7 @@ func restoreAndServe(t *testing.T, file, dir string) {
 		"--bump-revision", "1000000000", "--mark-compacted")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	etcd := exec.CommandContext(ctx, filepath.Join(cluster.etcdBin, "etcd"), "--name", "restored", "--data-dir", data,
+	etcd := exec.CommandContext(ctx, filepath.Join(cluster.EtcdBin, "etcd"), "--name", "restored", "--data-dir", data,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", "restored="+peer,
 		"--listen-client-urls", client, "--advertise-client-urls", client)
 	logf, err := os.Create(filepath.Join(dir, "etcd.log"))
@@ -216,7 +216,7 @@ func restoreAndServe(t *testing.T, file, dir string) {
 	defer func() { cancel(); _ = etcd.Wait() }()
 	var keys string
 	eventually(t, "the restored etcd serving", 30*time.Second, func() error {
-		out, err := exec.Command(filepath.Join(cluster.etcdBin, "etcdctl"), "--endpoints", client,
+		out, err := exec.Command(filepath.Join(cluster.EtcdBin, "etcdctl"), "--endpoints", client,
 			"get", "--prefix", "--keys-only", "/registry/namespaces/").CombinedOutput()
 		keys = string(out)
 		return err
@@ -230,7 +230,7 @@ func restoreAndServe(t *testing.T, file, dir string) {
 
 func etcdutl(t *testing.T, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(filepath.Join(cluster.etcdBin, "etcdutl"), args...).CombinedOutput()
+	out, err := exec.Command(filepath.Join(cluster.EtcdBin, "etcdutl"), args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("etcdutl %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

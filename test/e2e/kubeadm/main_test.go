@@ -16,99 +16,35 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/kubeadmtest"
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
 // cluster is the kubeadm cluster of this test binary.
-var cluster struct {
-	dir     string // state, logs, kubeconfig
-	script  string // hack/kubeadm-cluster.sh
-	cache   string // the e2e tool cache
-	kubectl string
-	etcdBin string // directory of etcd, etcdctl and etcdutl (the version in the image)
-}
+var cluster kubeadmtest.Cluster
 
-const etcdVersion = "v3.6.16"
+const etcdVersion = kubeadmtest.EtcdVersion
 
 func TestMain(m *testing.M) {
 	flag.Parse()
 	if testing.Short() {
 		os.Exit(plugintest.Setup(m))
 	}
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "kubeadm e2e: must run as root (network namespaces, cgroups, containerd); run make test-kubeadm as root")
-		return 1
-	}
-	root, err := filepath.Abs("../../..")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	cluster.script = filepath.Join(root, "hack", "kubeadm-cluster.sh")
-	cluster.cache = os.Getenv("E2E_CACHE")
-	if cluster.cache == "" {
-		home, _ := os.UserHomeDir()
-		cluster.cache = filepath.Join(home, ".cache", "kubectl-etcd", "e2e")
-		if x := os.Getenv("XDG_CACHE_HOME"); x != "" {
-			cluster.cache = filepath.Join(x, "kubectl-etcd", "e2e")
-		}
-	}
-	cluster.kubectl = filepath.Join(cluster.cache, "k8s-v1.37.2", "kubectl")
-	cluster.etcdBin = filepath.Join(cluster.cache, "etcd-"+etcdVersion)
-	if d := os.Getenv("KUBEADM_E2E_DIR"); d != "" {
-		// A cluster started by hand (make kubeadm-up): used as it is and left running.
-		cluster.dir = d
-		os.Setenv("KUBECONFIG", filepath.Join(cluster.dir, "kubeconfig"))
-		return suite(m)
-	}
-	if cluster.dir, err = os.MkdirTemp("", "kubectl-etcd-kubeadm-"); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	t0 := time.Now()
-	up := exec.Command(cluster.script, "up", cluster.dir)
-	up.Env = append(os.Environ(), "ETCD_VERSION="+etcdVersion, "OWNER_PID="+strconv.Itoa(os.Getpid()))
-	up.Stdout, up.Stderr = os.Stderr, os.Stderr
-	err = up.Run()
-	fmt.Fprintf(os.Stderr, "kubeadm e2e: cluster bring-up took %s\n", time.Since(t0).Round(time.Second))
-	defer down()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "kubeadm e2e: bring-up failed: %v (logs in %s/logs)\n", err, cluster.dir)
-		return 1
-	}
-	os.Setenv("KUBECONFIG", filepath.Join(cluster.dir, "kubeconfig"))
-	t1 := time.Now()
-	code := suite(m)
-	fmt.Fprintf(os.Stderr, "kubeadm e2e: suite took %s\n", time.Since(t1).Round(time.Second))
-	if code == 0 {
-		// down (deferred above) needs the dir's state (the saved kernel settings): tear down
-		// first, then remove it. A second down is a no-op.
-		down()
-		os.RemoveAll(cluster.dir)
-	} else {
-		fmt.Fprintf(os.Stderr, "kubeadm e2e: logs kept in %s/logs\n", cluster.dir)
-	}
-	return code
+	os.Exit(kubeadmtest.Main(kubeadmtest.Options{
+		Name: "kubeadm e2e", DirEnv: "KUBEADM_E2E_DIR", TempPrefix: "kubectl-etcd-kubeadm-",
+	}, &cluster, func() int { return suite(m) }))
 }
 
 // suite runs the tests, then checks that they left no helper pod of the plugin behind and
 // removes the restricted users of helper_test.go.
 func suite(m *testing.M) int {
 	code := plugintest.Setup(m)
-	if testing.Short() {
-		return code
-	}
 	removeRestrictedUsers()
-	if err := helperPodsLeftAtEnd(); err != nil {
+	if err := kubeadmtest.HelperPodsGone(); err != nil {
 		fmt.Fprintf(os.Stderr, "kubeadm e2e: FAIL: %v\n", err)
 		if code == 0 {
 			code = 1
@@ -117,20 +53,12 @@ func suite(m *testing.M) int {
 	return code
 }
 
-func down() {
-	cmd := exec.Command(cluster.script, "down", cluster.dir)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "kubeadm e2e: teardown: %v\n", err)
-	}
-}
-
 // script runs hack/kubeadm-cluster.sh SUBCOMMAND DIR ARGS... and returns its output.
 func script(t *testing.T, sub string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, cluster.script, append([]string{sub, cluster.dir}, args...)...)
+	cmd := exec.CommandContext(ctx, cluster.Script, append([]string{sub, cluster.Dir}, args...)...)
 	cmd.Env = append(os.Environ(), "ETCD_VERSION="+etcdVersion)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -154,7 +82,7 @@ func kubectl(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, cluster.kubectl, args...)
+	cmd := exec.CommandContext(ctx, cluster.Kubectl, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -167,11 +95,11 @@ func kubectl(t *testing.T, args ...string) (string, error) {
 // nodePKIDir is kubeadm's /etc/kubernetes/pki/etcd of a node, as the host sees it (the upper
 // layer of the node's /etc overlay): what --kubeadm-pki-dir reads on a control-plane node.
 func nodePKIDir(node string) string {
-	return filepath.Join(cluster.dir, "nodes", node, "etc-upper", "kubernetes", "pki", "etcd")
+	return filepath.Join(cluster.Dir, "nodes", node, "etc-upper", "kubernetes", "pki", "etcd")
 }
 
 // nodeEtcdDir is the node's /var/lib/etcd as the host sees it (a bind mount).
-func nodeEtcdDir(node string) string { return filepath.Join(cluster.dir, "nodes", node, "etcd") }
+func nodeEtcdDir(node string) string { return filepath.Join(cluster.Dir, "nodes", node, "etcd") }
 
 // runPlugin runs kubectl-etcd against the cluster.
 func runPlugin(t *testing.T, args ...string) *plugintest.Result {

@@ -17,6 +17,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/kubeadmtest"
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
@@ -32,7 +33,7 @@ type rebuildResult struct {
 
 // nodeFile is a file of a node's /etc as the host sees it (the upper layer of its /etc overlay).
 func nodeFile(node, rel string) string {
-	return filepath.Join(cluster.dir, "nodes", node, "etc-upper", rel)
+	return filepath.Join(cluster.Dir, "nodes", node, "etc-upper", rel)
 }
 
 func fileSum(t *testing.T, file string) string {
@@ -81,7 +82,7 @@ func wantUnchanged(t *testing.T, id, manifestSum string) {
 func wantNoHelpers(t *testing.T) {
 	t.Helper()
 	eventually(t, "no helper pod left", 2*time.Minute, func() error {
-		left, err := helperPodsLeft(context.Background(), clientset(t))
+		left, err := kubeadmtest.HelperPodsLeft(context.Background(), clientset(t))
 		if err == nil && len(left) > 0 {
 			err = fmt.Errorf("helper pods left: %s", strings.Join(left, ", "))
 		}

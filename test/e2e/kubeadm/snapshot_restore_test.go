@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/kubeadmtest"
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
@@ -55,7 +56,7 @@ func wantNodesUnchanged(t *testing.T, before map[string]nodeState, clusterID str
 		t.Errorf("cluster ID %s, was %s", st.ClusterID, clusterID)
 	}
 	eventually(t, "no helper pod left", time.Minute, func() error {
-		if left, err := helperPodsLeft(context.Background(), clientset(t)); err != nil || len(left) > 0 {
+		if left, err := kubeadmtest.HelperPodsLeft(context.Background(), clientset(t)); err != nil || len(left) > 0 {
 			return fmt.Errorf("helper pods left: %v %v", left, err)
 		}
 		return nil
@@ -139,7 +140,7 @@ func TestSnapshotRestore(t *testing.T) {
 		img := "registry.k8s.io/etcd:" + strings.TrimPrefix(etcdVersion, "v") + "-0"
 		onNode(t, "cp-3", "ctr", "-a", "/run/containerd/containerd.sock", "-n", "k8s.io", "images", "rm", img)
 		defer func() {
-			onNode(t, "cp-3", "ctr", "-a", "/run/containerd/containerd.sock", "-n", "k8s.io", "images", "import", filepath.Join(cluster.dir, "images", "etcd.tar"))
+			onNode(t, "cp-3", "ctr", "-a", "/run/containerd/containerd.sock", "-n", "k8s.io", "images", "import", filepath.Join(cluster.Dir, "images", "etcd.tar"))
 			dropRestoreDirs(t, dataDir)
 		}()
 		r := runPlugin(t, "snapshot", "restore", file, "--yes", "--no-pre-snapshot")
@@ -218,7 +219,7 @@ func TestSnapshotRestore(t *testing.T) {
 	}
 	// No helper is left: not in the API, and no running container on the nodes (the restored
 	// API does not know the staging helpers; their kubelets end them).
-	if left, err := helperPodsLeft(ctx, cs); err != nil || len(left) > 0 {
+	if left, err := kubeadmtest.HelperPodsLeft(ctx, cs); err != nil || len(left) > 0 {
 		t.Errorf("helper pods left: %v %v", left, err)
 	}
 	eventually(t, "no helper container running on the nodes", 3*time.Minute, func() error {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/kubeadmtest"
 	"github.com/kubectl-etcd/kubectl-etcd/test/e2e/plugintest"
 )
 
@@ -20,9 +21,13 @@ var etcdHosts = []string{"etcd-1", "etcd-2", "etcd-3"}
 // the kubelet a moment).
 func noHelperLeft(t *testing.T) {
 	t.Helper()
+	cs, err := kubeadmtest.AdminClient()
+	if err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		left, err := helperPodsLeft(context.Background())
+		left, err := kubeadmtest.HelperPodsLeft(context.Background(), cs)
 		if err == nil && len(left) == 0 {
 			return
 		}
@@ -139,7 +144,7 @@ func TestSnapshotSave(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, filepath.Join(cluster.etcdBin, "etcdutl"), "snapshot", "restore", file,
+	out, err := exec.CommandContext(ctx, filepath.Join(cluster.EtcdBin, "etcdutl"), "snapshot", "restore", file,
 		"--data-dir", filepath.Join(dir, "restored")).CombinedOutput()
 	if err != nil {
 		t.Fatalf("etcdutl snapshot restore: %v\n%s", err, out)
