@@ -279,7 +279,7 @@ func (s *Session) Snapshot(ctx context.Context) (*clientv3.SnapshotResponse, err
 		case <-cctx.Done():
 		}
 	}()
-	resp, err := cli.SnapshotWithVersion(cctx)
+	resp, err := openSnapshot(cctx, cli.ActiveConnection())
 	if err != nil {
 		cancel()
 		if !f.Alive() {
