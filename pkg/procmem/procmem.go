@@ -9,13 +9,13 @@ import (
 
 // StreamLimit is the soft memory limit (runtime/debug.SetMemoryLimit) for a streamed snapshot.
 //
-// Every byte of a port-forwarded snapshot is allocated twice on its way in (once per frame by
-// the SPDY framer of the tunnel, once per chunk by the protobuf decoder), and the live heap
-// under that churn is 5 to 11 MiB (the gRPC receive window and the frames in flight). With the
-// default GOGC the heap then grows to about 21 MiB between collections and the process's anonymous
-// memory to 27 MiB. Measured on the kubeadm cluster (348 MB database, three alternating rounds,
-// GOMEMLIMIT set from outside): 32 MiB gives anonymous memory 27 MiB; 24 MiB gives 20 MiB at the
-// same CPU; 22 MiB saves only one more MiB for 10 to 25 % more CPU; 16 MiB doubles the CPU.
+// Every byte of a port-forwarded snapshot is allocated once more on its way in, per frame, by
+// the SPDY framer of the tunnel, and the live heap under that churn is 5 to 11 MiB (the gRPC
+// receive window and the frames in flight). With the default GOGC the heap grows to about
+// 21 MiB between collections and the process's anonymous memory to 27 MiB. Measured on the
+// kubeadm cluster (348 and 821 MB databases, alternating rounds, GOMEMLIMIT set from outside):
+// 32 MiB gives anonymous memory 27 MiB; 24 MiB gives 20 MiB at the same CPU; 22 MiB saves one
+// more MiB; 20 MiB costs about 15 % more CPU, 16 MiB twice the CPU.
 const StreamLimit = 24 << 20
 
 // LimitForStream sets StreamLimit as the soft memory limit unless the user set GOMEMLIMIT, and

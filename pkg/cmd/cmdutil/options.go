@@ -141,7 +141,7 @@ func (g *GlobalOptions) Complete(cmdPath string) error {
 		return fmt.Errorf("cannot load kubeconfig: %w", err)
 	}
 	g.RESTConfig = cfg
-	g.Client, err = kubernetes.NewForConfig(cfg)
+	g.Client, err = newClientset(cfg)
 	if err != nil {
 		return fmt.Errorf("cannot create a Kubernetes client: %w", err)
 	}
