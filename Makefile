@@ -87,7 +87,7 @@ bench: build e2e-tools ## Snapshot throughput (plugin vs etcdctl, ~500 MiB), the
 	cd test && KUBECTL_ETCD=$(CURDIR)/$(BIN)/kubectl-etcd $(GO) run ./bench/usage $(BENCH_USAGE_ARGS)
 	$(MAKE) bench-kubeadm
 
-bench-kubeadm: build kubeadm-tools ## On the running kubeadm cluster (else a new one, left running): snapshot save by helper pod vs port-forward vs direct etcdctl, ratios and peak RSS
+bench-kubeadm: build kubeadm-tools ## On the running kubeadm cluster (else a new one, left running): status exec vs the etcdctl one-liner; snapshot save by helper pod, port-forward, kubectl port-forward + etcdctl and direct etcdctl: ratios, CPU per MiB, peak RSS
 	@dir=$$(cat /run/kubectl-etcd-e2e/kubeadm.dir 2>/dev/null); \
 	  if [ -z "$$dir" ] || [ ! -r "$$dir/kubeconfig" ]; then dir=$$(mktemp -d /tmp/kubectl-etcd-kubeadm-bench-XXXXXX); hack/kubeadm-cluster.sh up $$dir; \
 	    echo "the cluster stays up in $$dir (make kubeadm-down stops it)"; fi; \
