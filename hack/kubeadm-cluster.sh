@@ -267,6 +267,23 @@ EOF
   done
 }
 
+# kubelet_common prints the KubeletConfiguration fields every kubelet of both topologies needs:
+# this kernel's cgroup v1 with the cgroupfs driver, no swap check, and image GC and eviction
+# thresholds that never fire on a CI machine's nearly full disk.
+kubelet_common() {
+  cat <<'EOF'
+cgroupDriver: cgroupfs
+failCgroupV1: false
+failSwapOn: false
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard:
+  memory.available: "100Mi"
+  nodefs.available: "1%"
+  imagefs.available: "1%"
+EOF
+}
+
 kubeadm_configs() {
   local token key n ip
   token=$(openssl rand -hex 3).$(openssl rand -hex 8)
@@ -320,16 +337,8 @@ conntrack:
 ---
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-cgroupDriver: cgroupfs
-failCgroupV1: false
-failSwapOn: false
 protectKernelDefaults: true
-imageGCHighThresholdPercent: 100
-imageGCLowThresholdPercent: 99
-evictionHard:
-  memory.available: "100Mi"
-  nodefs.available: "1%"
-  imagefs.available: "1%"
+$(kubelet_common)
 EOF
     else
       cat >"$DIR/kubeadm-join-$n.yaml" <<EOF
@@ -418,19 +427,11 @@ authentication:
   anonymous: {enabled: false}
   webhook: {enabled: false}
 authorization: {mode: AlwaysAllow}
-cgroupDriver: cgroupfs
 cgroupRoot: /$PREFIX-$h
-failCgroupV1: false
-failSwapOn: false
 address: 127.0.0.1
 containerRuntimeEndpoint: unix:///run/containerd/containerd.sock
 staticPodPath: /etc/kubernetes/manifests
-imageGCHighThresholdPercent: 100
-imageGCLowThresholdPercent: 99
-evictionHard:
-  memory.available: "100Mi"
-  nodefs.available: "1%"
-  imagefs.available: "1%"
+$(kubelet_common)
 EOF
     spawn kubelet "$h" kubelet --config=/etc/kubernetes/kubelet-standalone.yaml
   done
