@@ -38,8 +38,9 @@ var (
 		runbook of "Back up and restore" in one command, with nothing but a kubeconfig.
 
 		It checks the file (sha256 trailer, bbolt check), shows how far back it goes against
-		the live cluster and the plan per node, asks you to type the cluster's ID or name (--yes
-		for scripts), and saves the current state first (--no-pre-snapshot to skip). Then, while
+		the live cluster and the plan per node, checks on every node (read-only) its etcd
+		manifest and the free space staging needs, asks you to type the cluster's ID or name
+		(--yes for scripts), and saves the current state first (--no-pre-snapshot to skip). Then, while
 		the cluster still runs, a helper pod on every control-plane node receives the file and
 		runs etcdutl snapshot restore into a new data directory beside the old one, with the
 		member's name and peer URLs, every member in --initial-cluster, a new cluster token and
@@ -115,12 +116,12 @@ func NewCmdRestore(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams)
 		RunE:    cmdutil.RunE(o),
 	}
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for confirmation")
-	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Check the file, the cluster and every node's manifests (read-only), print the plan; change nothing")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Check the file, the cluster, every node's manifests and free space (read-only), print the plan; change nothing")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "Restore onto the members that have a node even if some member has none (rejoin those afterwards)")
 	cmd.Flags().BoolVar(&o.NoPreSnapshot, "no-pre-snapshot", false, "Do not save the current state before restoring")
 	cmd.Flags().StringVar(&o.PreSnapshotDir, "pre-snapshot-dir", "", "Where the snapshot of the current state goes (default: FILE's directory)")
 	cmd.Flags().Int64Var(&o.BumpRevision, "bump-revision", o.BumpRevision, "Revision bump for the restored data (etcdutl --bump-revision, with --mark-compacted)")
-	cmd.Flags().StringVar(&o.HelperImage, "helper-image", "", "Shell image of the helper pods (default: the image of each node's kube-proxy pod); needs /bin/sh, cat, chmod, grep, ln, rm, sleep and wc")
+	cmd.Flags().StringVar(&o.HelperImage, "helper-image", "", "Shell image of the helper pods (default: the image of each node's kube-proxy pod); needs /bin/sh, cat, chmod, grep, ln, rm, sleep and wc (and df or stat measure the free space)")
 	cmd.Flags().StringVar(&o.ManifestDir, "manifest-dir", o.ManifestDir, "The kubelet's static pod directory on the nodes")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the API server and the restored cluster after the cutover (the helpers' own waits add up to about 16m at worst)")
 	AddIdentityFlag(cmd, &o.Identity)
