@@ -85,13 +85,7 @@ func (r *restoreRun) changed() []string {
 // On an external etcd the refusal comes first: FILE, here missing, is not even looked at.
 func TestRestoreRefusesExternalEtcdBeforeTheFile(t *testing.T) {
 	e := newEnv(t)
-	apiserver := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "kube-apiserver-cp-1", Namespace: "kube-system",
-		Labels: map[string]string{"component": "kube-apiserver", "tier": "control-plane"}},
-		Spec: corev1.PodSpec{NodeName: "cp-1", Containers: []corev1.Container{{Name: "kube-apiserver",
-			Command: []string{"kube-apiserver", "--etcd-servers=https://10.0.0.21:2379",
-				"--etcd-cafile=/etc/kubernetes/pki/etcd/ca.crt", "--etcd-certfile=/etc/kubernetes/pki/apiserver-etcd-client.crt",
-				"--etcd-keyfile=/etc/kubernetes/pki/apiserver-etcd-client.key"}}}}}
-	r := newRestoreRun(t, e, []runtime.Object{apiserver}, filepath.Join(t.TempDir(), "missing.db"))
+	r := newRestoreRun(t, e, cmdtest.ExternalEtcd(t), filepath.Join(t.TempDir(), "missing.db"))
 	r.o.Yes = true
 	code, err := r.run(context.Background())
 	if code != cmdutil.ExitRefused || err == nil || !strings.Contains(err.Error(), "external") ||
