@@ -500,7 +500,13 @@ func (o *RestoreOptions) restore(ctx context.Context, p *restore.Plan, start tim
 		return nil, fmt.Errorf("%w; %s", err, leftovers())
 	}
 	open := func() (io.ReadCloser, error) { return os.Open(plain) }
-	if err := restore.Stage(ctx, p, nodes, open, func(s string) { fmt.Fprintln(o.ErrOut, s) }); err != nil {
+	var logMu sync.Mutex // the nodes log at once; ErrOut need not be an *os.File
+	log := func(s string) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintln(o.ErrOut, s)
+	}
+	if err := restore.Stage(ctx, p, nodes, open, log); err != nil {
 		return nil, fmt.Errorf("staging: %w; %s", err, leftovers())
 	}
 	if left := life - now().Sub(helpersStarted); left < 20*time.Minute {
