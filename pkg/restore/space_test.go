@@ -125,7 +125,7 @@ echo 'abc 10 4096'`)
 	if d := got[dir]; d.Known || d.Dev != "" {
 		t.Errorf("neither tool, a directory that is no mount point: %+v", d)
 	}
-	if real := run(os.Getenv("PATH"), dir)[dir]; !real.Known || real.Avail <= 0 {
-		t.Errorf("with this machine's tools: %+v", real)
+	if here := run(os.Getenv("PATH"), dir)[dir]; !here.Known || here.Avail <= 0 {
+		t.Errorf("with this machine's tools: %+v", here)
 	}
 }

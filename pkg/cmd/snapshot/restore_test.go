@@ -53,7 +53,7 @@ func newRestoreRun(t *testing.T, e *env, objs []runtime.Object, file string) *re
 		r.checks.Add(1)
 		return nil, nil
 	}
-	r.o.stageNode = func(_ context.Context, n restore.NodePlan, _ int64, _ time.Duration) (restore.Node, error) {
+	r.o.stageNode = func(context.Context, restore.NodePlan, int64, time.Duration) (restore.Node, error) {
 		r.starts.Add(1)
 		return nil, errors.New("no helper in this test")
 	}
