@@ -349,9 +349,16 @@ func (o *RestoreOptions) checkNodeHelper(ctx context.Context, n restore.NodePlan
 	if err != nil {
 		return nil, fmt.Errorf("node %s: %w", n.Node, err)
 	}
+	return spaceVerdict(n, size, fss, func() (int64, error) { return nodehelper.KubeletFree(ctx, o.Client, n.Node) })
+}
+
+// spaceVerdict turns what a node's check measured into the refusal (one line per filesystem
+// short of room) or the warnings of what could not be measured. The kubelet's figure is asked
+// for only when the helper's image could not measure its emptyDir.
+func spaceVerdict(n restore.NodePlan, size int64, fss map[string]restore.FS, kubeletFree func() (int64, error)) ([]string, error) {
 	kubelet := int64(-1)
 	if !fss[restore.SpaceScratchMount].Known {
-		if free, err := nodehelper.KubeletFree(ctx, o.Client, n.Node); err == nil {
+		if free, err := kubeletFree(); err == nil {
 			kubelet = free
 		}
 	}

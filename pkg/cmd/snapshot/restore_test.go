@@ -198,11 +198,8 @@ func TestRestoreDryRun(t *testing.T) {
 			free = 10 << 20
 		}
 		fs := func(p string) restore.FS { return restore.FS{Path: p, Dev: "8:1", Avail: free, Known: true} }
-		sc := restore.CheckSpace(n, size, map[string]restore.FS{restore.SpaceParentMount: fs(restore.SpaceParentMount), restore.SpaceScratchMount: fs(restore.SpaceScratchMount)}, -1)
-		if len(sc.Short) > 0 {
-			return nil, errors.New(strings.Join(sc.Short, "; "))
-		}
-		return nil, nil
+		return spaceVerdict(n, size, map[string]restore.FS{restore.SpaceParentMount: fs(restore.SpaceParentMount), restore.SpaceScratchMount: fs(restore.SpaceScratchMount)},
+			func() (int64, error) { t.Error("the kubelet was asked though the helper measured"); return 0, nil })
 	}
 	code, err = r.run(context.Background())
 	if code != cmdutil.ExitRefused || !strings.Contains(err.Error(), "node cp-2: /var/lib has 10 MiB free, staging needs ") || !strings.Contains(err.Error(), "nothing was changed") ||
@@ -315,5 +312,26 @@ func TestRestoreInterruptedAfterTheTrigger(t *testing.T) {
 	}
 	if len(r.changed()) > 0 {
 		t.Errorf("changed in the API: %v", r.changed())
+	}
+}
+
+// Without df or stat in the helper's image the kubelet's figure stands in for its filesystem;
+// what still cannot be measured is a warning of the plan, not a refusal.
+func TestRestoreSpaceVerdictWithoutTools(t *testing.T) {
+	n := restore.NodePlan{Layout: restore.Layout{Node: "cp-1", RestoreDir: "/var/lib/etcd-restore-x"}}
+	none := func(dev string) map[string]restore.FS {
+		return map[string]restore.FS{restore.SpaceParentMount: {Path: restore.SpaceParentMount, Dev: dev}, restore.SpaceScratchMount: {Path: restore.SpaceScratchMount, Dev: "8:1"}}
+	}
+	_, err := spaceVerdict(n, 1<<30, none("8:1"), func() (int64, error) { return 100 << 20, nil })
+	if err == nil || !strings.Contains(err.Error(), "node cp-1: /var/lib has 100 MiB free, staging needs 2152 MiB") {
+		t.Errorf("one filesystem, the kubelet's figure: %v", err)
+	}
+	warnings, err := spaceVerdict(n, 1<<30, none("8:2"), func() (int64, error) { return 100 << 30, nil })
+	if err != nil || len(warnings) != 1 || !strings.Contains(warnings[0], "could not measure the free space for the restored member in /var/lib/etcd-restore-x") {
+		t.Errorf("another filesystem: %v %v", warnings, err)
+	}
+	warnings, err = spaceVerdict(n, 1<<30, none("8:1"), func() (int64, error) { return 0, errors.New("forbidden") })
+	if err != nil || len(warnings) != 2 {
+		t.Errorf("no kubelet figure either: %v %v", warnings, err)
 	}
 }
