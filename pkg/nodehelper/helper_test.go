@@ -450,3 +450,28 @@ func TestConnectorKeepsLimits(t *testing.T) {
 		t.Errorf("an unlimited transport reports %v", got)
 	}
 }
+
+// A shell helper with Scratch has a small emptyDir of its own there (where the kubelet keeps
+// every emptyDir, so the shell can measure that filesystem); its host directories are as asked.
+func TestStartShellScratch(t *testing.T) {
+	f := newFakeCluster()
+	sh, err := (&Runner{Client: f, Poll: time.Millisecond}).StartShell(context.Background(), nil, ShellSpec{Namespace: "kube-system", Node: "cp-2",
+		Image: "registry.k8s.io/kube-proxy:v1.37.2", Purpose: "restore", Deadline: time.Minute, Scratch: "/scratch",
+		Dirs: []HostDir{{Name: "data-parent", HostPath: "/var/lib", MountPath: "/host/data-parent", ReadOnly: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod, err := f.CoreV1().Pods("kube-system").Get(context.Background(), sh.Pod.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vols := pod.Spec.Volumes
+	if len(vols) != 2 || vols[0].HostPath == nil || vols[0].HostPath.Path != "/var/lib" ||
+		vols[1].EmptyDir == nil || vols[1].EmptyDir.SizeLimit == nil || vols[1].EmptyDir.SizeLimit.Value() != 1<<20 {
+		t.Errorf("volumes: %+v", vols)
+	}
+	mounts := pod.Spec.Containers[0].VolumeMounts
+	if len(mounts) != 2 || !mounts[0].ReadOnly || mounts[1].MountPath != "/scratch" || mounts[1].Name != vols[1].Name {
+		t.Errorf("mounts: %+v", mounts)
+	}
+}

@@ -36,6 +36,9 @@ type ShellSpec struct {
 	Purpose, Member, Describe string
 	Deadline                  time.Duration
 	Dirs                      []HostDir
+	// Scratch, when set, mounts there a small emptyDir: it lies where the kubelet keeps every
+	// pod's emptyDir, so the shell can measure that filesystem.
+	Scratch string
 }
 
 // Shell is a running shell helper. Every command is an argv exec'd in its container: scripts are
@@ -60,6 +63,10 @@ func (r *Runner) StartShell(ctx context.Context, exec Executor, s ShellSpec) (*S
 		spec.Volumes = append(spec.Volumes, corev1.Volume{Name: d.Name, VolumeSource: corev1.VolumeSource{
 			HostPath: &corev1.HostPathVolumeSource{Path: d.HostPath, Type: ptr.To(typ)}}})
 		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: d.Name, MountPath: d.MountPath, ReadOnly: d.ReadOnly})
+	}
+	if s.Scratch != "" {
+		spec.Volumes = append(spec.Volumes, ScratchVolume("scratch", 1<<20))
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: "scratch", MountPath: s.Scratch})
 	}
 	spec.Containers = []corev1.Container{c}
 	pod, err := r.Start(ctx, spec, ShellContainer, true)

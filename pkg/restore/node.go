@@ -97,7 +97,7 @@ func StageSpec(ns string, l Layout, member, shellImage, etcdImage string, restor
 		Describe: fmt.Sprintf("kubectl etcd snapshot restore: stages member %s's restored data in %s and cuts node %s over", member, l.RestoreDir, l.Node),
 		Volumes: []corev1.Volume{
 			// The snapshot, and the files the cutover reads; the margin holds those.
-			nodehelper.ScratchVolume("stage", size+8<<20),
+			nodehelper.ScratchVolume("stage", size+stageSlack),
 			hostDir("restored", l.RestoreDir, corev1.HostPathDirectoryOrCreate),
 			hostDir("manifests", l.ManifestDir, corev1.HostPathDirectory),
 			hostDir("keep", l.KeepDir, corev1.HostPathDirectoryOrCreate),

@@ -182,9 +182,11 @@ func TestPlanRefusals(t *testing.T) {
 
 // fakeNode records what the run asked of it; fail names a step that fails.
 type fakeNode struct {
-	mu       sync.Mutex
-	name     string
-	fail     string
+	mu   sync.Mutex
+	name string
+	fail string
+	// slow: the upload lasts until the run is cancelled.
+	slow     bool
 	steps    []string
 	uploaded int64
 	manifest []byte
@@ -206,8 +208,8 @@ func (f *fakeNode) step(ctx context.Context, s string) error {
 func (f *fakeNode) Upload(ctx context.Context, r io.Reader, _ int64) error {
 	n, _ := io.Copy(io.Discard, r)
 	f.uploaded = n
-	if f.fail != "upload" {
-		time.Sleep(50 * time.Millisecond) // the other nodes are still uploading when one fails
+	if f.slow {
+		<-ctx.Done() // still uploading when another node fails
 	}
 	return f.step(ctx, "upload")
 }
@@ -238,7 +240,8 @@ func fakeNodes(t *testing.T, p *Plan, fail map[string]string) ([]Node, []*fakeNo
 	var nodes []Node
 	var fakes []*fakeNode
 	for _, n := range p.Nodes {
-		f := &fakeNode{name: n.Node, fail: fail[n.Node], manifest: m}
+		// With a failure somewhere, the other nodes are still uploading when it happens.
+		f := &fakeNode{name: n.Node, fail: fail[n.Node], manifest: m, slow: len(fail) > 0 && fail[n.Node] == ""}
 		nodes, fakes = append(nodes, f), append(fakes, f)
 	}
 	return nodes, fakes

@@ -46,6 +46,26 @@ func KubeadmCluster(t *testing.T) ([]k8sruntime.Object, *fakeetcd.Cluster) {
 	return objs, c
 }
 
+// ExternalEtcd returns the kube-apiserver pod and kubeadm-config of a kubeadm cluster on an
+// external etcd (from pkg/discovery/testdata): no etcd pods.
+func ExternalEtcd(t *testing.T) []k8sruntime.Object {
+	t.Helper()
+	_, self, _, _ := runtime.Caller(0)
+	dir := filepath.Join(filepath.Dir(self), "..", "..", "discovery", "testdata")
+	var pod corev1.Pod
+	var cm corev1.ConfigMap
+	for file, obj := range map[string]any{"kubeadm-apiserver-external-cp-1.yaml": &pod, "kubeadm-config-external.yaml": &cm} {
+		data, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := yaml.Unmarshal(data, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return []k8sruntime.Object{&pod, &cm}
+}
+
 // WantValidate checks the error of an Options' Validate: nil when wantErr is empty, else a usage
 // error (main adds the help hint to it) whose message is exactly wantErr.
 func WantValidate(t *testing.T, err error, wantErr string) {

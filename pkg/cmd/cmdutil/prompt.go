@@ -44,6 +44,12 @@ func ConfirmTyped(ctx context.Context, in io.Reader, out io.Writer, question str
 	if !IsTerminal(in) {
 		return fmt.Errorf("%w: confirmation needed and standard input is not a terminal; pass --yes to confirm (or --dry-run to only preview)", etcd.ErrRefused)
 	}
+	return AskTyped(ctx, in, out, question, accepted...)
+}
+
+// AskTyped is ConfirmTyped once in is known to be a person's terminal (tests give it a reader):
+// it asks and agrees only to one of the accepted words.
+func AskTyped(ctx context.Context, in io.Reader, out io.Writer, question string, accepted ...string) error {
 	return ask(ctx, in, out, fmt.Sprintf("%s Type %s to confirm: ", question, strings.Join(accepted, " or ")), func(a string) bool {
 		for _, w := range accepted {
 			if w != "" && a == w {

@@ -38,8 +38,9 @@ var (
 		runbook of "Back up and restore" in one command, with nothing but a kubeconfig.
 
 		It checks the file (sha256 trailer, bbolt check), shows how far back it goes against
-		the live cluster and the plan per node, asks you to type the cluster's ID or name (--yes
-		for scripts), and saves the current state first (--no-pre-snapshot to skip). Then, while
+		the live cluster and the plan per node, checks on every node (read-only) its etcd
+		manifest and the free space staging needs, asks you to type the cluster's ID or name
+		(--yes for scripts), and saves the current state first (--no-pre-snapshot to skip). Then, while
 		the cluster still runs, a helper pod on every control-plane node receives the file and
 		runs etcdutl snapshot restore into a new data directory beside the old one, with the
 		member's name and peer URLs, every member in --initial-cluster, a new cluster token and
@@ -89,6 +90,13 @@ type RestoreOptions struct {
 	cmdPath    string
 	identities []age.Identity
 	now        func() time.Time
+
+	// Test seams, nil in the command: checkNode does the read-only check of one node and
+	// returns its warnings (o.checkNodeHelper); stageNode starts one node's staging helper
+	// (o.startStageNode); confirm asks for the typed answer (cmdutil.ConfirmTyped).
+	checkNode func(ctx context.Context, n restore.NodePlan, size int64) ([]string, error)
+	stageNode func(ctx context.Context, n restore.NodePlan, size int64, life time.Duration) (restore.Node, error)
+	confirm   func(ctx context.Context, question string, accepted ...string) error
 }
 
 // restoreKeepDir is where the restore keeps manifests and its progress file on the nodes
@@ -108,12 +116,12 @@ func NewCmdRestore(g *cmdutil.GlobalOptions, streams genericiooptions.IOStreams)
 		RunE:    cmdutil.RunE(o),
 	}
 	cmd.Flags().BoolVarP(&o.Yes, "yes", "y", false, "Do not ask for confirmation")
-	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Check the file, the cluster and every node's manifests (read-only), print the plan; change nothing")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "Check the file, the cluster, every node's manifests and free space (read-only), print the plan; change nothing")
 	cmd.Flags().BoolVar(&o.Force, "force", false, "Restore onto the members that have a node even if some member has none (rejoin those afterwards)")
 	cmd.Flags().BoolVar(&o.NoPreSnapshot, "no-pre-snapshot", false, "Do not save the current state before restoring")
 	cmd.Flags().StringVar(&o.PreSnapshotDir, "pre-snapshot-dir", "", "Where the snapshot of the current state goes (default: FILE's directory)")
 	cmd.Flags().Int64Var(&o.BumpRevision, "bump-revision", o.BumpRevision, "Revision bump for the restored data (etcdutl --bump-revision, with --mark-compacted)")
-	cmd.Flags().StringVar(&o.HelperImage, "helper-image", "", "Shell image of the helper pods (default: the image of each node's kube-proxy pod); needs /bin/sh, cat, chmod, grep, ln, rm, sleep and wc")
+	cmd.Flags().StringVar(&o.HelperImage, "helper-image", "", "Shell image of the helper pods (default: the image of each node's kube-proxy pod); needs /bin/sh, cat, chmod, grep, ln, rm, sleep and wc (and df or stat measure the free space)")
 	cmd.Flags().StringVar(&o.ManifestDir, "manifest-dir", o.ManifestDir, "The kubelet's static pod directory on the nodes")
 	cmd.Flags().DurationVar(&o.Timeout, "timeout", o.Timeout, "How long to wait for the API server and the restored cluster after the cutover (the helpers' own waits add up to about 16m at worst)")
 	AddIdentityFlag(cmd, &o.Identity)
@@ -146,9 +154,6 @@ func (o *RestoreOptions) Validate() error {
 	case o.NoPreSnapshot && o.PreSnapshotDir != "":
 		return cmdutil.Usagef(o.cmdPath, "--pre-snapshot-dir and --no-pre-snapshot contradict each other")
 	}
-	if _, err := os.Stat(o.File); err != nil {
-		return fmt.Errorf("%w: snapshot file %s: %w", etcd.ErrRefused, o.File, errors.Unwrap(err))
-	}
 	return nil
 }
 
@@ -171,6 +176,12 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 			return fmt.Errorf("%w; snapshot restore needs kubeadm's stacked etcd (etcd static pods): for external etcd run kubectl etcd snapshot restore-plan %s and the commands it prints on each etcd host", err, o.File)
 		}
 		return err
+	}
+	// FILE is read only once the cluster is one a restore can work on: on an external etcd the
+	// refusal above, not a missing file, is what the user needs to see.
+	if _, err := os.Stat(o.File); err != nil {
+		conn.Close()
+		return fmt.Errorf("%w: snapshot file %s: %w", etcd.ErrRefused, o.File, errors.Unwrap(err))
 	}
 	report, err := snap.Inspect(ctx, o.File, snap.InspectOptions{CheckDB: CheckDBInChild, Identities: o.identities})
 	if err != nil {
@@ -209,15 +220,17 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 		_ = printers.PrintRestore(o.Out, o.Format, p)
 		return err
 	}
+	// Before anything is written on any node (the pre-snapshot, the staging helpers): every
+	// node's manifest, and its free space for what staging writes.
+	if err := o.checkNodes(ctx, p); err != nil {
+		return err
+	}
 	if o.DryRun {
-		if err := o.checkNodes(ctx, p); err != nil {
-			return err
-		}
 		if err := printers.PrintRestore(o.Out, o.Format, p); err != nil {
 			return err
 		}
 		o.warnings(p)
-		fmt.Fprintln(o.ErrOut, "dry run: every node's manifests were checked; nothing was changed")
+		fmt.Fprintln(o.ErrOut, "dry run: every node's manifests and free space were checked; nothing was changed")
 		return nil
 	}
 	if !o.Format.Structured() {
@@ -234,7 +247,13 @@ func (o *RestoreOptions) Run(ctx context.Context) error {
 			accepted = []string{p.ClusterName, p.ClusterID}
 		}
 		q := fmt.Sprintf("This replaces everything in cluster %s with the snapshot (%d revisions back).", p.ClusterID, p.GoesBack)
-		if err := cmdutil.ConfirmTyped(ctx, o.In, o.ErrOut, q, accepted...); err != nil {
+		confirm := o.confirm
+		if confirm == nil {
+			confirm = func(ctx context.Context, q string, accepted ...string) error {
+				return cmdutil.ConfirmTyped(ctx, o.In, o.ErrOut, q, accepted...)
+			}
+		}
+		if err := confirm(ctx, q, accepted...); err != nil {
 			return err
 		}
 	}
@@ -294,52 +313,95 @@ func (o *RestoreOptions) kubeadmConfig(ctx context.Context, pods []discovery.Mem
 	return text, name.ClusterName
 }
 
-// checkNodes is the dry run's staging check: a read-only helper on every node reads the etcd
-// manifest and checks that the restore can rewrite it.
+// checkNodes is the check before anything is written: a read-only helper on every node reads
+// the etcd manifest, checks that the restore can rewrite it, and measures the free space where
+// staging writes. What could not be measured becomes a warning of the plan.
 func (o *RestoreOptions) checkNodes(ctx context.Context, p *restore.Plan) error {
-	runner := o.runner()
-	exec := &transportexec.APIExecutor{Config: o.RESTConfig, Client: o.Client}
+	check := o.checkNode
+	if check == nil {
+		check = o.checkNodeHelper
+	}
 	errs := make([]error, len(p.Nodes))
+	warnings := make([][]string, len(p.Nodes))
 	var wg sync.WaitGroup
 	for i, n := range p.Nodes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = func() error {
-				image, err := nodehelper.ShellImage(ctx, runner, n.Node, o.HelperImage)
-				if err != nil {
-					return err
-				}
-				sh, err := runner.StartShell(ctx, exec, nodehelper.ShellSpec{Namespace: n.Namespace, Node: n.Node, Image: image,
-					Purpose: "restore", Member: n.Member, Describe: "kubectl etcd snapshot restore --dry-run: reads the etcd manifest",
-					Deadline: 5 * time.Minute, Dirs: []nodehelper.HostDir{{Name: "manifests", HostPath: n.ManifestDir, MountPath: "/host/manifests", ReadOnly: true}}})
-				if err != nil {
-					return err
-				}
-				defer sh.Close(ctx)
-				node := &rebuild.ShellNode{Shell: sh}
-				file, data, err := node.Manifest(ctx, strings.TrimSuffix(n.Pod, "-"+n.Node))
-				if err != nil {
-					return err
-				}
-				if err := restore.CheckManifest(data, n); err != nil {
-					return fmt.Errorf("manifest %s: %w", file, err)
-				}
-				if _, err := restore.RestoredManifest(data, n.RestoreDir); err != nil {
-					return fmt.Errorf("manifest %s: %w", file, err)
-				}
-				return nil
-			}()
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("node %s: %w", n.Node, errs[i])
-			}
+			warnings[i], errs[i] = check(ctx, n, p.Snapshot.Size)
 		}()
 	}
 	wg.Wait()
+	for _, w := range warnings {
+		p.Warnings = append(p.Warnings, w...)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w: %w", etcd.ErrRefused, err)
 	}
 	return nil
+}
+
+// checkNodeHelper is checkNode with a shell helper on the node: the manifest directory and the
+// parent of the new data directory mounted read-only, and a small emptyDir of its own (which
+// lies on the filesystem the staging helper's emptyDir will).
+func (o *RestoreOptions) checkNodeHelper(ctx context.Context, n restore.NodePlan, size int64) ([]string, error) {
+	fss, err := o.readNode(ctx, n)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: %w", n.Node, err)
+	}
+	return spaceVerdict(n, size, fss, func() (int64, error) { return nodehelper.KubeletFree(ctx, o.Client, n.Node) })
+}
+
+// spaceVerdict turns what a node's check measured into the refusal (one line per filesystem
+// short of room) or the warnings of what could not be measured. The kubelet's figure is asked
+// for only when the helper's image could not measure its emptyDir.
+func spaceVerdict(n restore.NodePlan, size int64, fss map[string]restore.FS, kubeletFree func() (int64, error)) ([]string, error) {
+	kubelet := int64(-1)
+	if !fss[restore.SpaceScratchMount].Known {
+		if free, err := kubeletFree(); err == nil {
+			kubelet = free
+		}
+	}
+	sc := restore.CheckSpace(n, size, fss, kubelet)
+	if len(sc.Short) > 0 {
+		return nil, errors.New(strings.Join(sc.Short, "; "))
+	}
+	return sc.Unknown, nil
+}
+
+// readNode checks node n's etcd manifest and measures its free space from a shell helper.
+func (o *RestoreOptions) readNode(ctx context.Context, n restore.NodePlan) (map[string]restore.FS, error) {
+	runner := o.runner()
+	image, err := nodehelper.ShellImage(ctx, runner, n.Node, o.HelperImage)
+	if err != nil {
+		return nil, err
+	}
+	exec := &transportexec.APIExecutor{Config: o.RESTConfig, Client: o.Client}
+	sh, err := runner.StartShell(ctx, exec, nodehelper.ShellSpec{Namespace: n.Namespace, Node: n.Node, Image: image,
+		Purpose: "restore", Member: n.Member, Describe: "kubectl etcd snapshot restore: reads the etcd manifest and the free space (read-only)",
+		Deadline: 5 * time.Minute, Scratch: restore.SpaceScratchMount, Dirs: []nodehelper.HostDir{
+			{Name: "manifests", HostPath: n.ManifestDir, MountPath: "/host/manifests", ReadOnly: true},
+			{Name: "data-parent", HostPath: path.Dir(n.RestoreDir), MountPath: restore.SpaceParentMount, ReadOnly: true}}})
+	if err != nil {
+		return nil, err
+	}
+	defer sh.Close(ctx)
+	node := &rebuild.ShellNode{Shell: sh}
+	file, data, err := node.Manifest(ctx, strings.TrimSuffix(n.Pod, "-"+n.Node))
+	if err != nil {
+		return nil, err
+	}
+	if err := restore.CheckManifest(data, n); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", file, err)
+	}
+	if _, err := restore.RestoredManifest(data, n.RestoreDir); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", file, err)
+	}
+	out, err := sh.Script(ctx, nil, restore.FreeSpaceScript, restore.SpaceParentMount, restore.SpaceScratchMount)
+	if err != nil {
+		return nil, fmt.Errorf("measuring the free space: %w", err)
+	}
+	return restore.ParseFreeSpace(out)
 }
 
 func (o *RestoreOptions) runner() *nodehelper.Runner {
@@ -362,6 +424,22 @@ func (o *RestoreOptions) helperLife(size int64) time.Duration {
 	return 30*time.Minute + time.Duration(size>>20)*time.Second
 }
 
+// startStageNode starts node n's staging helper (see restore.StageSpec).
+func (o *RestoreOptions) startStageNode(ctx context.Context, n restore.NodePlan, size int64, life time.Duration) (restore.Node, error) {
+	runner := o.runner()
+	image, err := nodehelper.ShellImage(ctx, runner, n.Node, o.HelperImage)
+	if err != nil {
+		return nil, err
+	}
+	spec := restore.StageSpec(n.Namespace, n.Layout, n.Member, image, n.Image, n.Command, size, restore.DefaultTiming, life)
+	pod, err := runner.Start(ctx, spec, "stage", true)
+	if err != nil {
+		return nil, err
+	}
+	exec := &transportexec.APIExecutor{Config: o.RESTConfig, Client: o.Client}
+	return &restore.StageNode{Pod: pod, Exec: exec, Layout: n.Layout, Warn: func(err error) { o.warn("%v", err) }}, nil
+}
+
 // restore stages every node, cuts them over and waits for the restored cluster.
 func (o *RestoreOptions) restore(ctx context.Context, p *restore.Plan, start time.Time, now func() time.Time) (*printers.RestoreResult, error) {
 	plain, _, cleanup, err := snap.PlainFile(ctx, o.File, o.identities)
@@ -369,10 +447,12 @@ func (o *RestoreOptions) restore(ctx context.Context, p *restore.Plan, start tim
 		return nil, err
 	}
 	defer cleanup()
-	runner := o.runner()
-	exec := &transportexec.APIExecutor{Config: o.RESTConfig, Client: o.Client}
 	timing := restore.DefaultTiming
 	life := o.helperLife(p.Snapshot.Size)
+	startNode := o.stageNode
+	if startNode == nil {
+		startNode = o.startStageNode
+	}
 	nodes := make([]restore.Node, len(p.Nodes))
 	errs := make([]error, len(p.Nodes))
 	var wg sync.WaitGroup
@@ -383,18 +463,12 @@ func (o *RestoreOptions) restore(ctx context.Context, p *restore.Plan, start tim
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			image, err := nodehelper.ShellImage(ctx, runner, n.Node, o.HelperImage)
+			node, err := startNode(ctx, n, p.Snapshot.Size, life)
 			if err != nil {
 				errs[i] = fmt.Errorf("node %s: %w", n.Node, err)
 				return
 			}
-			spec := restore.StageSpec(n.Namespace, n.Layout, n.Member, image, n.Image, n.Command, p.Snapshot.Size, timing, life)
-			pod, err := runner.Start(ctx, spec, "stage", true)
-			if err != nil {
-				errs[i] = fmt.Errorf("node %s: %w", n.Node, err)
-				return
-			}
-			nodes[i] = &restore.StageNode{Pod: pod, Exec: exec, Layout: n.Layout, Warn: func(err error) { o.warn("%v", err) }}
+			nodes[i] = node
 		}()
 	}
 	wg.Wait()
@@ -433,7 +507,13 @@ func (o *RestoreOptions) restore(ctx context.Context, p *restore.Plan, start tim
 		return nil, fmt.Errorf("%w; %s", err, leftovers())
 	}
 	open := func() (io.ReadCloser, error) { return os.Open(plain) }
-	if err := restore.Stage(ctx, p, nodes, open, func(s string) { fmt.Fprintln(o.ErrOut, s) }); err != nil {
+	var logMu sync.Mutex // the nodes log at once; ErrOut need not be an *os.File
+	log := func(s string) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintln(o.ErrOut, s)
+	}
+	if err := restore.Stage(ctx, p, nodes, open, log); err != nil {
 		return nil, fmt.Errorf("staging: %w; %s", err, leftovers())
 	}
 	if left := life - now().Sub(helpersStarted); left < 20*time.Minute {

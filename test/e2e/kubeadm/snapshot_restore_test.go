@@ -121,6 +121,9 @@ func TestSnapshotRestore(t *testing.T) {
 	t.Run("dry run", func(t *testing.T) {
 		r := runPlugin(t, "snapshot", "restore", file, "--dry-run")
 		plugintest.WantCode(t, r, 0)
+		if !strings.Contains(r.Stderr, "every node's manifests and free space were checked") {
+			t.Errorf("the dry run does not say it checked the free space:\n%s", r)
+		}
 		for _, want := range []string{"Verdict:  ready to restore", "goes back", "etcd.local.dataDir ", " -> " + dataDir + "-restore-"} {
 			if !strings.Contains(r.Stdout, want) {
 				t.Errorf("plan lacks %q:\n%s", want, r)

@@ -3,7 +3,6 @@ package kubeadmext_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -169,15 +168,13 @@ func TestMemberRebuildRefused(t *testing.T) {
 }
 
 // snapshot restore works on the control-plane nodes' static pods: refused on an external etcd
-// (exit 5) with the per-host plan to follow instead, before any helper pod.
+// (exit 5) with the per-host plan to follow instead, before any helper pod and before FILE is
+// looked at (here it does not even exist).
 func TestSnapshotRestoreRefused(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "etcd.db")
-	if err := os.WriteFile(file, []byte("not read: refused first"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := filepath.Join(t.TempDir(), "missing.db")
 	r := runPlugin(t, "snapshot", "restore", file, "--yes")
 	plugintest.WantCode(t, r, 5)
-	if !strings.Contains(r.Stderr, "external") || !strings.Contains(r.Stderr, "restore-plan FILE prints the per-host commands") {
+	if !strings.Contains(r.Stderr, "external") || !strings.Contains(r.Stderr, "restore-plan FILE prints the per-host commands") || strings.Contains(r.Stderr, "missing.db") {
 		t.Errorf("stderr:\n%s", r)
 	}
 	if strings.Contains(r.Stderr, "helper pod") {
