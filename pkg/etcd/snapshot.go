@@ -218,14 +218,31 @@ func SaveSnapshot(ctx context.Context, conn transport.Connector, pods []discover
 		sctx, cancel = context.WithTimeout(ctx, o.Timeout)
 		defer cancel()
 	}
+	// Opening can take long (a helper pod takes the snapshot on the node first): an interrupt
+	// or the deadline then surfaces as whatever call was under way, and is named as such.
+	opening := func(err error) error {
+		if errors.Is(sctx.Err(), context.DeadlineExceeded) {
+			return fmt.Errorf("snapshot from %s did not finish within --timeout %s; nothing was kept: %w", pod, o.Timeout, err)
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("snapshot from %s interrupted (%v); nothing was kept: %w", pod, context.Cause(ctx), err)
+		}
+		return nil
+	}
 	s, err := conn.Connect(sctx, pod)
 	if err != nil {
+		if oerr := opening(err); oerr != nil {
+			return nil, oerr
+		}
 		return nil, err
 	}
 	defer s.Close()
 	start := time.Now()
 	resp, err := s.Snapshot(sctx)
 	if err != nil {
+		if oerr := opening(err); oerr != nil {
+			return nil, oerr
+		}
 		return nil, fmt.Errorf("snapshot from %s: %w", pod, err)
 	}
 	defer resp.Snapshot.Close()

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/kubectl-etcd/kubectl-etcd/pkg/discovery"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/snapshot"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport"
 	"github.com/kubectl-etcd/kubectl-etcd/pkg/transport/fake"
@@ -349,5 +352,49 @@ func TestSaveSnapshotReleasesTheOtherMembersBeforeStreaming(t *testing.T) {
 	}
 	if len(before) != release+1 {
 		t.Errorf("BeforeStream ran after %d calls, want right after the release (calls %v)", len(before), cl.Calls)
+	}
+}
+
+// interruptingConn's sessions fail Snapshot as an interrupt while the stream is being opened
+// looks: the run's context is cancelled and the call under way (a helper pod's GET) says
+// "context canceled".
+type interruptingConn struct {
+	transport.Connector
+	cancel context.CancelFunc
+}
+
+type interruptingSession struct {
+	transport.Session
+	cancel context.CancelFunc
+}
+
+func (c interruptingConn) Connect(ctx context.Context, m *discovery.Member) (transport.Session, error) {
+	s, err := c.Connector.Connect(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return interruptingSession{Session: s, cancel: c.cancel}, nil
+}
+
+func (s interruptingSession) Snapshot(ctx context.Context) (*clientv3.SnapshotResponse, error) {
+	s.cancel()
+	<-ctx.Done()
+	return nil, fmt.Errorf(`Get "https://127.0.0.1:6443/api/v1/namespaces/kube-system/pods/kubectl-etcd-snap-x": %w`, ctx.Err())
+}
+
+// An interrupt while the stream is being opened (a helper pod taking the snapshot on the node)
+// says so, as one during the stream does, rather than passing on the cancelled call's error.
+func TestSaveSnapshotInterruptedWhileOpening(t *testing.T) {
+	dir := t.TempDir()
+	cl := threeMembers()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := SaveSnapshot(ctx, interruptingConn{Connector: cl.Connector(), cancel: cancel}, pods("cp-1", "cp-2", "cp-3"),
+		SnapshotOptions{Path: filepath.Join(dir, "snap.db")})
+	if err == nil || !strings.Contains(err.Error(), "interrupted") || !strings.Contains(err.Error(), "nothing was kept") || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want an interrupted snapshot that kept nothing", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
 	}
 }
